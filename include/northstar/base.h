@@ -1,0 +1,260 @@
+/*
+ * northstar/base.h — layer 0: errors, logging, arenas, threads, RNG, timers,
+ * progress display and small file helpers. Everything above builds on these.
+ *
+ * Conventions
+ *   - Functions that can fail return an int: 0 (NS_OK) on success or a
+ *     negative NS_E* code. Before returning a code they record what was wrong
+ *     (file, line, field, value, message) with ns_err_set*(); the caller shows
+ *     it with ns_err_msg(). The record is per thread.
+ *   - Programming errors (broken invariants) assert; asserts stay on in
+ *     release builds. User input, I/O and parse failures never abort.
+ *   - *_free(NULL) and *_release(NULL) are no-ops.
+ *
+ * Example
+ *   ns_arena a; ns_arena_init(&a, 0);
+ *   char *s = ns_arena_strdup(&a, "hello");
+ *   if (ns_file_read_all("x.txt", &buf, &len) < 0)
+ *       ns_log_error("%s", ns_err_msg());
+ *   ns_arena_release(&a);
+ */
+#ifndef NORTHSTAR_BASE_H
+#define NORTHSTAR_BASE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ===================================================================== */
+/* Errors                                                                 */
+/* ===================================================================== */
+
+/* X(name, code, message). Codes are negative; NS_OK is 0. */
+#define NS_ERRNO_MAP(X)                                                   \
+    X(NOMEM, -1, "out of memory")                                          \
+    X(INVAL, -2, "invalid argument")                                       \
+    X(IO, -3, "input/output error")                                        \
+    X(FORMAT, -4, "malformed input")                                       \
+    X(RANGE, -5, "value out of range")                                     \
+    X(NOTFOUND, -6, "not found")                                           \
+    X(EXISTS, -7, "already exists")                                        \
+    X(UNSUPPORTED, -8, "not supported")                                    \
+    X(TRUNCATED, -9, "truncated input")                                    \
+    X(MISMATCH, -10, "shape or size mismatch")                             \
+    X(TOOBIG, -11, "too large")                                            \
+    X(BUSY, -12, "resource busy")                                          \
+    X(TIMEOUT, -13, "timed out")                                           \
+    X(CANCELED, -14, "canceled")                                           \
+    X(USAGE, -15, "usage error")                                           \
+    X(INTERNAL, -16, "internal error")
+
+enum {
+    NS_OK = 0,
+#define NS__ERR_ENUM(name, code, msg) NS_E##name = code,
+    NS_ERRNO_MAP(NS__ERR_ENUM)
+#undef NS__ERR_ENUM
+    NS_E__COUNT = 17 /* number of codes including NS_OK */
+};
+
+/* Message for a code ("unknown error" for codes not in the map). */
+const char *ns_strerror(int code);
+/* Symbolic name for a code, e.g. "NS_EFORMAT". */
+const char *ns_errname(int code);
+
+/* What went wrong, recorded by the function that failed (per thread). */
+typedef struct ns_error_info {
+    int code;            /* NS_E* or NS_OK */
+    char file[256];      /* input file involved, "" if none */
+    long line;           /* 1-based line/record in that file, 0 if none */
+    char field[64];      /* column, key or option involved, "" if none */
+    char value[128];     /* offending value (truncated), "" if none */
+    char msg[512];       /* human sentence */
+} ns_error_info;
+
+/* Record an error and return its code, so `return ns_err_set(...)` works. */
+int ns_err_set(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Same, naming the file, line (0 = none), field and value (NULL = none). */
+int ns_err_set_at(int code, const char *file, long line, const char *field,
+                  const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* Prefix the recorded message with more context ("loading model: ...").
+ * Returns the recorded code. */
+int ns_err_wrap(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The whole record, and a one-line rendering of it:
+ * "file:line: field 'f' = 'v': message (NS_EFORMAT)". */
+const ns_error_info *ns_err_last(void);
+const char *ns_err_msg(void);
+void ns_err_clear(void);
+
+/* ===================================================================== */
+/* Logging                                                                */
+/* ===================================================================== */
+
+typedef enum { NS_LOG_ERROR = 0, NS_LOG_WARN, NS_LOG_INFO, NS_LOG_DEBUG } ns_log_level;
+
+/* Level from $NS_LOG (error|warn|info|debug) at first use; default info. */
+void ns_log_set_level(ns_log_level lvl);
+ns_log_level ns_log_get_level(void);
+/* Quiet: only errors are logged and progress displays are silent. */
+void ns_set_quiet(int quiet);
+int ns_is_quiet(void);
+void ns_log(ns_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ns_vlog(ns_log_level lvl, const char *fmt, va_list ap);
+#define ns_log_error(...) ns_log(NS_LOG_ERROR, __VA_ARGS__)
+#define ns_log_warn(...) ns_log(NS_LOG_WARN, __VA_ARGS__)
+#define ns_log_info(...) ns_log(NS_LOG_INFO, __VA_ARGS__)
+#define ns_log_debug(...) ns_log(NS_LOG_DEBUG, __VA_ARGS__)
+
+/* ===================================================================== */
+/* Memory                                                                 */
+/* ===================================================================== */
+
+/* malloc/calloc/realloc that record NS_ENOMEM (with the size) on failure. */
+void *ns_malloc(size_t n);
+void *ns_calloc(size_t count, size_t size);
+void *ns_realloc(void *p, size_t n);
+/* 64-byte aligned allocation for kernels; free with ns_free_aligned. */
+void *ns_malloc_aligned(size_t n);
+void ns_free_aligned(void *p);
+char *ns_strdup(const char *s);
+
+/* Arena: a chain of blocks; everything allocated in it is freed at once.
+ * Use for anything with a request or batch lifetime. Not thread-safe. */
+typedef struct ns_arena_block ns_arena_block;
+typedef struct ns_arena {
+    ns_arena_block *head;  /* current block (newest) */
+    size_t block_size;     /* default size of new blocks */
+    size_t used_total;     /* bytes handed out since init/reset */
+} ns_arena;
+typedef struct ns_arena_mark {
+    ns_arena_block *block;
+    size_t used;
+    size_t used_total;
+} ns_arena_mark;
+
+void ns_arena_init(ns_arena *a, size_t block_size); /* 0 = 64 KiB */
+/* Returns NULL (and records NS_ENOMEM) when out of memory. */
+void *ns_arena_alloc(ns_arena *a, size_t size, size_t align);
+void *ns_arena_calloc(ns_arena *a, size_t count, size_t size);
+char *ns_arena_strdup(ns_arena *a, const char *s);
+char *ns_arena_strndup(ns_arena *a, const char *s, size_t n);
+char *ns_arena_sprintf(ns_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+ns_arena_mark ns_arena_save(const ns_arena *a);
+void ns_arena_rewind(ns_arena *a, ns_arena_mark m); /* frees newer blocks */
+void ns_arena_reset(ns_arena *a);                   /* keeps the first block */
+void ns_arena_release(ns_arena *a);                 /* frees everything */
+
+/* ===================================================================== */
+/* Threads — the one policy                                               */
+/* ===================================================================== */
+/*
+ * northstar uses OpenMP for all data parallelism and links the OpenMP build
+ * of OpenBLAS: a BLAS call made inside one of our parallel regions runs on
+ * the calling thread, a call made outside uses the whole team. The team size
+ * is ns_threads(): $NS_THREADS, else the number of online CPUs, changed with
+ * ns_set_threads() (which also sets OpenMP's and OpenBLAS's counts).
+ * Long-lived service threads (HTTP, background jobs) are plain pthreads.
+ */
+int ns_threads(void);
+void ns_set_threads(int n); /* n <= 0: back to the default */
+int ns_cpu_count(void);
+
+/* ===================================================================== */
+/* Random numbers                                                         */
+/* ===================================================================== */
+/*
+ * xoshiro256** seeded through splitmix64. A (seed, stream) pair names an
+ * independent sequence: parallel code gives each work item (not each
+ * thread) its own stream so results depend on the seed and on how the work
+ * is cut, never on scheduling.
+ */
+typedef struct ns_rng { uint64_t s[4]; } ns_rng;
+
+void ns_rng_seed(ns_rng *r, uint64_t seed, uint64_t stream);
+uint64_t ns_rng_u64(ns_rng *r);
+uint32_t ns_rng_u32(ns_rng *r);
+uint64_t ns_rng_below(ns_rng *r, uint64_t n); /* uniform in [0, n), n > 0, unbiased */
+double ns_rng_uniform(ns_rng *r);             /* [0, 1) with 53 bits */
+float ns_rng_uniformf(ns_rng *r);             /* [0, 1) with 24 bits */
+double ns_rng_normal(ns_rng *r);              /* standard normal */
+void ns_rng_fill_normal(ns_rng *r, float *x, size_t n, float mean, float std);
+void ns_rng_fill_uniform(ns_rng *r, float *x, size_t n, float lo, float hi);
+void ns_rng_shuffle_u32(ns_rng *r, uint32_t *a, size_t n);
+uint64_t ns_hash64(uint64_t x); /* splitmix64 finaliser */
+
+/* ===================================================================== */
+/* Time                                                                   */
+/* ===================================================================== */
+
+double ns_now(void);      /* monotonic seconds */
+double ns_wall_time(void); /* seconds since the Unix epoch */
+typedef struct ns_timer { double start; } ns_timer;
+void ns_timer_start(ns_timer *t);
+double ns_timer_elapsed(const ns_timer *t); /* seconds */
+/* "1h02m", "3m05s", "4.2s", "350ms" */
+void ns_format_duration(char *buf, size_t n, double seconds);
+/* "1.23M", "45.6k", "789" */
+void ns_format_count(char *buf, size_t n, double x);
+
+/* ===================================================================== */
+/* Progress display                                                       */
+/* ===================================================================== */
+/*
+ * One status line on stderr, redrawn at most 10 times a second:
+ *   "word2vec  42%  1.2M/2.9M words  315k words/s  ETA 5.4s  loss 2.31"
+ * Silent when stderr is not a terminal, when ns_is_quiet(), or when
+ * $NS_PROGRESS=0; $NS_PROGRESS=1 forces it on. ns_progress_update is cheap
+ * and thread-safe (a relaxed atomic add plus a clock check).
+ */
+typedef struct ns_progress {
+    char label[48];
+    char unit[16];
+    double total;        /* 0 = unknown */
+    double start;
+    _Atomic double last_draw;
+    _Atomic long long done;
+    int enabled;
+    _Atomic int extra_lock; /* guards extra[] between note and draw */
+    char extra[64];      /* free text appended (e.g. "loss 2.31") */
+} ns_progress;
+
+void ns_progress_begin(ns_progress *p, const char *label, double total, const char *unit);
+void ns_progress_add(ns_progress *p, long long n);
+void ns_progress_set(ns_progress *p, long long done);
+void ns_progress_note(ns_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Clears the line and returns elapsed seconds. */
+double ns_progress_end(ns_progress *p);
+/* Rate in units per second so far. */
+double ns_progress_rate(const ns_progress *p);
+
+/* ===================================================================== */
+/* Files                                                                  */
+/* ===================================================================== */
+
+/* Read a whole file into a NUL-terminated malloc'd buffer (caller frees).
+ * Refuses files larger than max_bytes (0 = 4 GiB) with NS_ETOOBIG. */
+int ns_file_read_all(const char *path, char **out, size_t *len, size_t max_bytes);
+/* Write atomically: temp file in the same directory, fsync, rename, fsync
+ * of the directory. Either the old or the new content survives a crash. */
+int ns_file_write_atomic(const char *path, const void *data, size_t len);
+/* Map a file read-only. *len may be 0 (then *out is NULL). */
+int ns_file_map(const char *path, const void **out, size_t *len);
+void ns_file_unmap(const void *p, size_t len);
+int ns_file_exists(const char *path);
+/* mkdir -p */
+int ns_mkdirs(const char *path);
+
+/* Directory of the shared data sets: $NORTHSTAR_DATA, else the given default.
+ * Returns NULL when the directory does not exist. */
+const char *ns_data_dir(const char *fallback);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NORTHSTAR_BASE_H */

@@ -1,0 +1,71 @@
+/*
+ * main.c — the northstar command: a table of subcommands, git-style.
+ * Exit codes: 0 ok, 1 failure, 2 usage error.
+ */
+#include "cli/cli.h"
+#include "northstar/base.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"safetensors", cmd_safetensors, "inspect and validate safetensors files"},
+    {"version", cmd_version, "print version and build information"},
+};
+#define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "usage: northstar <command> [options] [args]\n"
+            "\n"
+            "northstar — recommendation, ads and LLM serving in one C system.\n"
+            "\n"
+            "Commands:\n");
+    for (int i = 0; i < NCOMMANDS; i++) fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "  %-14s %s\n"
+            "\n"
+            "Options every command takes:\n"
+            "  -h, --help        show the command's help\n"
+            "  -q, --quiet       errors only, no progress display\n"
+            "  -j, --threads N   worker threads (default: $NS_THREADS or all CPUs)\n"
+            "\n"
+            "Environment: NS_THREADS, NS_LOG=error|warn|info|debug, NS_PROGRESS=0|1,\n"
+            "NORTHSTAR_DATA (shared data sets for tests and benchmarks).\n"
+            "Run 'northstar <command> --help' for a command's options.\n",
+            "help", "show this help, or 'help <command>'");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
+        if (argc >= 3 && strcmp(name, "help") == 0) {
+            for (int i = 0; i < NCOMMANDS; i++)
+                if (!strcmp(commands[i].name, argv[2])) {
+                    char *hargv[] = {(char *)commands[i].name, "--help", NULL};
+                    return commands[i].fn(2, hargv);
+                }
+            fprintf(stderr, "northstar: unknown command '%s' (see 'northstar help')\n", argv[2]);
+            return CLI_USAGE;
+        }
+        print_help(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "-V")) name = "version";
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(commands[i].name, name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "northstar: unknown command '%s' (see 'northstar help')\n", name);
+    return CLI_USAGE;
+}
