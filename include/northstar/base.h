@@ -254,6 +254,64 @@ int ns_mkdirs(const char *path);
  * Returns NULL when the directory does not exist. */
 const char *ns_data_dir(const char *fallback);
 
+
+/* ===================================================================== */
+/* Containers: string interner, u64 map, growable buffer, line reader     */
+/* ===================================================================== */
+
+/* String interner: byte strings -> dense ids 0, 1, 2, ... in first-seen
+ * order (vocabularies, term dictionaries, category values). Keys are copied
+ * into the map. Hashing is XXH3. Not thread-safe for writers. */
+typedef struct ns_strmap ns_strmap;
+ns_strmap *ns_strmap_new(size_t expected);
+void ns_strmap_free(ns_strmap *m);
+/* Id of the key, adding it if new; negative NS_ENOMEM on failure. */
+int64_t ns_strmap_intern(ns_strmap *m, const char *s, size_t len);
+/* Id of the key or -1. */
+int64_t ns_strmap_find(const ns_strmap *m, const char *s, size_t len);
+/* Key of an id (NUL-terminated; len may be NULL). */
+const char *ns_strmap_key(const ns_strmap *m, int64_t id, size_t *len);
+size_t ns_strmap_count(const ns_strmap *m);
+uint64_t ns_hash_bytes(const void *p, size_t len, uint64_t seed); /* XXH3-64 */
+
+/* Open-addressing map from u64 keys to u64 values (external ids -> rows). */
+typedef struct ns_u64map {
+    uint64_t *keys, *vals;
+    unsigned char *used;
+    size_t cap, count;
+} ns_u64map;
+int ns_u64map_init(ns_u64map *m, size_t expected);
+void ns_u64map_release(ns_u64map *m);
+int ns_u64map_put(ns_u64map *m, uint64_t key, uint64_t val); /* insert or replace */
+int ns_u64map_get(const ns_u64map *m, uint64_t key, uint64_t *val); /* 1 found, 0 not */
+
+/* Growable byte buffer, always NUL-terminated. */
+typedef struct ns_buf {
+    char *data;
+    size_t len, cap;
+} ns_buf;
+void ns_buf_init(ns_buf *b);
+void ns_buf_release(ns_buf *b);
+int ns_buf_reserve(ns_buf *b, size_t extra);
+int ns_buf_append(ns_buf *b, const void *p, size_t n);
+int ns_buf_puts(ns_buf *b, const char *s);
+int ns_buf_printf(ns_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s as a JSON string literal (quotes and escapes). */
+int ns_buf_json_str(ns_buf *b, const char *s, size_t n);
+
+/* Line iterator over a buffer: strips "\n" and "\r\n"; the last line may
+ * lack a newline; lineno is 1-based. */
+typedef struct ns_lines {
+    const char *p, *end;
+    long lineno;
+} ns_lines;
+void ns_lines_init(ns_lines *it, const char *buf, size_t len);
+/* 1 and the line (not NUL-terminated), or 0 at the end. */
+int ns_lines_next(ns_lines *it, const char **line, size_t *len);
+/* Split s in place at sep; returns the number of fields found (which may
+ * exceed max: only the first max are stored). */
+int ns_split(char *s, char sep, char **fields, int max);
+
 #ifdef __cplusplus
 }
 #endif
