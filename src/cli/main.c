@@ -15,6 +15,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"demo", cmd_demo, "run the main job end to end on generated data"},
     {"safetensors", cmd_safetensors, "inspect and validate safetensors files"},
     {"version", cmd_version, "print version and build information"},
 };
