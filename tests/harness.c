@@ -1,6 +1,7 @@
 /* harness.c — see harness.h. */
 #include "harness.h"
 
+#include <ftw.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -11,6 +12,8 @@ static struct { const char *name; ns_test_fn fn; } g_tests[MAX_TESTS];
 static int g_ntests;
 static const char *g_current = "?";
 static char g_tmpdir[1024];
+static pid_t g_tmp_owner;  /* only the process that made g_tmpdir removes it */
+static int g_failed;
 
 void ns_test_register(const char *name, ns_test_fn fn)
 {
@@ -28,6 +31,8 @@ void ns_test_fail(const char *file, int line, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
+    g_failed = 1;
+    if (g_tmpdir[0] && g_tmp_owner == getpid()) fprintf(stderr, "  (kept %s)\n", g_tmpdir);
     exit(1);
 }
 
@@ -74,16 +79,19 @@ size_t ns_test_compare_f64(const char *what, const double *got, const double *wa
     COMPARE_BODY(double)
 }
 
-static void rm_rf(const char *path)
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", path);
+    (void)st;
+    (void)type;
+    (void)ftw;
+    if (remove(path) != 0) fprintf(stderr, "warning: could not remove %s\n", path);
+    return 0;
 }
 
 static void cleanup_tmp(void)
 {
-    if (g_tmpdir[0] && !getenv("NS_TEST_KEEP")) rm_rf(g_tmpdir);
+    if (g_tmpdir[0] && g_tmp_owner == getpid() && !g_failed && !getenv("NS_TEST_KEEP"))
+        nftw(g_tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 const char *ns_test_tmpdir(void)
@@ -93,7 +101,11 @@ const char *ns_test_tmpdir(void)
     if (!base || !*base) base = "/tmp";
     ns_mkdirs(base);
     snprintf(g_tmpdir, sizeof g_tmpdir, "%s/%s.XXXXXX", base, g_current);
-    if (!mkdtemp(g_tmpdir)) FAIL("cannot create temp dir under %s", base);
+    if (!mkdtemp(g_tmpdir)) {
+        g_tmpdir[0] = 0;
+        FAIL("cannot create temp dir under %s", base);
+    }
+    g_tmp_owner = getpid();
     atexit(cleanup_tmp);
     return g_tmpdir;
 }
@@ -129,13 +141,19 @@ const char *ns_test_northstar_bin(void)
 int ns_test_run(const char *cmd, char **out)
 {
     char full[8192];
-    snprintf(full, sizeof full, "(%s) 2>&1", cmd);
+    if ((size_t)snprintf(full, sizeof full, "(%s) 2>&1", cmd) >= sizeof full)
+        FAIL("ns_test_run: command longer than %zu bytes", sizeof full);
     FILE *p = popen(full, "r");
     if (!p) return -1;
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
+    if (!buf) { pclose(p); return -1; }
     for (;;) {
-        if (n + 1024 > cap) buf = realloc(buf, cap *= 2);
+        if (n + 1024 > cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) { free(buf); pclose(p); return -1; }
+            buf = nb;
+        }
         size_t r = fread(buf + n, 1, cap - n - 1, p);
         if (r == 0) break;
         n += r;

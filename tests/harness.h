@@ -66,6 +66,20 @@ _Noreturn void ns_test_skip(const char *fmt, ...) __attribute__((format(printf, 
         if (!(fabs(a_ - b_) <= (tol)))                                         \
             FAIL("%s ~= %s: %.9g vs %.9g (tol %g)", #a, #b, a_, b_, (double)(tol)); \
     } while (0)
+/* The string `hay` contains `needle` (e.g. an error message names a tensor). */
+#define ASSERT_HAS(hay, needle)                                                \
+    do {                                                                       \
+        const char *h_ = (hay), *n_ = (needle);                                \
+        if (!h_ || !n_ || !strstr(h_, n_))                                     \
+            FAIL("%s should contain \"%s\", got \"%s\"", #hay,                \
+                 n_ ? n_ : "(null)", h_ ? h_ : "(null)");                      \
+    } while (0)
+/* Fails with exactly `code` and the recorded message names `needle`. */
+#define ASSERT_ERR_HAS(expr, code, needle)                                     \
+    do {                                                                       \
+        ASSERT_ERR(expr, code);                                                \
+        ASSERT_HAS(ns_err_msg(), needle);                                      \
+    } while (0)
 /* rc >= 0, else print the recorded error. */
 #define ASSERT_OK(expr)                                                        \
     do {                                                                       \
@@ -100,7 +114,9 @@ size_t ns_test_compare_f64(const char *what, const double *got, const double *wa
             FAIL("%s differs from the reference", what);                       \
     } while (0)
 
-/* A fresh empty directory for this test case (removed at exit on success). */
+/* A fresh empty directory for this test case (removed at exit on success,
+ * kept after a failure or with NS_TEST_KEEP=1; a forked child that exits
+ * never removes it). */
 const char *ns_test_tmpdir(void);
 /* Path of a file in the tmp dir (static buffer rotation of 8). */
 const char *ns_test_tmpfile(const char *name);

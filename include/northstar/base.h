@@ -86,8 +86,10 @@ int ns_err_set_at(int code, const char *file, long line, const char *field,
 /* Prefix the recorded message with more context ("loading model: ...").
  * Returns the recorded code. */
 int ns_err_wrap(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The whole record, and a one-line rendering of it:
- * "file:line: field 'f' = 'v': message (NS_EFORMAT)". */
+/* The whole record, and a one-line rendering of it (parts that are empty
+ * are left out): "file:line: field 'value': message (NS_EFORMAT)", e.g.
+ * "m.safetensors: tensor 'wte': unknown dtype \"F8\" (NS_EUNSUPPORTED)".
+ * Values longer than the record's fields end in "...". */
 const ns_error_info *ns_err_last(void);
 const char *ns_err_msg(void);
 void ns_err_clear(void);
@@ -139,7 +141,8 @@ typedef struct ns_arena_mark {
 } ns_arena_mark;
 
 void ns_arena_init(ns_arena *a, size_t block_size); /* 0 = 64 KiB */
-/* Returns NULL (and records NS_ENOMEM) when out of memory. */
+/* align: a power of two up to 4096, 0 = 16. Returns NULL and records
+ * NS_ENOMEM when out of memory (NS_EINVAL for a bad alignment). */
 void *ns_arena_alloc(ns_arena *a, size_t size, size_t align);
 void *ns_arena_calloc(ns_arena *a, size_t count, size_t size);
 char *ns_arena_strdup(ns_arena *a, const char *s);
@@ -157,7 +160,7 @@ void ns_arena_release(ns_arena *a);                 /* frees everything */
  * northstar uses OpenMP for all data parallelism and links the OpenMP build
  * of OpenBLAS: a BLAS call made inside one of our parallel regions runs on
  * the calling thread, a call made outside uses the whole team. The team size
- * is ns_threads(): $NS_THREADS, else the number of online CPUs, changed with
+ * is ns_threads(): $NS_THREADS, else the CPUs this process may run on, set by
  * ns_set_threads() (which also sets OpenMP's and OpenBLAS's counts).
  * Long-lived service threads (HTTP, background jobs) are plain pthreads.
  */
@@ -179,12 +182,12 @@ typedef struct ns_rng { uint64_t s[4]; } ns_rng;
 void ns_rng_seed(ns_rng *r, uint64_t seed, uint64_t stream);
 uint64_t ns_rng_u64(ns_rng *r);
 uint32_t ns_rng_u32(ns_rng *r);
-uint64_t ns_rng_below(ns_rng *r, uint64_t n); /* uniform in [0, n), n > 0, unbiased */
+uint64_t ns_rng_below(ns_rng *r, uint64_t n); /* uniform in [0, n), unbiased; n > 0 (asserted) */
 double ns_rng_uniform(ns_rng *r);             /* [0, 1) with 53 bits */
 float ns_rng_uniformf(ns_rng *r);             /* [0, 1) with 24 bits */
 double ns_rng_normal(ns_rng *r);              /* standard normal */
 void ns_rng_fill_normal(ns_rng *r, float *x, size_t n, float mean, float std);
-void ns_rng_fill_uniform(ns_rng *r, float *x, size_t n, float lo, float hi);
+void ns_rng_fill_uniform(ns_rng *r, float *x, size_t n, float lo, float hi); /* [lo, hi) */
 void ns_rng_shuffle_u32(ns_rng *r, uint32_t *a, size_t n);
 uint64_t ns_hash64(uint64_t x); /* splitmix64 finaliser */
 

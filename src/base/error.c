@@ -35,30 +35,39 @@ const char *ns_errname(int code)
     }
 }
 
+/* Copy src into dst[n], ending a value that does not fit with "..." and
+ * never cutting a UTF-8 sequence in half (messages end up in JSON). src may
+ * overlap dst (a caller may pass ns_err_last()->file back in). */
 static void copy_trunc(char *dst, size_t n, const char *src)
 {
     if (!src) { dst[0] = 0; return; }
     size_t l = strlen(src);
     if (l >= n) {
-        memcpy(dst, src, n - 4);
-        memcpy(dst + n - 4, "...", 4);
+        size_t k = n - 4;
+        while (k > 0 && ((unsigned char)src[k] & 0xC0) == 0x80) k--; /* continuation byte */
+        memmove(dst, src, k);
+        memcpy(dst + k, "...", 4);
     } else {
-        memcpy(dst, src, l + 1);
+        memmove(dst, src, l + 1);
     }
 }
 
 static int vset(int code, const char *file, long line, const char *field,
                 const char *value, const char *fmt, va_list ap)
 {
+    /* Format first: the arguments may point into the current record
+     * (e.g. ns_err_set(c, "while saving: %s", ns_err_last()->msg)). */
+    char msg[sizeof tl_err.msg];
+    if (fmt)
+        vsnprintf(msg, sizeof msg, fmt, ap);
+    else
+        snprintf(msg, sizeof msg, "%s", ns_strerror(code));
     tl_err.code = code;
     copy_trunc(tl_err.file, sizeof tl_err.file, file);
     tl_err.line = line;
     copy_trunc(tl_err.field, sizeof tl_err.field, field);
     copy_trunc(tl_err.value, sizeof tl_err.value, value);
-    if (fmt)
-        vsnprintf(tl_err.msg, sizeof tl_err.msg, fmt, ap);
-    else
-        copy_trunc(tl_err.msg, sizeof tl_err.msg, ns_strerror(code));
+    memcpy(tl_err.msg, msg, sizeof msg);
     return code;
 }
 
@@ -88,9 +97,10 @@ int ns_err_wrap(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
+    if (tl_err.code == NS_OK) tl_err.code = NS_EINTERNAL; /* wrapping nothing is a bug */
     memcpy(old, tl_err.msg, sizeof old);
-    snprintf(tl_err.msg, sizeof tl_err.msg, "%s: %s", prefix, old);
-    if (tl_err.code == NS_OK) tl_err.code = NS_EINTERNAL;
+    snprintf(tl_err.msg, sizeof tl_err.msg, "%s: %s", prefix,
+             old[0] ? old : ns_strerror(tl_err.code));
     return tl_err.code;
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,9 +20,13 @@ int ns_file_read_all(const char *path, char **out, size_t *len, size_t max_bytes
     *out = NULL;
     if (len) *len = 0;
     if (max_bytes == 0) max_bytes = (size_t)4 << 30;
+    if (max_bytes > SIZE_MAX / 2) max_bytes = SIZE_MAX / 2; /* room for the NUL and doubling */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ns_err_set_at(errno == ENOENT ? NS_ENOTFOUND : NS_EIO, path, 0, NULL, NULL,
-                                     "cannot open: %s", strerror(errno));
+    if (fd < 0) {
+        int e = errno;
+        return ns_err_set_at(e == ENOENT ? NS_ENOTFOUND : NS_EIO, path, 0, NULL, NULL,
+                             "cannot open: %s", strerror(e));
+    }
     struct stat st;
     if (fstat(fd, &st) < 0) {
         int e = errno;
@@ -32,39 +37,46 @@ int ns_file_read_all(const char *path, char **out, size_t *len, size_t max_bytes
         close(fd);
         return ns_err_set_at(NS_EINVAL, path, 0, NULL, NULL, "is a directory, expected a file");
     }
-    /* Regular files are read by size; pipes and others grow as needed. */
-    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, n = 0;
-    if (S_ISREG(st.st_mode) && (size_t)st.st_size > max_bytes) {
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > (uint64_t)max_bytes) {
         close(fd);
         return ns_err_set_at(NS_ETOOBIG, path, 0, NULL, NULL, "file is %lld bytes, limit is %zu",
                              (long long)st.st_size, max_bytes);
     }
+    /* Regular files are read by their size (plus one byte to see EOF);
+     * pipes, /proc files (size 0) and files that grow meanwhile grow the
+     * buffer, but only once a read shows there really is more data. */
+    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, n = 0;
+    if (cap > max_bytes + 1) cap = max_bytes + 1;
     char *buf = ns_malloc(cap);
     if (!buf) { close(fd); return NS_ENOMEM; }
+    int rc = NS_OK;
     for (;;) {
-        if (n + 1 >= cap) {
-            if (cap > max_bytes) {
-                free(buf);
-                close(fd);
-                return ns_err_set_at(NS_ETOOBIG, path, 0, NULL, NULL, "input exceeds limit of %zu bytes", max_bytes);
+        if (n + 1 == cap) { /* full: probe for one more byte before growing */
+            char c;
+            ssize_t r = read(fd, &c, 1);
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) { rc = ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "read failed: %s", strerror(errno)); break; }
+            if (r == 0) break;
+            if (n >= max_bytes) {
+                rc = ns_err_set_at(NS_ETOOBIG, path, 0, NULL, NULL, "input exceeds the limit of %zu bytes", max_bytes);
+                break;
             }
-            char *nb = ns_realloc(buf, cap * 2);
-            if (!nb) { free(buf); close(fd); return NS_ENOMEM; }
+            size_t nc = cap * 2 < max_bytes + 1 ? cap * 2 : max_bytes + 1;
+            char *nb = ns_realloc(buf, nc);
+            if (!nb) { rc = NS_ENOMEM; break; }
             buf = nb;
-            cap *= 2;
+            cap = nc;
+            buf[n++] = c;
+            continue;
         }
         ssize_t r = read(fd, buf + n, cap - n - 1);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            free(buf);
-            close(fd);
-            return ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "read failed: %s", strerror(e));
-        }
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) { rc = ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "read failed: %s", strerror(errno)); break; }
         if (r == 0) break;
         n += (size_t)r;
     }
     close(fd);
+    if (rc < 0) { free(buf); return rc; }
     buf[n] = 0;
     *out = buf;
     if (len) *len = n;
@@ -85,15 +97,25 @@ static int fsync_dir_of(const char *path)
 
 int ns_file_write_atomic(const char *path, const void *data, size_t len)
 {
+    /* The temp name is unique per process, thread and call, and created with
+     * O_EXCL: two writers of the same path (threads of a server, or two
+     * processes) never share a temp file; the last rename wins whole. */
+    static _Atomic unsigned long counter;
     size_t pl = strlen(path);
-    char *tmp = ns_malloc(pl + 32);
+    char *tmp = ns_malloc(pl + 64);
     if (!tmp) return NS_ENOMEM;
-    snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = -1, e = 0;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        snprintf(tmp, pl + 64, "%s.tmp.%ld.%lu", path, (long)getpid(),
+                 atomic_fetch_add(&counter, 1));
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        e = errno;
+        if (fd < 0 && e != EEXIST) break;
+    }
     if (fd < 0) {
-        int e = errno;
         free(tmp);
-        return ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "cannot create: %s", strerror(e));
+        return ns_err_set_at(e == ENOENT ? NS_ENOTFOUND : NS_EIO, path, 0, NULL, NULL,
+                             "cannot create: %s", strerror(e));
     }
     const char *p = data;
     size_t left = len;
@@ -101,7 +123,7 @@ int ns_file_write_atomic(const char *path, const void *data, size_t len)
         ssize_t w = write(fd, p, left);
         if (w < 0) {
             if (errno == EINTR) continue;
-            int e = errno;
+            e = errno;
             close(fd);
             unlink(tmp);
             free(tmp);
@@ -110,14 +132,16 @@ int ns_file_write_atomic(const char *path, const void *data, size_t len)
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) < 0 || close(fd) < 0) {
-        int e = errno;
+    int sync_failed = fsync(fd) < 0;
+    e = errno;
+    if (close(fd) < 0 && !sync_failed) { sync_failed = 1; e = errno; }
+    if (sync_failed) {
         unlink(tmp);
         free(tmp);
         return ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "fsync/close failed: %s", strerror(e));
     }
     if (rename(tmp, path) < 0) {
-        int e = errno;
+        e = errno;
         unlink(tmp);
         free(tmp);
         return ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "rename failed: %s", strerror(e));
@@ -131,12 +155,21 @@ int ns_file_map(const char *path, const void **out, size_t *len)
     *out = NULL;
     *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ns_err_set_at(errno == ENOENT ? NS_ENOTFOUND : NS_EIO, path, 0, NULL, NULL,
-                                     "cannot open: %s", strerror(errno));
+    if (fd < 0) {
+        int e = errno;
+        return ns_err_set_at(e == ENOENT ? NS_ENOTFOUND : NS_EIO, path, 0, NULL, NULL,
+                             "cannot open: %s", strerror(e));
+    }
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
         close(fd);
-        return ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "not a regular file");
+        return ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "cannot stat: %s", strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return ns_err_set_at(NS_EINVAL, path, 0, NULL, NULL, "%s, expected a regular file",
+                             S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file");
     }
     if (st.st_size == 0) { close(fd); return NS_OK; }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -163,17 +196,24 @@ int ns_mkdirs(const char *path)
 {
     char buf[4096];
     size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return ns_err_set(NS_EINVAL, "bad directory path");
+    if (n == 0 || n >= sizeof buf) return ns_err_set_at(NS_EINVAL, path, 0, NULL, NULL, "bad directory path");
     memcpy(buf, path, n + 1);
     for (size_t i = 1; i <= n; i++) {
         if (buf[i] == '/' || buf[i] == 0) {
             char c = buf[i];
             buf[i] = 0;
-            if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                return ns_err_set_at(NS_EIO, buf, 0, NULL, NULL, "mkdir failed: %s", strerror(errno));
+            if (mkdir(buf, 0755) < 0 && errno != EEXIST) {
+                int e = errno;
+                return ns_err_set_at(e == ENOTDIR ? NS_EEXISTS : NS_EIO, buf, 0, NULL, NULL,
+                                     "mkdir failed: %s", strerror(e));
+            }
             buf[i] = c;
         }
     }
+    /* EEXIST above also means "a file of that name exists". */
+    struct stat st;
+    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+        return ns_err_set_at(NS_EEXISTS, path, 0, NULL, NULL, "exists and is not a directory");
     return NS_OK;
 }
 

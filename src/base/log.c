@@ -5,13 +5,15 @@
 #include "northstar/base.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-static int g_level = -1;
-static int g_quiet;
+/* Atomics: the level and quiet flag are read from every thread that logs. */
+static _Atomic int g_level = -1;
+static _Atomic int g_quiet;
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int level_from_env(void)
@@ -24,12 +26,17 @@ static int level_from_env(void)
     return NS_LOG_INFO;
 }
 
-void ns_log_set_level(ns_log_level lvl) { g_level = (int)lvl; }
+void ns_log_set_level(ns_log_level lvl)
+{
+    int l = (int)lvl;
+    g_level = l < NS_LOG_ERROR ? NS_LOG_ERROR : l > NS_LOG_DEBUG ? NS_LOG_DEBUG : l;
+}
 
 ns_log_level ns_log_get_level(void)
 {
-    if (g_level < 0) g_level = level_from_env();
-    return g_quiet ? NS_LOG_ERROR : (ns_log_level)g_level;
+    int l = g_level;
+    if (l < 0) g_level = l = level_from_env();
+    return g_quiet ? NS_LOG_ERROR : (ns_log_level)l;
 }
 
 void ns_set_quiet(int quiet) { g_quiet = quiet != 0; }
@@ -39,6 +46,7 @@ void ns_vlog(ns_log_level lvl, const char *fmt, va_list ap)
 {
     static const char *names[] = {"error", "warn", "info", "debug"};
     if ((int)lvl > (int)ns_log_get_level()) return;
+    if ((int)lvl < NS_LOG_ERROR) lvl = NS_LOG_ERROR;
     char msg[2048];
     vsnprintf(msg, sizeof msg, fmt, ap);
     struct timespec ts;

@@ -34,7 +34,7 @@ void *ns_malloc_aligned(size_t n)
 {
     void *p = NULL;
     size_t sz = (n + 63) & ~(size_t)63;
-    if (posix_memalign(&p, 64, sz ? sz : 64) != 0) {
+    if (n > SIZE_MAX - 63 || posix_memalign(&p, 64, sz ? sz : 64) != 0) {
         ns_err_set(NS_ENOMEM, "cannot allocate %zu aligned bytes", n);
         return NULL;
     }
@@ -71,6 +71,10 @@ static ns_arena_block *new_block(ns_arena *a, size_t need)
 {
     size_t cap = a->block_size;
     if (need > cap) cap = need;
+    if (cap > SIZE_MAX - sizeof(ns_arena_block)) {
+        ns_err_set(NS_ENOMEM, "arena block of %zu bytes is too large", need);
+        return NULL;
+    }
     ns_arena_block *b = ns_malloc(sizeof *b + cap);
     if (!b) return NULL;
     b->prev = a->head;
@@ -84,14 +88,21 @@ void *ns_arena_alloc(ns_arena *a, size_t size, size_t align)
 {
     if (align == 0) align = 16;
     /* align must be a power of two */
-    if (align & (align - 1)) { ns_err_set(NS_EINVAL, "arena alignment %zu is not a power of two", align); return NULL; }
+    if (align & (align - 1) || align > 4096) {
+        ns_err_set(NS_EINVAL, "arena alignment %zu is not a power of two <= 4096", align);
+        return NULL;
+    }
     ns_arena_block *b = a->head;
     size_t off = 0;
     if (b) {
         uintptr_t base = (uintptr_t)b->data + b->used;
         off = ((base + align - 1) & ~(uintptr_t)(align - 1)) - (uintptr_t)b->data;
     }
-    if (!b || off + size > b->cap) {
+    if (!b || off > b->cap || size > b->cap - off) {
+        if (size > SIZE_MAX / 2) {
+            ns_err_set(NS_ENOMEM, "arena allocation of %zu bytes is too large", size);
+            return NULL;
+        }
         b = new_block(a, size + align);
         if (!b) return NULL;
         uintptr_t base = (uintptr_t)b->data;

@@ -57,6 +57,7 @@ static void draw(ns_progress *p, double now)
     if (p->total > 0) {
         ns_format_count(tn, sizeof tn, p->total);
         double left = rate > 0 ? (p->total - (double)d) / rate : -1;
+        if (rate > 0 && left < 0) left = 0; /* past the announced total */
         ns_format_duration(eta, sizeof eta, left);
         k = snprintf(line, sizeof line, "%s %3.0f%%  %s/%s %s  %s %s/s  ETA %s", p->label,
                      100.0 * (double)d / p->total, dn, tn, p->unit, rn, p->unit, eta);

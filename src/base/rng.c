@@ -5,6 +5,7 @@
  */
 #include "northstar/base.h"
 
+#include <assert.h>
 #include <math.h>
 
 uint64_t ns_hash64(uint64_t x)
@@ -46,6 +47,7 @@ uint32_t ns_rng_u32(ns_rng *r) { return (uint32_t)(ns_rng_u64(r) >> 32); }
 uint64_t ns_rng_below(ns_rng *r, uint64_t n)
 {
     /* Lemire's multiply-shift with rejection: unbiased. */
+    assert(n > 0 && "ns_rng_below: n must be positive");
     uint64_t x = ns_rng_u64(r);
     __uint128_t m = (__uint128_t)x * n;
     uint64_t l = (uint64_t)m;
@@ -78,7 +80,12 @@ void ns_rng_fill_normal(ns_rng *r, float *x, size_t n, float mean, float std)
 
 void ns_rng_fill_uniform(ns_rng *r, float *x, size_t n, float lo, float hi)
 {
-    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * ns_rng_uniformf(r);
+    /* lo + (hi - lo) * u can round up to hi (e.g. lo = 1, hi = 2): keep the
+     * interval half-open as documented. */
+    for (size_t i = 0; i < n; i++) {
+        float v = lo + (hi - lo) * ns_rng_uniformf(r);
+        x[i] = v < hi ? v : (hi > lo ? nextafterf(hi, lo) : lo);
+    }
 }
 
 void ns_rng_shuffle_u32(ns_rng *r, uint32_t *a, size_t n)

@@ -5,16 +5,26 @@
 #include "northstar/base.h"
 
 #include <omp.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 /* Provided by OpenBLAS; declared here so base does not need cblas.h. */
 void openblas_set_num_threads(int num_threads);
 
-static int g_threads;
+#define NS_MAX_THREADS 1024
 
+static _Atomic int g_threads;
+
+/* CPUs this process may run on (taskset, cgroup cpusets), else online CPUs. */
 int ns_cpu_count(void)
 {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
@@ -23,21 +33,28 @@ static int default_threads(void)
 {
     const char *e = getenv("NS_THREADS");
     if (e && *e) {
-        int n = atoi(e);
-        if (n > 0) return n;
+        char *end;
+        long n = strtol(e, &end, 10);
+        if (*end == 0 && n > 0) return n > NS_MAX_THREADS ? NS_MAX_THREADS : (int)n;
+        ns_log_warn("ignoring NS_THREADS='%s' (expected a positive integer)", e);
     }
     return ns_cpu_count();
 }
 
 int ns_threads(void)
 {
-    if (g_threads <= 0) ns_set_threads(0);
-    return g_threads;
+    int t = g_threads;
+    if (t <= 0) {
+        ns_set_threads(0);
+        t = g_threads;
+    }
+    return t;
 }
 
 void ns_set_threads(int n)
 {
-    g_threads = n > 0 ? n : default_threads();
-    omp_set_num_threads(g_threads);
-    openblas_set_num_threads(g_threads);
+    int t = n > 0 ? (n > NS_MAX_THREADS ? NS_MAX_THREADS : n) : default_threads();
+    g_threads = t;
+    omp_set_num_threads(t);
+    openblas_set_num_threads(t);
 }
