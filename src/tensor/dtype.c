@@ -58,8 +58,11 @@ uint16_t ns_f32_to_f16(float f)
     uint32_t sign = (x >> 16) & 0x8000;
     int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
     uint32_t man = x & 0x7fffff;
-    if (((x >> 23) & 0xff) == 0xff) /* inf / nan */
-        return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+    if (((x >> 23) & 0xff) == 0xff) { /* inf, or NaN keeping the top payload bits */
+        uint32_t payload = man >> 13;
+        if (man && !payload) payload = 0x200; /* payload only in the dropped bits: quiet NaN */
+        return (uint16_t)(sign | 0x7c00 | payload);
+    }
     if (exp >= 31) return (uint16_t)(sign | 0x7c00); /* overflow to inf */
     if (exp <= 0) {                                  /* subnormal or zero */
         if (exp < -10) return (uint16_t)sign;
@@ -88,7 +91,10 @@ uint16_t ns_f32_to_bf16(float f)
 {
     uint32_t x;
     memcpy(&x, &f, 4);
-    if ((x & 0x7f800000u) == 0x7f800000u && (x & 0x7fffff)) return (uint16_t)((x >> 16) | 0x40);
+    if ((x & 0x7f800000u) == 0x7f800000u && (x & 0x7fffff)) { /* NaN: never round it to inf */
+        uint16_t h = (uint16_t)(x >> 16);
+        return (h & 0x7f) ? h : (uint16_t)(h | 0x40);
+    }
     x += 0x7fff + ((x >> 16) & 1);
     return (uint16_t)(x >> 16);
 }

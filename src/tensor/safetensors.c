@@ -34,11 +34,16 @@ static int bad(const ns_st_file *f, const char *tensor, int code, const char *ms
     return ns_err_set_at(code, f->path, 0, tensor ? "tensor" : NULL, tensor, "%s", msg);
 }
 
+/* Order by (begin, end), then name: an empty tensor sorts before a
+ * non-empty one at the same offset, so the tiling check below does not
+ * depend on qsort's arbitrary order among equal keys. */
 static int cmp_tensor_offset(const void *a, const void *b)
 {
     const ns_st_tensor *x = a, *y = b;
     const unsigned char *px = x->data, *py = y->data;
-    return px < py ? -1 : px > py ? 1 : 0;
+    if (px != py) return px < py ? -1 : 1;
+    if (x->nbytes != y->nbytes) return x->nbytes < y->nbytes ? -1 : 1;
+    return strcmp(x->name, y->name);
 }
 
 static int parse_tensor(ns_st_file *f, const char *name, json_t *desc, const unsigned char *buf,
@@ -416,6 +421,10 @@ static int add_common(ns_st_writer *w, const char *name, ns_dtype dtype, int ndi
     if ((unsigned)dtype >= NS_DT__COUNT) return ns_err_set(NS_EINVAL, "invalid dtype %d", (int)dtype);
     if (ndim < 0 || ndim > NS_ST_MAX_DIMS)
         return ns_err_set(NS_EINVAL, "tensor %s: %d dimensions (max %d)", name, ndim, NS_ST_MAX_DIMS);
+    if (ndim > 0 && !shape) return ns_err_set(NS_EINVAL, "tensor %s: no shape", name);
+    json_t *probe = json_string(name); /* NULL unless valid UTF-8 */
+    if (!probe) return ns_err_set(NS_EINVAL, "tensor name is not valid UTF-8");
+    json_decref(probe);
     for (int i = 0; i < w->count; i++)
         if (!strcmp(w->t[i].name, name)) return ns_err_set(NS_EEXISTS, "duplicate tensor name \"%s\"", name);
     if (w->count == w->cap) {
@@ -431,15 +440,25 @@ static int add_common(ns_st_writer *w, const char *name, ns_dtype dtype, int ndi
     if (!t->name) return NS_ENOMEM;
     t->dtype = dtype;
     t->ndim = ndim;
-    size_t numel = 1;
+    uint64_t numel = 1;
+    int zero = 0;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) { free(t->name); return ns_err_set(NS_EINVAL, "tensor %s: negative dimension", name); }
         t->shape[i] = shape[i];
-        numel *= (size_t)shape[i];
+        zero |= shape[i] == 0;
+        if (!zero && numel > ((uint64_t)1 << 60) / (uint64_t)shape[i]) {
+            free(t->name);
+            return ns_err_set(NS_ERANGE, "tensor %s: shape product overflows", name);
+        }
+        numel = zero ? 0 : numel * (uint64_t)shape[i];
+    }
+    t->nbytes = (size_t)(numel * ns_dtype_size(dtype));
+    if (t->nbytes && !data && !conv) {
+        free(t->name);
+        return ns_err_set(NS_EINVAL, "tensor %s: no data for %zu bytes", name, t->nbytes);
     }
     t->data = data;
     t->convert_from = conv;
-    t->nbytes = numel * ns_dtype_size(dtype);
     w->count++;
     return NS_OK;
 }
@@ -461,8 +480,11 @@ int ns_st_writer_add_f32(ns_st_writer *w, const char *name, ns_dtype stored_as, 
 
 int ns_st_writer_meta(ns_st_writer *w, const char *key, const char *value)
 {
-    if (json_object_set_new(w->meta, key, json_string(value)) < 0)
-        return ns_err_set(NS_EINVAL, "metadata %s: value must be valid UTF-8", key);
+    if (!key || !value) return ns_err_set(NS_EINVAL, "metadata key and value must not be NULL");
+    json_t *v = json_string(value);
+    if (!v) return ns_err_set_at(NS_EINVAL, NULL, 0, "metadata", key, "value is not valid UTF-8");
+    if (json_object_set_new(w->meta, key, v) < 0)
+        return ns_err_set(NS_EINVAL, "metadata key is not valid UTF-8");
     return NS_OK;
 }
 
@@ -478,6 +500,10 @@ int ns_st_writer_serialize(ns_st_writer *w, unsigned char **out, size_t *len)
     size_t off = 0;
     for (int i = 0; i < w->count; i++) {
         wtensor *t = &w->t[i];
+        if (t->nbytes > ((size_t)1 << 62) - off) {
+            rc = ns_err_set(NS_ERANGE, "tensor %s: the file would exceed 2^62 bytes", t->name);
+            goto done;
+        }
         json_t *shape = json_array();
         for (int d = 0; d < t->ndim; d++) json_array_append_new(shape, json_integer(t->shape[d]));
         json_t *desc = json_pack("{s:s, s:o, s:[I,I]}", "dtype", ns_dtype_name(t->dtype), "shape", shape,
