@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""gen_kernels.py — PyTorch reference fixtures for the tensor kernels and the
-optimizers (tests/ref/test_ref_kernels.c, tests/ref/test_ref_optim.c).
+"""gen_kernels.py — PyTorch reference fixtures for the tensor kernels, the
+optimizers and the half-precision conversions (tests/ref/test_ref_kernels.c,
+test_ref_optim.c, test_ref_dtype.c).
 
 Run:  /usr/bin/python3 tests/ref/gen_kernels.py [--out DIR]
       (default DIR: tests/ref/fixtures next to this script; the files there are
@@ -17,6 +18,9 @@ inputs and the results rounded to float32, so the fixtures hold the true
 answer and the C tolerances only have to cover the float32 kernels' own
 rounding. The optimizers are run by torch.optim in float32, the way a torch
 model would train, five steps on a fixed parameter/gradient sequence.
+
+dtype.safetensors holds torch's float32 -> float16 / bfloat16 rounding (bit
+patterns) for the conversions in src/tensor/dtype.c (test_ref_dtype.c).
 
 FTRL-proximal has no torch implementation: its reference is a float64 numpy
 transcription of McMahan et al., "Ad Click Prediction: a View from the
@@ -382,6 +386,35 @@ def gen_attention(out, name, seed, B, T, H, KVH, hd, fused):
     save(os.path.join(out, f"attention_{name}.safetensors"), tens)
 
 
+def gen_dtype(out):
+    """float32 -> float16 / bfloat16 rounding (round to nearest, ties to even;
+    overflow, subnormals, signed zero, inf, NaN) as torch's .half() and
+    .bfloat16() do it; bit patterns saved as I32."""
+    g = rng(120)
+    parts = []
+    # Random magnitudes over the whole f16 range and beyond, both signs.
+    parts.append(g.standard_normal(1200) * 10.0 ** g.uniform(-9, 6, 1200))
+    # Exact f16 ties: midpoints of adjacent finite f16 values.
+    h = g.integers(0, 0x7bff, 300).astype(np.uint16)
+    lo = h.view(np.float16).astype(np.float32)
+    hi = (h + 1).view(np.float16).astype(np.float32)
+    parts.append((lo + hi) / 2 * np.where(g.uniform(size=300) < 0.5, -1, 1))
+    # Exact bf16 ties: low 16 bits 0x8000, and one ulp either side.
+    b = (g.integers(0x0080, 0x7f7f, 300).astype(np.uint32) << 16)
+    parts += [(b | 0x8000).view(np.float32), (b | 0x8001).view(np.float32),
+              (b | 0x7fff).view(np.float32)]
+    # The f16 subnormal range and its rounding edges.
+    parts.append(g.uniform(0, 2.0 ** -14, 200))
+    parts.append(np.array([2.0 ** -24, 2.0 ** -25, 3 * 2.0 ** -25, 2.0 ** -25 * 1.0001, 2.0 ** -26,
+                           2.0 ** -14, 2.0 ** -14 * (1 - 2.0 ** -11), 65504.0, 65519.0, 65520.0,
+                           1e5, 3.4e38, 1e-40, 1e-45, 0.0, -0.0, np.inf, -np.inf, np.nan]))
+    x = np.concatenate(parts).astype(np.float32)
+    tx = torch.tensor(x)
+    f16 = tx.half().view(torch.int16).numpy().astype(np.int32) & 0xffff
+    bf16 = tx.bfloat16().view(torch.int16).numpy().astype(np.int32) & 0xffff
+    save(os.path.join(out, "dtype.safetensors"), {"x": x, "f16": f16, "bf16": bf16})
+
+
 # --------------------------------------------------------------------------
 # optimizers
 # --------------------------------------------------------------------------
@@ -536,6 +569,7 @@ def main():
     gen_attention(args.out, "mha_fused", 112, B=2, T=19, H=4, KVH=4, hd=8, fused=True)
     gen_attention(args.out, "mqa", 113, B=2, T=19, H=4, KVH=1, hd=8, fused=False)
     gen_attention(args.out, "long_fused", 114, B=1, T=70, H=4, KVH=2, hd=8, fused=True)
+    gen_dtype(args.out)
     gen_optim(args.out)
     total = sum(os.path.getsize(os.path.join(args.out, f)) for f in os.listdir(args.out))
     print(f"gen_kernels.py: wrote fixtures to {args.out} ({total} bytes, torch {torch.__version__})")
