@@ -404,6 +404,25 @@ TEST(rope_tables)
     fx_close(&x);
 }
 
+/* Forward and backward of one RoPE case: `pre` names the fixture tensors
+ * (pre x, out, dout, dx), buffers of [B, T, stride] floats. */
+static void rope_case(fx *x, const char *pre, const int32_t *pos, int B, int T, int H, int hd,
+                      int stride, int Tmax)
+{
+    char nm[4][32];
+    const char *what[4] = {"x", "out", "dout", "dx"};
+    for (int i = 0; i < 4; i++) snprintf(nm[i], sizeof nm[i], "%s%s", pre, what[i]);
+    size_t n = (size_t)B * T * stride;
+    float *c = fx_zeros(x, (size_t)Tmax * hd / 2), *s = fx_zeros(x, (size_t)Tmax * hd / 2);
+    ns_rope_tables(c, s, Tmax, hd, 10000.0);
+    float *buf = fx_f32(x, nm[0], n);
+    ns_rope_forward(buf, c, s, pos, B, T, H, hd, stride);
+    FX_CHECK(x, nm[1], buf, n, 1e-6, 1e-5);
+    float *d = fx_f32(x, nm[2], n);
+    ns_rope_backward(d, c, s, pos, B, T, H, hd, stride);
+    FX_CHECK(x, nm[3], d, n, 1e-6, 1e-5);
+}
+
 /* q inside a wider token row (stride = H*hd + 5) and positions that jump
  * around and repeat; the 5 padding floats of each token must pass through. */
 TEST(rope_strided_positions)
@@ -412,36 +431,19 @@ TEST(rope_strided_positions)
     fx_open(&x, "rope.safetensors");
     int B = fx_dim(&x, "x", 0), T = fx_dim(&x, "x", 1), stride = fx_dim(&x, "x", 2);
     int H = fx_dim(&x, "seq/x", 2), hd = fx_dim(&x, "seq/x", 3);
-    int Tmax = fx_dim(&x, "cos", 0);
     ASSERT(stride > H * hd);
-    size_t n = (size_t)B * T * stride;
-    float *c = fx_zeros(&x, (size_t)Tmax * hd / 2), *s = fx_zeros(&x, (size_t)Tmax * hd / 2);
-    ns_rope_tables(c, s, Tmax, hd, 10000.0);
-    int32_t *pos = fx_i32(&x, "pos", T);
-    float *buf = fx_f32(&x, "x", n);
-    ns_rope_forward(buf, c, s, pos, B, T, H, hd, stride);
-    FX_CHECK(&x, "out", buf, n, 1e-6, 1e-5);
-    float *d = fx_f32(&x, "dout", n);
-    ns_rope_backward(d, c, s, pos, B, T, H, hd, stride);
-    FX_CHECK(&x, "dx", d, n, 1e-6, 1e-5);
+    rope_case(&x, "", fx_i32(&x, "pos", T), B, T, H, hd, stride, fx_dim(&x, "cos", 0));
     fx_close(&x);
 }
 
+/* Positions 0..T-1 (pos = NULL) on a contiguous tensor. */
 TEST(rope_sequential)
 {
     fx x;
     fx_open(&x, "rope.safetensors");
     int B = fx_dim(&x, "seq/x", 0), T = fx_dim(&x, "seq/x", 1);
     int H = fx_dim(&x, "seq/x", 2), hd = fx_dim(&x, "seq/x", 3);
-    size_t n = (size_t)B * T * H * hd;
-    float *c = fx_zeros(&x, (size_t)T * hd / 2), *s = fx_zeros(&x, (size_t)T * hd / 2);
-    ns_rope_tables(c, s, T, hd, 10000.0);
-    float *buf = fx_f32(&x, "seq/x", n);
-    ns_rope_forward(buf, c, s, NULL, B, T, H, hd, H * hd);
-    FX_CHECK(&x, "seq/out", buf, n, 1e-6, 1e-5);
-    float *d = fx_f32(&x, "seq/dout", n);
-    ns_rope_backward(d, c, s, NULL, B, T, H, hd, H * hd);
-    FX_CHECK(&x, "seq/dx", d, n, 1e-6, 1e-5);
+    rope_case(&x, "seq/", NULL, B, T, H, hd, H * hd, T);
     fx_close(&x);
 }
 
