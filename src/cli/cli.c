@@ -53,6 +53,22 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
 
 #define MAX_OPTS 64
 
+/* The long option that `elem` ("--name" or "--name=value", possibly an
+ * unambiguous prefix as getopt_long allows) refers to, or NULL. */
+static const struct option *long_option_of(const struct option *all, const char *elem)
+{
+    if (!elem || elem[0] != '-' || elem[1] != '-') return NULL;
+    const char *name = elem + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const struct option *hit = NULL;
+    for (const struct option *o = all; o->name; o++) {
+        if (strncmp(o->name, name, len)) continue;
+        if (strlen(o->name) == len) return o; /* exact match wins */
+        hit = hit ? hit : o;
+    }
+    return hit;
+}
+
 int cli_parse(int argc, char **argv, const char *cmd, const char *usage, const char *shortopts,
               const struct option *opts, cli_opt_fn on_opt, void *ctx)
 {
@@ -68,13 +84,19 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *usage, const c
     all[n] = (struct option){0, 0, 0, 0};
     char sopts[128];
     snprintf(sopts, sizeof sopts, ":hqj:%s", shortopts ? shortopts : "");
-    optind = 1;
+    optind = 0; /* 0, not 1: makes glibc reset its permutation state too */
     opterr = 0;
     for (;;) {
-        int prev = optind;
         int c = getopt_long(argc, argv, sopts, all, NULL);
         if (c == -1) break;
-        const char *bad = prev < argc ? argv[prev] : "?";
+        /* The element getopt just finished with. Options may follow
+         * positional arguments (getopt permutes), so the element is found
+         * from optind after the call, never from before it. For a short
+         * option inside a group ("-xq") this may be another element; the
+         * short branches below only use optopt. */
+        const char *elem = optind >= 2 && optind - 1 < argc ? argv[optind - 1] : NULL;
+        const struct option *lo = long_option_of(all, elem);
+        int is_long = elem && elem[0] == '-' && elem[1] == '-' && (optopt == 0 || (lo && lo->val == optopt));
         switch (c) {
         case 'h':
             fputs(usage, stdout);
@@ -87,27 +109,25 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *usage, const c
             break;
         }
         case '?':
-            if (bad[0] == '-' && bad[1] == '-') {
-                const char *eq = strchr(bad, '=');
-                int len = eq ? (int)(eq - bad) : (int)strlen(bad);
-                /* A known long option given a value it does not take. */
-                if (eq && optopt)
-                    cli_usage_error(cmd, "option '%.*s' takes no value", len, bad);
-                else
-                    cli_usage_error(cmd, "unknown option '%.*s'", len, bad);
-            } else {
-                cli_usage_error(cmd, "unknown option '-%c'", optopt ? optopt : '?');
-            }
+            if (is_long && optopt && lo)
+                cli_usage_error(cmd, "option '--%s' takes no value", lo->name);
+            else if (is_long) {
+                const char *eq = strchr(elem, '=');
+                cli_usage_error(cmd, "unknown option '%.*s'", eq ? (int)(eq - elem) : (int)strlen(elem), elem);
+            } else if (optopt > 32 && optopt < 127)
+                cli_usage_error(cmd, "unknown option '-%c'", optopt);
+            else
+                cli_usage_error(cmd, "unknown option");
             return CLI_PARSE_BAD;
         case ':':
-            if (bad[0] == '-' && bad[1] != '-')
-                cli_usage_error(cmd, "option '-%c' needs a value", optopt);
+            if (is_long && lo)
+                cli_usage_error(cmd, "option '--%s' needs a value", lo->name);
             else
-                cli_usage_error(cmd, "option '%s' needs a value", bad);
+                cli_usage_error(cmd, "option '-%c' needs a value", optopt);
             return CLI_PARSE_BAD;
         default:
             if (!on_opt || on_opt(c, optarg, ctx)) {
-                if (!on_opt) cli_usage_error(cmd, "unknown option '%s'", bad);
+                if (!on_opt) cli_usage_error(cmd, "unknown option '%s'", elem ? elem : "?");
                 return CLI_PARSE_BAD;
             }
         }

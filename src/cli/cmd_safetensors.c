@@ -6,6 +6,7 @@
 #include "northstar/base.h"
 #include "northstar/safetensors.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,23 @@ static int on_opt(int c, const char *arg, void *ctx)
     return 0;
 }
 
+/* Print s to out with control bytes escaped (names and metadata come
+ * from the file: they must not drive the terminal), at most `max` bytes
+ * and never cutting a UTF-8 sequence; "..." marks a cut. */
+static void put_clean(FILE *out, const char *s, size_t max)
+{
+    size_t n = strlen(s), k = n > max ? max : n;
+    while (k < n && k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+    for (size_t i = 0; i < k; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n') fputs("\\n", out);
+        else if (c == '\t') fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f) fprintf(out, "\\x%02x", c);
+        else fputc(c, out);
+    }
+    if (k < n) fputs("...", out);
+}
+
 static void shape_str(const ns_st_tensor *t, char *buf, size_t n)
 {
     size_t k = (size_t)snprintf(buf, n, "[");
@@ -40,69 +58,128 @@ static void shape_str(const ns_st_tensor *t, char *buf, size_t n)
     if (k < n) snprintf(buf + k, n - k, "]");
 }
 
+static int is_float(ns_dtype d) { return d == NS_DT_F32 || d == NS_DT_F16 || d == NS_DT_BF16 || d == NS_DT_F64; }
+
+/* Element i of a float tensor, read straight from the mapping (no copy of
+ * the whole tensor: inspect --stats works on files larger than memory). */
+static double elem(const ns_st_tensor *t, int64_t i)
+{
+    const unsigned char *p = t->data;
+    switch (t->dtype) {
+    case NS_DT_F32: { float v; memcpy(&v, p + 4 * i, 4); return v; }
+    case NS_DT_F64: { double v; memcpy(&v, p + 8 * i, 8); return v; }
+    case NS_DT_F16: { uint16_t h; memcpy(&h, p + 2 * i, 2); return ns_f16_to_f32(h); }
+    case NS_DT_BF16: { uint16_t h; memcpy(&h, p + 2 * i, 2); return ns_bf16_to_f32(h); }
+    default: return 0;
+    }
+}
+
+typedef struct { double min, max, mean, std; int64_t finite, nonfinite; } stats_t;
+
+/* Welford's running mean and variance over the finite elements. */
+static stats_t tensor_stats(const ns_st_tensor *t)
+{
+    stats_t s = {0, 0, 0, 0, 0, 0};
+    double m2 = 0;
+    for (int64_t i = 0; i < t->numel; i++) {
+        double v = elem(t, i);
+        if (!isfinite(v)) { s.nonfinite++; continue; }
+        if (s.finite == 0 || v < s.min) s.min = v;
+        if (s.finite == 0 || v > s.max) s.max = v;
+        s.finite++;
+        double d = v - s.mean;
+        s.mean += d / (double)s.finite;
+        m2 += d * (v - s.mean);
+    }
+    s.std = s.finite ? sqrt(m2 / (double)s.finite) : 0;
+    return s;
+}
+
+static int inspect_json(ns_st_file *f, const char *path, const opts_t *o)
+{
+    json_t *root = json_object(), *arr = json_array(), *meta = json_object();
+    size_t total = 0;
+    int ok = root && arr && meta;
+    for (int i = 0; ok && i < ns_st_count(f); i++) {
+        const ns_st_tensor *t = ns_st_at(f, i);
+        json_t *shape = json_array();
+        for (int d = 0; d < t->ndim; d++) json_array_append_new(shape, json_integer(t->shape[d]));
+        json_t *jt = json_pack("{s:s, s:s, s:o, s:I}", "name", t->name, "dtype", ns_dtype_name(t->dtype), "shape",
+                               shape, "bytes", (json_int_t)t->nbytes);
+        if (jt && o->stats && is_float(t->dtype)) {
+            stats_t s = tensor_stats(t);
+            /* JSON has no NaN: statistics of a tensor with no finite value are null. */
+            json_object_set_new(jt, "min", s.finite ? json_real(s.min) : json_null());
+            json_object_set_new(jt, "max", s.finite ? json_real(s.max) : json_null());
+            json_object_set_new(jt, "mean", s.finite ? json_real(s.mean) : json_null());
+            json_object_set_new(jt, "std", s.finite ? json_real(s.std) : json_null());
+            json_object_set_new(jt, "nonfinite", json_integer(s.nonfinite));
+        }
+        ok = jt && json_array_append_new(arr, jt) == 0;
+        total += t->nbytes;
+    }
+    for (int i = 0; ok && i < ns_st_meta_count(f); i++) {
+        const char *k = ns_st_meta_key(f, i);
+        ok = json_object_set_new(meta, k, json_string(ns_st_meta(f, k))) == 0;
+    }
+    char *text = NULL;
+    if (ok) {
+        json_object_set_new(root, "file", json_string(path));
+        json_object_set_new(root, "tensors", arr);
+        json_object_set_new(root, "bytes", json_integer((json_int_t)total));
+        json_object_set_new(root, "metadata", meta);
+        arr = meta = NULL;
+        text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    }
+    json_decref(root);
+    json_decref(arr);
+    json_decref(meta);
+    if (!text) {
+        ns_err_set(NS_ENOMEM, "cannot build the JSON answer");
+        return cli_fail("safetensors");
+    }
+    puts(text);
+    free(text);
+    return CLI_OK;
+}
+
 static int inspect(const char *path, const opts_t *o)
 {
     ns_st_file *f;
     if (ns_st_open(&f, path) < 0) return cli_fail("safetensors");
+    if (o->json) {
+        int rc = inspect_json(f, path, o);
+        ns_st_close(f);
+        return rc;
+    }
     size_t total = 0;
-    if (o->json) printf("{\"file\":\"%s\",\"tensors\":[", path);
-    else printf("%s: %d tensors\n", path, ns_st_count(f));
+    put_clean(stdout, path, 4096);
+    printf(": %d tensors\n", ns_st_count(f));
     for (int i = 0; i < ns_st_count(f); i++) {
         const ns_st_tensor *t = ns_st_at(f, i);
         char sh[160];
         shape_str(t, sh, sizeof sh);
         total += t->nbytes;
-        double mn = 0, mx = 0, mean = 0, sd = 0;
-        int have_stats = 0;
-        if (o->stats && t->numel > 0 &&
-            (t->dtype == NS_DT_F32 || t->dtype == NS_DT_F16 || t->dtype == NS_DT_BF16 || t->dtype == NS_DT_F64)) {
-            float *buf = ns_malloc(sizeof(float) * (size_t)t->numel);
-            if (buf && ns_st_read_f32(f, t->name, buf, t->numel) == 0) {
-                mn = mx = buf[0];
-                double s = 0, ss = 0;
-                for (int64_t k = 0; k < t->numel; k++) {
-                    double v = buf[k];
-                    if (v < mn) mn = v;
-                    if (v > mx) mx = v;
-                    s += v;
-                    ss += v * v;
-                }
-                mean = s / (double)t->numel;
-                sd = sqrt(fmax(0, ss / (double)t->numel - mean * mean));
-                have_stats = 1;
-            }
-            free(buf);
+        printf("  ");
+        put_clean(stdout, t->name, 200);
+        printf("%*s %-5s %-20s %10zu B", strlen(t->name) < 40 ? (int)(40 - strlen(t->name)) : 0, "",
+               ns_dtype_name(t->dtype), sh, t->nbytes);
+        if (o->stats && is_float(t->dtype) && t->numel > 0) {
+            stats_t s = tensor_stats(t);
+            if (s.finite)
+                printf("  min %-10.4g max %-10.4g mean %-10.4g std %.4g", s.min, s.max, s.mean, s.std);
+            if (s.nonfinite) printf("  %lld non-finite", (long long)s.nonfinite);
         }
-        if (o->json) {
-            printf("%s{\"name\":\"%s\",\"dtype\":\"%s\",\"shape\":%s,\"bytes\":%zu", i ? "," : "", t->name,
-                   ns_dtype_name(t->dtype), sh, t->nbytes);
-            if (have_stats) printf(",\"min\":%g,\"max\":%g,\"mean\":%g,\"std\":%g", mn, mx, mean, sd);
-            printf("}");
-        } else {
-            printf("  %-40s %-5s %-20s %10zu B", t->name, ns_dtype_name(t->dtype), sh, t->nbytes);
-            if (have_stats) printf("  min %-10.4g max %-10.4g mean %-10.4g std %.4g", mn, mx, mean, sd);
-            printf("\n");
-        }
+        printf("\n");
     }
-    if (o->json) {
-        printf("],\"bytes\":%zu,\"metadata\":{", total);
-        for (int i = 0; i < ns_st_meta_count(f); i++) {
-            const char *k = ns_st_meta_key(f, i);
-            printf("%s\"%s\":\"", i ? "," : "", k);
-            for (const char *p = ns_st_meta(f, k); *p; p++) {
-                if (*p == '"' || *p == '\\') printf("\\%c", *p);
-                else if ((unsigned char)*p < 0x20) printf("\\u%04x", *p);
-                else putchar(*p);
-            }
-            printf("\"");
-        }
-        printf("}}\n");
-    } else {
-        printf("  total %zu bytes of tensor data\n", total);
-        for (int i = 0; i < ns_st_meta_count(f); i++) {
-            const char *k = ns_st_meta_key(f, i);
-            printf("  meta %s = %.200s%s\n", k, ns_st_meta(f, k), strlen(ns_st_meta(f, k)) > 200 ? "..." : "");
-        }
+    printf("  total %zu bytes of tensor data\n", total);
+    for (int i = 0; i < ns_st_meta_count(f); i++) {
+        const char *k = ns_st_meta_key(f, i);
+        printf("  meta ");
+        put_clean(stdout, k, 200);
+        printf(" = ");
+        put_clean(stdout, ns_st_meta(f, k), 200);
+        printf("\n");
     }
     ns_st_close(f);
     return CLI_OK;
@@ -127,10 +204,12 @@ int cmd_safetensors(int argc, char **argv)
         for (; r < argc; r++) {
             ns_st_file *f;
             if (ns_st_open(&f, argv[r]) < 0) {
-                printf("%s: %s\n", argv[r], ns_err_msg());
+                put_clean(stdout, ns_err_msg(), 4096); /* starts with the path */
+                printf("\n");
                 bad++;
             } else {
-                printf("%s: ok (%d tensors)\n", argv[r], ns_st_count(f));
+                put_clean(stdout, argv[r], 4096);
+                printf(": ok (%d tensors)\n", ns_st_count(f));
                 ns_st_close(f);
             }
         }

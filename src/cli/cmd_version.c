@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static const char usage[] =
     "usage: northstar version [--json]\n"
@@ -37,17 +38,33 @@ int cmd_version(int argc, char **argv)
 #else
     const char *simd = "sse";
 #endif
+#if defined(__clang__)
+    const char *compiler = "clang " __clang_version__;
+#elif defined(__GNUC__)
+    const char *compiler = "gcc " __VERSION__;
+#else
+    const char *compiler = "cc";
+#endif
     const char *blas = openblas_get_config();
     if (json) {
-        printf("{\"version\":\"%s\",\"compiler\":\"gcc %s\",\"simd\":\"%s\",\"threads\":%d,"
-               "\"openmp\":%d,\"openblas\":\"%s\",\"sqlite\":\"%s\",\"jansson\":\"%s\"}\n",
-               NS_VERSION, __VERSION__, simd, ns_threads(), _OPENMP, blas, sqlite3_libversion(),
-               JANSSON_VERSION);
+        /* Built with jansson so every string is escaped properly. */
+        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s}", "version", NS_VERSION,
+                              "compiler", compiler, "simd", simd, "threads", ns_threads(), "cpus",
+                              ns_cpu_count(), "openmp", _OPENMP, "openblas", blas ? blas : "",
+                              "sqlite", sqlite3_libversion(), "jansson", JANSSON_VERSION);
+        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (!text) {
+            ns_err_set(NS_ENOMEM, "cannot build the JSON answer");
+            return cli_fail("version");
+        }
+        puts(text);
+        free(text);
     } else {
         printf("northstar %s\n", NS_VERSION);
-        printf("  built with gcc %s, %s, OpenMP %d\n", __VERSION__, simd, _OPENMP);
+        printf("  built with %s, %s, OpenMP %d\n", compiler, simd, _OPENMP);
         printf("  threads    %d (of %d CPUs)\n", ns_threads(), ns_cpu_count());
-        printf("  OpenBLAS   %s\n", blas);
+        printf("  OpenBLAS   %s\n", blas ? blas : "?");
         printf("  SQLite     %s, jansson %s\n", sqlite3_libversion(), JANSSON_VERSION);
     }
     return CLI_OK;

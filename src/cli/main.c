@@ -65,6 +65,10 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     if (!strcmp(name, "--version") || !strcmp(name, "-V")) name = "version";
+    if (name[0] == '-') {
+        fprintf(stderr, "northstar: unknown option '%s': options go after the command (see 'northstar help')\n", name);
+        return CLI_USAGE;
+    }
     for (int i = 0; i < NCOMMANDS; i++)
         if (!strcmp(commands[i].name, name)) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "northstar: unknown command '%s' (see 'northstar help')\n", name);
