@@ -10,4 +10,5 @@
 #define R double
 #define K(name) ns_##name##_f64
 #define GEMM cblas_dgemm
+#define KEXP exp
 #include "kernels.inc"
