@@ -51,5 +51,7 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
 int cmd_version(int argc, char **argv);
 int cmd_safetensors(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_word2vec(int argc, char **argv);
+int cmd_deepwalk(int argc, char **argv);
 
 #endif

@@ -18,6 +18,8 @@ static const command commands[] = {
     {"demo", cmd_demo, "run the main job end to end on generated data"},
     {"safetensors", cmd_safetensors, "inspect and validate safetensors files"},
     {"version", cmd_version, "print version and build information"},
+    {"word2vec", cmd_word2vec, "train, query and evaluate word vectors (skip-gram, CBOW)"},
+    {"deepwalk", cmd_deepwalk, "node vectors from random walks (DeepWalk, node2vec)"},
 };
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
