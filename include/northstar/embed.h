@@ -168,6 +168,9 @@ typedef struct ns_vectors {
  * order. keep (may be NULL) selects the words to copy (keep[id] != 0). */
 ns_vectors *ns_w2v_vectors(const ns_w2v_model *m, const ns_w2v_corpus *c, const uint8_t *keep);
 void ns_vec_free(ns_vectors *v);
+/* Keep only the rows whose word starts with prefix, and drop the prefix
+ * from their names ("i:42" -> "42"). */
+int ns_vec_strip_prefix(ns_vectors *v, const char *prefix);
 /* Write atomically, text (binary = 0) or binary (binary = 1). */
 int ns_vec_write(const ns_vectors *v, const char *path, int binary);
 /* Read either format (detected from the content). Errors name the file and
@@ -242,8 +245,8 @@ typedef struct ns_graph {
     float *w;              /* [nnz] weights, or NULL when all are 1 */
     ns_strmap *names;      /* node id -> name */
     uint8_t *is_item;      /* [n] interaction logs: 1 item, 0 user; else NULL */
-    float *alias_p;        /* [nnz] per-row alias tables (NULL when unweighted) */
-    int32_t *alias_j;      /* [nnz] */
+    uint32_t *alias_thr;   /* [nnz] per-row alias tables (NULL when unweighted): */
+    int32_t *alias_j;      /* [nnz]   column thresholds and aliases, row-local */
     int64_t events;        /* interaction lines read */
 } ns_graph;
 

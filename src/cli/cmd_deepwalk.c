@@ -1,3 +1,166 @@
-/* cmd_deepwalk.c — placeholder replaced below. */
+/*
+ * cmd_deepwalk.c — `northstar deepwalk`: node vectors from random walks
+ * (DeepWalk; node2vec with --p/--q) over an edge list, an adjacency list or
+ * a user-item interaction log, trained by the word2vec trainer. Walks go
+ * from memory into the trainer; the output is a word2vec vectors file.
+ */
 #include "cli/cli.h"
-int cmd_deepwalk(int argc, char **argv) { (void)argc; (void)argv; return CLI_USAGE; }
+#include "cli/cmd_embed.h"
+#include "northstar/base.h"
+#include "northstar/embed.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: northstar deepwalk [options] -o OUT INPUT\n"
+    "\n"
+    "Learn node vectors from random walks (DeepWalk; node2vec with --p/--q) and\n"
+    "write them in the word2vec text (or --binary) format, one row per node.\n"
+    "\n"
+    "Input (columns separated by spaces, tabs or commas; '#' starts a comment):\n"
+    "      --format F        edges         'src dst [weight]' (default)\n"
+    "                        adjlist       'node neighbour neighbour ...'\n"
+    "                        interactions  'user item [weight] [timestamp]': a\n"
+    "                                      bipartite user-item graph; nodes are\n"
+    "                                      named u:<user> and i:<item>\n"
+    "      --directed        edges go one way (default: both ways)\n"
+    "Walks:\n"
+    "      --walks N         walks started from every node (10)\n"
+    "      --length N        nodes per walk (40)\n"
+    "      --p X             node2vec return parameter (1)\n"
+    "      --q X             node2vec in-out parameter (1); p = q = 1 is DeepWalk\n"
+    "Output:\n"
+    "  -o, --output FILE     vectors file (binary with --binary or a .bin name)\n"
+    "      --items-only      interaction logs: write only the items, named by their id\n"
+    "Training (as in 'northstar word2vec train'):\n"
+    "      --dim N (128)  --window N (10)  --negative N (5)  --hs  --cbow\n"
+    "      --sample X (1e-3)  --min-count N (1)  --epochs N (5)  --alpha X (0.025)\n"
+    "      --min-alpha X  --seed N (1)  --classic\n"
+    "\n"
+    "Weighted graphs walk in proportion to edge weights (alias tables); duplicate\n"
+    "edges keep the largest weight, repeated interactions add up. Walks depend only\n"
+    "on --seed; training with -j 1 is bit-reproducible.\n"
+    "Common: -j/--threads N, -q/--quiet.\n";
+
+#define CMD "deepwalk"
+
+enum { O_FORMAT = 400, O_DIRECTED, O_WALKS, O_LENGTH, O_P, O_Q, O_ITEMS };
+
+typedef struct {
+    cli_w2v_args a;
+    ns_graph_opts g;
+    ns_walk_opts wk;
+    int items_only;
+} opts_t;
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+    opts_t *o = ctx;
+    int r = cli_w2v_option(CMD, c, arg, &o->a);
+    if (r >= 0) return r;
+    long v;
+    double x;
+    switch (c) {
+    case O_FORMAT:
+        if (!strcmp(arg, "edges")) o->g.format = NS_GRAPH_EDGES;
+        else if (!strcmp(arg, "adjlist")) o->g.format = NS_GRAPH_ADJLIST;
+        else if (!strcmp(arg, "interactions")) o->g.format = NS_GRAPH_INTERACTIONS;
+        else return cli_usage_error(CMD, "--format expects edges, adjlist or interactions, got '%s'", arg);
+        return 0;
+    case O_DIRECTED: o->g.directed = 1; return 0;
+    case O_WALKS: if (cli_int(CMD, "--walks", arg, 1, 100000, &v)) return 1; o->wk.walks_per_node = (int)v; return 0;
+    case O_LENGTH: if (cli_int(CMD, "--length", arg, 1, 1000000, &v)) return 1; o->wk.length = (int)v; return 0;
+    case O_P: if (cli_double(CMD, "--p", arg, 1e-6, 1e6, &x)) return 1; o->wk.p = x; return 0;
+    case O_Q: if (cli_double(CMD, "--q", arg, 1e-6, 1e6, &x)) return 1; o->wk.q = x; return 0;
+    case O_ITEMS: o->items_only = 1; return 0;
+    }
+    return 1;
+}
+
+int cmd_deepwalk(int argc, char **argv)
+{
+    opts_t o;
+    memset(&o, 0, sizeof o);
+    o.a.w = ns_w2v_defaults();
+    o.a.w.dim = 128;
+    o.a.w.window = 10;
+    o.a.w.alpha = 0.025;
+    o.a.w.label = "deepwalk";
+    o.a.c = ns_w2v_corpus_defaults();
+    o.a.c.min_count = 1;
+    o.wk = ns_walk_defaults();
+    static const struct option extra[] = {
+        {"format", required_argument, NULL, O_FORMAT}, {"directed", no_argument, NULL, O_DIRECTED},
+        {"walks", required_argument, NULL, O_WALKS},   {"length", required_argument, NULL, O_LENGTH},
+        {"p", required_argument, NULL, O_P},           {"q", required_argument, NULL, O_Q},
+        {"items-only", no_argument, NULL, O_ITEMS},    {0, 0, 0, 0}};
+    struct option opts[64];
+    cli_w2v_merge_options(opts, 64, extra);
+    int r = cli_parse(argc, argv, CMD, usage, "o:", opts, on_opt, &o);
+    CLI_PARSE_RETURN(r);
+    if (!o.a.output) return cli_usage_error(CMD, "missing -o OUT");
+    if (r != argc - 1) return cli_usage_error(CMD, "expected exactly one INPUT graph file");
+    if (o.items_only && o.g.format != NS_GRAPH_INTERACTIONS)
+        return cli_usage_error(CMD, "--items-only needs --format interactions");
+    const char *input = argv[r];
+    o.a.c.quiet_progress = ns_is_quiet();
+    o.wk.seed = o.a.w.seed;
+    o.wk.threads = o.a.w.threads;
+
+    ns_graph *g = NULL;
+    ns_w2v_corpus *c = NULL;
+    ns_w2v_model *m = NULL;
+    ns_vectors *v = NULL;
+    uint8_t *keep = NULL;
+    int rc = CLI_FAIL;
+    double t0 = ns_now();
+    if (ns_graph_load(&g, input, &o.g) < 0) {
+        cli_fail(CMD);
+        goto done;
+    }
+    double t_load = ns_now() - t0, t1 = ns_now();
+    if (ns_graph_walks(&c, g, &o.wk, &o.a.c) < 0) {
+        cli_fail(CMD);
+        goto done;
+    }
+    double t_walk = ns_now() - t1;
+    ns_w2v_stats st;
+    if (ns_w2v_train(&m, c, &o.a.w, &st) < 0) {
+        cli_fail(CMD);
+        goto done;
+    }
+    if (o.items_only) {
+        keep = calloc((size_t)c->nwords, 1);
+        if (!keep) {
+            fprintf(stderr, "northstar %s: out of memory\n", CMD);
+            goto done;
+        }
+        for (int32_t w = 0; w < c->nwords; w++) keep[w] = !strncmp(ns_strmap_key(c->words, w, NULL), "i:", 2);
+    }
+    v = ns_w2v_vectors(m, c, keep);
+    if (!v || (o.items_only && ns_vec_strip_prefix(v, "i:") < 0)) {
+        cli_fail(CMD);
+        goto done;
+    }
+    if (cli_w2v_write(CMD, v, &o.a) != CLI_OK) goto done;
+    if (!ns_is_quiet()) {
+        char a[32], b[32];
+        ns_format_count(a, sizeof a, (double)c->ntok);
+        ns_format_count(b, sizeof b, st.words_per_sec);
+        fprintf(stderr,
+                "deepwalk: %d nodes, %lld arcs%s; %lld walks, %s steps: load %.2fs, walks %.2fs, "
+                "train %.2fs (%s words/s), total %.2fs -> %s (%lld vectors)\n",
+                g->n, (long long)g->nnz, g->w ? " (weighted)" : "", (long long)c->nsent, a, t_load, t_walk,
+                st.seconds, b, ns_now() - t0, o.a.output, (long long)v->n);
+    }
+    rc = CLI_OK;
+done:
+    free(keep);
+    ns_vec_free(v);
+    ns_w2v_model_free(m);
+    ns_w2v_corpus_free(c);
+    ns_graph_free(g);
+    return rc;
+}

@@ -4,6 +4,7 @@
  * fastText vector file on the standard word-similarity and analogy sets.
  */
 #include "cli/cli.h"
+#include "cli/cmd_embed.h"
 #include "northstar/base.h"
 #include "northstar/embed.h"
 
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: northstar word2vec train [options] -o OUT INPUT...\n"
@@ -54,10 +56,7 @@ static const char usage[] =
 #define CMD "word2vec"
 
 typedef struct {
-    ns_w2v_opts w;
-    ns_w2v_corpus_opts c;
-    const char *output;
-    int binary;
+    cli_w2v_args a;
     int k;
     const char *wordsim, *simlex, *analogy;
     long restrict_rows;
@@ -65,43 +64,77 @@ typedef struct {
     int bad;
 } opts_t;
 
-enum {
-    O_BINARY = 256, O_MODEL, O_CBOW, O_DIM, O_WINDOW, O_NEG, O_HS, O_SAMPLE, O_MINC, O_MAXV, O_EPOCHS,
-    O_ALPHA, O_MINALPHA, O_SEED, O_SUM, O_CLASSIC, O_SENT, O_WORDSIM, O_SIMLEX, O_ANALOGY, O_RESTRICT,
-    O_JSON
-};
+enum { O_WORDSIM = 400, O_SIMLEX, O_ANALOGY, O_RESTRICT, O_JSON };
+
+/* Trainer options shared with `northstar deepwalk` (cmd_embed.h). */
+const struct option cli_w2v_options[] = {
+    {"output", required_argument, NULL, 'o'},     {"binary", no_argument, NULL, O_BINARY},
+    {"model", required_argument, NULL, O_MODEL},  {"cbow", no_argument, NULL, O_CBOW},
+    {"dim", required_argument, NULL, O_DIM},      {"window", required_argument, NULL, O_WINDOW},
+    {"negative", required_argument, NULL, O_NEG}, {"hs", no_argument, NULL, O_HS},
+    {"sample", required_argument, NULL, O_SAMPLE}, {"min-count", required_argument, NULL, O_MINC},
+    {"max-vocab", required_argument, NULL, O_MAXV}, {"epochs", required_argument, NULL, O_EPOCHS},
+    {"alpha", required_argument, NULL, O_ALPHA},  {"min-alpha", required_argument, NULL, O_MINALPHA},
+    {"seed", required_argument, NULL, O_SEED},    {"sum", no_argument, NULL, O_SUM},
+    {"classic", no_argument, NULL, O_CLASSIC},    {0, 0, 0, 0}};
+
+int cli_w2v_option(const char *cmd, int c, const char *arg, cli_w2v_args *a)
+{
+    long v = 0;
+    double x = 0;
+    switch (c) {
+    case 'o': a->output = arg; return 0;
+    case O_BINARY: a->binary = 1; return 0;
+    case O_MODEL:
+        if (!strcmp(arg, "sg") || !strcmp(arg, "skipgram")) a->w.sg = 1;
+        else if (!strcmp(arg, "cbow")) a->w.sg = 0;
+        else return cli_usage_error(cmd, "--model expects sg or cbow, got '%s'", arg);
+        return 0;
+    case O_CBOW: a->w.sg = 0; return 0;
+    case O_DIM: if (cli_int(cmd, "--dim", arg, 1, 10000, &v)) return 1; a->w.dim = (int)v; return 0;
+    case O_WINDOW: if (cli_int(cmd, "--window", arg, 1, 1000, &v)) return 1; a->w.window = (int)v; return 0;
+    case O_NEG: if (cli_int(cmd, "--negative", arg, 0, 1000, &v)) return 1; a->w.negative = (int)v; return 0;
+    case O_HS: a->w.hs = 1; return 0;
+    case O_SAMPLE: if (cli_double(cmd, "--sample", arg, 0, 0.999, &x)) return 1; a->w.sample = x; return 0;
+    case O_MINC: if (cli_int(cmd, "--min-count", arg, 1, 1L << 40, &v)) return 1; a->c.min_count = v; return 0;
+    case O_MAXV: if (cli_int(cmd, "--max-vocab", arg, 1, 1L << 31, &v)) return 1; a->c.max_vocab = v; return 0;
+    case O_EPOCHS: if (cli_int(cmd, "--epochs", arg, 1, 100000, &v)) return 1; a->w.epochs = (int)v; return 0;
+    case O_ALPHA: if (cli_double(cmd, "--alpha", arg, 1e-9, 10, &x)) return 1; a->w.alpha = x; return 0;
+    case O_MINALPHA: if (cli_double(cmd, "--min-alpha", arg, 0, 10, &x)) return 1; a->w.min_alpha = x; return 0;
+    case O_SEED: if (cli_int(cmd, "--seed", arg, 0, 0x7fffffffffffffffL, &v)) return 1; a->w.seed = (uint64_t)v; return 0;
+    case O_SUM: a->w.cbow_mean = 0; return 0;
+    case O_CLASSIC: a->w.classic = 1; return 0;
+    }
+    return -1;
+}
+
+void cli_w2v_merge_options(struct option *out, int cap, const struct option *extra)
+{
+    int n = 0;
+    for (int i = 0; cli_w2v_options[i].name && n < cap - 1; i++) out[n++] = cli_w2v_options[i];
+    for (int i = 0; extra[i].name && n < cap - 1; i++) out[n++] = extra[i];
+    out[n] = (struct option){0, 0, 0, 0};
+}
+
+int cli_w2v_write(const char *cmd, const ns_vectors *v, const cli_w2v_args *a)
+{
+    size_t n = strlen(a->output);
+    int binary = a->binary || (n >= 4 && !strcmp(a->output + n - 4, ".bin"));
+    if (ns_vec_write(v, a->output, binary) < 0) return cli_fail(cmd);
+    return CLI_OK;
+}
 
 static int on_opt(int c, const char *arg, void *ctx)
 {
     opts_t *o = ctx;
+    int r = cli_w2v_option(CMD, c, arg, &o->a);
+    if (r >= 0) return r;
     long v = 0;
-    double x = 0;
     switch (c) {
-    case 'o': o->output = arg; return 0;
     case 'k': if (cli_int(CMD, "-k", arg, 1, 100000, &v)) return 1; o->k = (int)v; return 0;
-    case O_BINARY: o->binary = 1; return 0;
-    case O_MODEL:
-        if (!strcmp(arg, "sg") || !strcmp(arg, "skipgram")) o->w.sg = 1;
-        else if (!strcmp(arg, "cbow")) o->w.sg = 0;
-        else return cli_usage_error(CMD, "--model expects sg or cbow, got '%s'", arg);
-        return 0;
-    case O_CBOW: o->w.sg = 0; return 0;
-    case O_DIM: if (cli_int(CMD, "--dim", arg, 1, 10000, &v)) return 1; o->w.dim = (int)v; return 0;
-    case O_WINDOW: if (cli_int(CMD, "--window", arg, 1, 1000, &v)) return 1; o->w.window = (int)v; return 0;
-    case O_NEG: if (cli_int(CMD, "--negative", arg, 0, 1000, &v)) return 1; o->w.negative = (int)v; return 0;
-    case O_HS: o->w.hs = 1; return 0;
-    case O_SAMPLE: if (cli_double(CMD, "--sample", arg, 0, 0.999, &x)) return 1; o->w.sample = x; return 0;
-    case O_MINC: if (cli_int(CMD, "--min-count", arg, 1, 1L << 40, &v)) return 1; o->c.min_count = v; return 0;
-    case O_MAXV: if (cli_int(CMD, "--max-vocab", arg, 1, 1L << 31, &v)) return 1; o->c.max_vocab = v; return 0;
-    case O_EPOCHS: if (cli_int(CMD, "--epochs", arg, 1, 100000, &v)) return 1; o->w.epochs = (int)v; return 0;
-    case O_ALPHA: if (cli_double(CMD, "--alpha", arg, 1e-9, 10, &x)) return 1; o->w.alpha = x; return 0;
-    case O_MINALPHA: if (cli_double(CMD, "--min-alpha", arg, 0, 10, &x)) return 1; o->w.min_alpha = x; return 0;
-    case O_SEED: if (cli_int(CMD, "--seed", arg, 0, 0x7fffffffffffffffL, &v)) return 1; o->w.seed = (uint64_t)v; return 0;
-    case O_SUM: o->w.cbow_mean = 0; return 0;
-    case O_CLASSIC: o->w.classic = 1; return 0;
     case O_SENT:
-        if (!strcmp(arg, "line")) o->c.sentences = NS_SENT_LINE;
-        else if (!strcmp(arg, "paragraph")) o->c.sentences = NS_SENT_PARAGRAPH;
+        if (!strcmp(arg, "line")) o->a.c.sentences = NS_SENT_LINE;
+        else if (!strcmp(arg, "paragraph")) o->a.c.sentences = NS_SENT_PARAGRAPH;
         else return cli_usage_error(CMD, "--sentences expects line or paragraph, got '%s'", arg);
         return 0;
     case O_WORDSIM: o->wordsim = arg; return 0;
@@ -113,37 +146,32 @@ static int on_opt(int c, const char *arg, void *ctx)
     return 1;
 }
 
-static int ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
-
 static int do_train(opts_t *o, int argc, char **argv, int first)
 {
-    if (!o->output) return cli_usage_error(CMD, "train needs -o OUT");
+    if (!o->a.output) return cli_usage_error(CMD, "train needs -o OUT");
     if (first >= argc) return cli_usage_error(CMD, "train needs at least one INPUT file");
-    o->c.quiet_progress = ns_is_quiet();
+    o->a.c.quiet_progress = ns_is_quiet();
     ns_w2v_corpus *c = NULL;
     ns_w2v_model *m = NULL;
     ns_vectors *v = NULL;
     int rc = CLI_FAIL;
     double t0 = ns_now();
-    if (ns_w2v_corpus_from_files(&c, (const char *const *)argv + first, argc - first, &o->c) < 0) {
+    if (ns_w2v_corpus_from_files(&c, (const char *const *)argv + first, argc - first, &o->a.c) < 0) {
         cli_fail(CMD);
         goto done;
     }
     double t_read = ns_now() - t0;
     ns_w2v_stats st;
-    if (ns_w2v_train(&m, c, &o->w, &st) < 0) {
+    if (ns_w2v_train(&m, c, &o->a.w, &st) < 0) {
         cli_fail(CMD);
         goto done;
     }
     v = ns_w2v_vectors(m, c, NULL);
-    if (!v || ns_vec_write(v, o->output, o->binary || ends_with(o->output, ".bin")) < 0) {
+    if (!v) {
         cli_fail(CMD);
         goto done;
     }
+    if (cli_w2v_write(CMD, v, &o->a) != CLI_OK) goto done;
     if (!ns_is_quiet()) {
         char a[32], b[32];
         ns_format_count(a, sizeof a, (double)c->ntok);
@@ -151,8 +179,8 @@ static int do_train(opts_t *o, int argc, char **argv, int first)
         fprintf(stderr,
                 "word2vec: %s tokens (%lld read), vocabulary %d, %d epochs: read %.2fs, "
                 "train %.2fs (%s words/s), total %.2fs -> %s\n",
-                a, (long long)c->tokens_read, c->nwords, o->w.epochs, t_read, st.seconds, b,
-                ns_now() - t0, o->output);
+                a, (long long)c->tokens_read, c->nwords, o->a.w.epochs, t_read, st.seconds, b,
+                ns_now() - t0, o->a.output);
     }
     rc = CLI_OK;
 done:
@@ -222,6 +250,18 @@ static int do_eval(opts_t *o, int argc, char **argv, int first)
     static char ws[4096], sl[4096], an[4096];
     if (!o->wordsim && !o->simlex && !o->analogy) {
         const char *dir = ns_data_dir("../shared/data");
+        static char exe_rel[4096];
+        if (!dir) { /* <worktree>/build/northstar -> <worktree>/../shared/data */
+            char exe[3000];
+            ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+            if (n > 0) {
+                exe[n] = 0;
+                char *slash = strrchr(exe, '/');
+                if (slash) *slash = 0;
+                snprintf(exe_rel, sizeof exe_rel, "%s/../../shared/data", exe);
+                dir = ns_data_dir(exe_rel);
+            }
+        }
         if (!dir)
             return cli_usage_error(CMD, "no evaluation sets given and no data directory "
                                         "($NORTHSTAR_DATA or ../shared/data)");
@@ -280,21 +320,15 @@ int cmd_word2vec(int argc, char **argv)
 {
     opts_t o;
     memset(&o, 0, sizeof o);
-    o.w = ns_w2v_defaults();
-    o.c = ns_w2v_corpus_defaults();
-    static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'},    {"binary", no_argument, NULL, O_BINARY},
-        {"model", required_argument, NULL, O_MODEL}, {"cbow", no_argument, NULL, O_CBOW},
-        {"dim", required_argument, NULL, O_DIM},     {"window", required_argument, NULL, O_WINDOW},
-        {"negative", required_argument, NULL, O_NEG}, {"hs", no_argument, NULL, O_HS},
-        {"sample", required_argument, NULL, O_SAMPLE}, {"min-count", required_argument, NULL, O_MINC},
-        {"max-vocab", required_argument, NULL, O_MAXV}, {"epochs", required_argument, NULL, O_EPOCHS},
-        {"alpha", required_argument, NULL, O_ALPHA}, {"min-alpha", required_argument, NULL, O_MINALPHA},
-        {"seed", required_argument, NULL, O_SEED},   {"sum", no_argument, NULL, O_SUM},
-        {"classic", no_argument, NULL, O_CLASSIC},   {"sentences", required_argument, NULL, O_SENT},
-        {"wordsim", required_argument, NULL, O_WORDSIM}, {"simlex", required_argument, NULL, O_SIMLEX},
-        {"analogy", required_argument, NULL, O_ANALOGY}, {"restrict", required_argument, NULL, O_RESTRICT},
-        {"json", no_argument, NULL, O_JSON},         {0, 0, 0, 0}};
+    o.a.w = ns_w2v_defaults();
+    o.a.c = ns_w2v_corpus_defaults();
+    static const struct option extra[] = {
+        {"sentences", required_argument, NULL, O_SENT}, {"wordsim", required_argument, NULL, O_WORDSIM},
+        {"simlex", required_argument, NULL, O_SIMLEX},  {"analogy", required_argument, NULL, O_ANALOGY},
+        {"restrict", required_argument, NULL, O_RESTRICT}, {"json", no_argument, NULL, O_JSON},
+        {0, 0, 0, 0}};
+    struct option opts[64];
+    cli_w2v_merge_options(opts, 64, extra);
     int r = cli_parse(argc, argv, CMD, usage, "o:k:", opts, on_opt, &o);
     CLI_PARSE_RETURN(r);
     if (r >= argc) return cli_usage_error(CMD, "missing subcommand (train, similar, analogy or eval)");

@@ -208,7 +208,7 @@ static int sentence_break(text_state *st)
 
 /* Text or binary? Binary files have NUL bytes, many control characters or
  * mostly invalid UTF-8; Latin-1 text (a few invalid bytes) passes. */
-static int check_text(const char *buf, size_t len, const char *name)
+int ns__check_text(const char *buf, size_t len, const char *name)
 {
     size_t n = len < (1u << 20) ? len : (1u << 20), ctrl = 0, bad = 0, high = 0;
     for (size_t i = 0; i < n; i++) {
@@ -240,7 +240,7 @@ static int tokenize_into(text_state *st, ns_tokenizer *tk, const char *buf, size
                          const char *name, const ns_w2v_corpus_opts *o, ns_progress *pr)
 {
     if (len == 0) return ns_err_set_at(NS_EFORMAT, name, 0, NULL, NULL, "empty file");
-    int rc = check_text(buf, len, name);
+    int rc = ns__check_text(buf, len, name);
     if (rc < 0) return rc;
     ns_lines it;
     ns_lines_init(&it, buf, len);

@@ -104,4 +104,8 @@ int ns__corpus_finish(ns_w2v_corpus **out, int32_t *ids, int64_t ntok, int64_t *
                       int64_t nsent, const ns_strmap *names, int64_t tokens_read,
                       const ns_w2v_corpus_opts *o, const char *what);
 
+/* NS_EFORMAT naming the file when buf[0..len) is not text (NUL bytes,
+ * many control bytes, mostly invalid UTF-8). */
+int ns__check_text(const char *buf, size_t len, const char *name);
+
 #endif

@@ -110,18 +110,26 @@ static float cosine(const ns_vectors *v, int64_t a, int64_t b)
     return s;
 }
 
+/* Read an evaluation set and make sure the table has unit rows. */
+static int open_set(ns_vectors *v, const char *path, char **data, size_t *len)
+{
+    int rc = ns_file_read_all(path, data, len, 64u << 20);
+    if (rc < 0) return rc;
+    if ((rc = ns_vec_normalize(v)) < 0) {
+        free(*data);
+        *data = NULL;
+    }
+    return rc;
+}
+
 int ns_vec_eval_wordsim(ns_vectors *v, const char *path, ns_wordsim_result *r)
 {
     memset(r, 0, sizeof *r);
     r->spearman = NAN;
     char *data;
     size_t len;
-    int rc = ns_file_read_all(path, &data, &len, 64u << 20);
+    int rc = open_set(v, path, &data, &len);
     if (rc < 0) return rc;
-    if ((rc = ns_vec_normalize(v)) < 0) {
-        free(data);
-        return rc;
-    }
     double *hum = NULL, *cos = NULL;
     int cap = 0, col = 2;
     ns_lines it;
@@ -197,12 +205,8 @@ int ns_vec_eval_analogy(ns_vectors *v, const char *path, int64_t restrict_rows,
     memset(r, 0, sizeof *r);
     char *data;
     size_t len;
-    int rc = ns_file_read_all(path, &data, &len, 64u << 20);
+    int rc = open_set(v, path, &data, &len);
     if (rc < 0) return rc;
-    if ((rc = ns_vec_normalize(v)) < 0) {
-        free(data);
-        return rc;
-    }
     int64_t R = restrict_rows > 0 && restrict_rows < v->n ? restrict_rows : v->n;
     int d = v->dim;
     question *qs = NULL;

@@ -109,40 +109,87 @@ static void dots(const float *x, float *const *out, int m, int ld, float *s)
     }
 }
 
+/* s0[o] = x0 . out[o] and s1[o] = x1 . out[o] for o < M <= 6: two input
+ * rows per pass share the output loads and give 2M independent FMA chains
+ * (one row alone is bound by the FMA latency of M chains). */
+static ALWAYS_INLINE void dots2_fixed(const float *x0, const float *x1, float *const *out,
+                                      const int M, int ld, float *s0, float *s1)
+{
+    vf a0[8], a1[8];
+#pragma GCC unroll 8
+    for (int o = 0; o < 8; o++) {
+        a0[o] = V_ZERO();
+        a1[o] = V_ZERO();
+    }
+    for (int c = 0; c < ld; c += 8) {
+        vf u = V_LOAD(x0 + c), w = V_LOAD(x1 + c);
+#pragma GCC unroll 8
+        for (int o = 0; o < M; o++) {
+            vf ov = V_LOAD(out[o] + c);
+            a0[o] = V_FMA(u, ov, a0[o]);
+            a1[o] = V_FMA(w, ov, a1[o]);
+        }
+    }
+    hsum8(a0, s0);
+    hsum8(a1, s1);
+}
+
+/* One 8-column chunk of one input row: x += sum_o g[o] out[o] (old out),
+ * d[o] += g[o] x (old x). */
+static ALWAYS_INLINE void update_chunk(float *x, const float *g, float *const *out, const int M,
+                                       int c, vf *d)
+{
+    vf xv = V_LOAD(x), nx = xv;
+#pragma GCC unroll 8
+    for (int o = 0; o < M; o++) {
+        vf gv = V_SET1(g[o]);
+        nx = V_FMA(gv, V_LOAD(out[o] + c), nx);
+        d[o] = V_FMA(gv, xv, d[o]);
+    }
+    V_STORE(x, nx);
+}
+
 /* The fused step for M <= 8 outputs: scores and gradients for all k rows,
  * then one pass over the columns that updates in[] (with the old out) and
- * accumulates the out[] gradients (with the old in) in registers. */
+ * accumulates the out[] gradients (with the old in) in registers, in two
+ * interleaved sets (even and odd rows) to halve the dependency chains. */
 static ALWAYS_INLINE void step_fixed(float *const *in, int k, float *const *out, const int M,
                                      const float *label, int ld, float alpha, float *G)
 {
-    for (int j = 0; j < k; j++) {
+    int j = 0;
+    if (M <= 6)
+        for (; j + 1 < k; j += 2) {
+            float s0[8], s1[8];
+            dots2_fixed(in[j], in[j + 1], out, M, ld, s0, s1);
+#pragma GCC unroll 8
+            for (int o = 0; o < M; o++) {
+                G[j * 8 + o] = alpha * (label[o] - ns__sigmoid(s0[o]));
+                G[j * 8 + 8 + o] = alpha * (label[o] - ns__sigmoid(s1[o]));
+            }
+        }
+    for (; j < k; j++) {
         float s[8];
         dots_fixed(in[j], out, M, ld, s);
 #pragma GCC unroll 8
         for (int o = 0; o < M; o++) G[j * 8 + o] = alpha * (label[o] - ns__sigmoid(s[o]));
     }
     for (int c = 0; c < ld; c += 8) {
-        vf ov[8], dacc[8];
+        vf d0[8], d1[8];
 #pragma GCC unroll 8
         for (int o = 0; o < M; o++) {
-            ov[o] = V_LOAD(out[o] + c);
-            dacc[o] = V_ZERO();
+            d0[o] = V_ZERO();
+            d1[o] = V_ZERO();
         }
-        for (int j = 0; j < k; j++) {
-            float *x = in[j] + c;
-            const float *g = G + j * 8;
-            vf xv = V_LOAD(x), nx = xv;
-#pragma GCC unroll 8
-            for (int o = 0; o < M; o++) {
-                vf gv = V_SET1(g[o]);
-                nx = V_FMA(gv, ov[o], nx);
-                dacc[o] = V_FMA(gv, xv, dacc[o]);
-            }
-            V_STORE(x, nx);
+        int q = 0;
+        for (; q + 1 < k; q += 2) {
+            update_chunk(in[q] + c, G + q * 8, out, M, c, d0);
+            update_chunk(in[q + 1] + c, G + q * 8 + 8, out, M, c, d1);
         }
+        if (q < k) update_chunk(in[q] + c, G + q * 8, out, M, c, d0);
         /* Reload before adding so that a row listed twice gets both updates. */
 #pragma GCC unroll 8
-        for (int o = 0; o < M; o++) V_STORE(out[o] + c, V_ADD(V_LOAD(out[o] + c), dacc[o]));
+        for (int o = 0; o < M; o++)
+            V_STORE(out[o] + c, V_ADD(V_LOAD(out[o] + c), V_ADD(d0[o], d1[o])));
     }
 }
 

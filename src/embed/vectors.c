@@ -386,3 +386,28 @@ int ns_vec_analogy(ns_vectors *v, const char *a, const char *b, const char *c, i
     free(q);
     return got;
 }
+
+int ns_vec_strip_prefix(ns_vectors *v, const char *prefix)
+{
+    size_t pl = strlen(prefix), d = (size_t)v->dim;
+    ns_strmap *m = ns_strmap_new((size_t)(v->n ? v->n : 1));
+    if (!m) return NS_ENOMEM;
+    int64_t k = 0;
+    for (int64_t i = 0; i < v->n; i++) {
+        size_t len;
+        const char *w = ns_strmap_key(v->words, i, &len);
+        if (len <= pl || memcmp(w, prefix, pl)) continue;
+        if (ns_strmap_intern(m, w + pl, len - pl) != k) {
+            ns_strmap_free(m);
+            return ns_err_set(NS_EFORMAT, "'%s' appears twice after removing the prefix '%s'", w + pl, prefix);
+        }
+        memmove(v->v + (size_t)k * d, v->v + (size_t)i * d, sizeof(float) * d);
+        k++;
+    }
+    ns_strmap_free(v->words);
+    v->words = m;
+    v->n = k;
+    free(v->unit);
+    v->unit = NULL;
+    return 0;
+}
