@@ -21,5 +21,5 @@ for area in "$@"; do
   script="$here/run_$area.sh"
   if [ ! -x "$script" ]; then echo "bench: no area '$area' (bench/run_$area.sh)" >&2; exit 2; fi
   echo "=== bench: $area ($(date -u +%Y-%m-%dT%H:%MZ))"
-  flock /tmp/northstar-measure.lock "$script" "$build"
+  NS_MEASURE_LOCKED=1 flock /tmp/northstar-measure.lock "$script" "$build"
 done
