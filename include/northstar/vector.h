@@ -165,6 +165,17 @@ void ns_hnsw_get_stats(const ns_hnsw *h, ns_hnsw_stats *st);
 int ns_hnsw_save(const ns_hnsw *h, const char *path);
 int ns_hnsw_load(ns_hnsw **out, const char *path);
 
+/* ---- vector files -------------------------------------------------------- */
+
+/* Read vectors from a file, by extension:
+ *   .npy    2-D little-endian float32 ('<f4', C order); ids = row numbers
+ *   .fvecs  records of (int32 dim, dim float32); ids = record numbers
+ *   other   text, one vector a line: "ID v1 v2 ... vD" (whitespace or
+ *           commas); blank lines and lines starting with '#' are skipped
+ * On success *x is malloc'd [n, dim] and *ids malloc'd [n] (caller frees).
+ * Errors name the file, line or record and what was wrong. */
+int ns_vecfile_read(const char *path, float **x, uint32_t **ids, size_t *n, int *dim);
+
 #ifdef __cplusplus
 }
 #endif

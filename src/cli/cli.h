@@ -53,5 +53,7 @@ int cmd_safetensors(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_word2vec(int argc, char **argv);
 int cmd_deepwalk(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_bm25(int argc, char **argv);
 
 #endif
