@@ -21,8 +21,10 @@
  * block's largest tf and smallest dl; search runs WAND (Broder et al. 2003)
  * with block-max bounds (Ding & Suel 2011): a document is scored only when
  * the sum of its terms' block bounds can beat the k-th best score, so long
- * posting lists of common words are mostly skipped. Results equal exhaustive
- * scoring (tests/unit/test_bm25.c checks it).
+ * posting lists of common words are mostly skipped. Queries whose lists are
+ * short in total (params.wand_min_postings) are scored term-at-a-time
+ * instead, which is faster on small collections. Both give the same results
+ * as exhaustive scoring, ties included (tests/unit/test_bm25.c checks it).
  *
  * Deletes mark the document (postings are dropped at the next save) and
  * update N, df and avgdl at once. Adding an id that exists replaces it.
@@ -72,6 +74,9 @@ typedef struct ns_bm25_params {
     char field_names[NS_BM25_MAX_FIELDS][32];   /* default "title", "body" */
     float field_weights[NS_BM25_MAX_FIELDS];    /* > 0; default 1, 1 */
     char stem[32];                              /* Snowball language or "" for none; default "english" */
+    int wand_min_postings;                      /* queries whose lists hold fewer postings in all are
+                                                   scored exhaustively (faster there); default 50000,
+                                                   0 = always WAND. Not saved. */
 } ns_bm25_params;
 
 typedef struct ns_bm25 ns_bm25;

@@ -289,7 +289,7 @@ static int search(const char *path, opts_t *o)
     double dt = ns_now() - t0;
     if (!ns_is_quiet())
         fprintf(stderr, "bm25: %zu queries x %ld in %.4f s (%.0f queries/s, k %ld, %s; output included)\n", nq, o->repeat, dt,
-                (double)nq * (double)o->repeat / (dt > 0 ? dt : 1e-9), o->k, o->exhaustive ? "exhaustive" : "block-max WAND");
+                (double)nq * (double)o->repeat / (dt > 0 ? dt : 1e-9), o->k, o->exhaustive ? "exhaustive" : "auto: block-max WAND or term-at-a-time");
 done:
     free(qs);
     free(buf);

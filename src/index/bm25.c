@@ -29,6 +29,7 @@ ns_bm25_params ns_bm25_defaults(void)
     snprintf(p.field_names[1], sizeof p.field_names[1], "body");
     p.field_weights[0] = p.field_weights[1] = 1.0f;
     snprintf(p.stem, sizeof p.stem, "english");
+    p.wand_min_postings = 50000;
     return p;
 }
 
@@ -524,25 +525,37 @@ static int search_locked(const ns_bm25 *ix, ns__bm25_scratch *s, const char *q, 
         return ns_err_set(NS_ENOMEM, "bm25 search: out of memory");
     int hn = 0;
     const float avgdl = s->avgdl;
-    if (exhaustive) {
-        /* term-at-a-time into accumulators, then documents in docno order */
+    size_t total = 0;
+    for (int i = 0; i < m; i++) total += s->cur[i].l->n;
+    if (exhaustive || total < (size_t)(ix->p.wand_min_postings > 0 ? ix->p.wand_min_postings : 0)) {
+        /* term-at-a-time into accumulators (kept zero between queries),
+         * then the touched documents in docno order */
         if (grow((void **)&s->acc, &s->acc_cap, ix->ndocs, sizeof(float)) < 0 ||
-            grow((void **)&s->seen, &s->seen_cap, ix->ndocs, 1) < 0)
+            grow((void **)&s->seen, &s->seen_cap, total + 1, sizeof(uint32_t)) < 0)
             return ns_err_set(NS_ENOMEM, "bm25 search: out of memory");
-        memset(s->acc, 0, sizeof(float) * ix->ndocs);
-        memset(s->seen, 0, ix->ndocs);
+        if (s->acc_zeroed < ix->ndocs) {
+            memset(s->acc + s->acc_zeroed, 0, sizeof(float) * (ix->ndocs - s->acc_zeroed));
+            s->acc_zeroed = ix->ndocs;
+        }
+        uint32_t *touched = s->seen;
+        size_t nt = 0;
         /* cursors are in query-term order: same summation order as WAND */
         for (int i = 0; i < m; i++) {
             const ns__plist *l = s->cur[i].l;
+            float w = s->cur[i].w;
             for (uint32_t j = 0; j < l->n; j++) {
                 uint32_t d = l->doc[j];
-                s->acc[d] += s->cur[i].w * l->tf[j] / (l->tf[j] + norm_k(ix, ix->dl[d], avgdl));
-                s->seen[d] = 1;
+                if (s->acc[d] == 0) touched[nt++] = d;
+                s->acc[d] += w * l->tf[j] / (l->tf[j] + norm_k(ix, ix->dl[d], avgdl));
             }
         }
-        for (uint32_t d = 0; d < ix->ndocs; d++) {
-            if (!s->seen[d] || ix->del[d] || !ns_filter_pass(f, ix->ext[d])) continue;
-            ns__topk_push(s->heap, &hn, k, -s->acc[d], d);
+        qsort(touched, nt, sizeof *touched, u32cmp);
+        for (size_t t = 0; t < nt; t++) {
+            uint32_t d = touched[t];
+            float sc = s->acc[d];
+            s->acc[d] = 0;
+            if (ix->del[d] || !ns_filter_pass(f, ix->ext[d])) continue;
+            ns__topk_push(s->heap, &hn, k, -sc, d);
         }
         return finish(ix, s, hn, out);
     }

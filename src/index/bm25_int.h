@@ -45,9 +45,9 @@ typedef struct ns__bm25_scratch {
     size_t heap_cap;
     float *contrib;
     size_t contrib_cap;
-    float *acc;
-    size_t acc_cap;
-    uint8_t *seen;
+    float *acc;               /* [acc_cap] term-at-a-time accumulators, zero between queries */
+    size_t acc_cap, acc_zeroed;
+    uint32_t *seen;           /* documents touched by the current query */
     size_t seen_cap;
     float avgdl;
 } ns__bm25_scratch;

@@ -76,6 +76,7 @@ static ns_bm25 *tiny(double k1, double b, double wt)
     p.k1 = (float)k1;
     p.b = (float)b;
     p.field_weights[0] = (float)wt;
+    p.wand_min_postings = 0; /* always WAND; the exhaustive call is the term-at-a-time path */
     ns_bm25 *ix;
     if (ns_bm25_create(&ix, &p) < 0) FAIL("%s", ns_err_msg());
     for (int d = 0; d < NDOCS; d++)
@@ -163,6 +164,7 @@ static ns_bm25 *random_corpus(int ndocs, uint64_t seed, float wt)
     ns_bm25_params p = ns_bm25_defaults();
     p.field_weights[0] = wt;
     p.stem[0] = 0;
+    p.wand_min_postings = 0;
     ns_bm25 *ix;
     if (ns_bm25_create(&ix, &p) < 0) FAIL("%s", ns_err_msg());
     ns_rng r;
