@@ -106,15 +106,7 @@ done:
     return rc;
 }
 
-__attribute__((format(printf, 3, 4))) static int bad(const char *path, const char *field, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return ns_err_set_at(NS_EFORMAT, path, 0, field, NULL, "not a valid bm25 index: %s", msg);
-}
+#define bad(path, field, ...) ns__bad_file(path, field, "bm25", __VA_ARGS__)
 
 static const ns_st_tensor *need(const ns_st_file *f, const char *path, const char *name, ns_dtype dt, int64_t n)
 {

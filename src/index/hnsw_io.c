@@ -82,15 +82,7 @@ done:
 
 /* ---- load ---------------------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4))) static int bad(const char *path, const char *field, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return ns_err_set_at(NS_EFORMAT, path, 0, field, NULL, "not a valid hnsw index: %s", msg);
-}
+#define bad(path, field, ...) ns__bad_file(path, field, "hnsw", __VA_ARGS__)
 
 static int cfg_int(json_t *c, const char *path, const char *key, long long lo, long long hi, long long *out)
 {
