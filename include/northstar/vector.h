@@ -90,13 +90,13 @@ const char *ns_metric_name(ns_metric m);              /* "l2", "ip", "cosine" */
 int ns_metric_parse(const char *s, ns_metric *out);   /* NS_OK or NS_EINVAL */
 
 /* ---- distance kernels (AVX2/FMA when built for it, portable otherwise) */
-float ns_vec_l2sq(const float *a, const float *b, size_t d);
-float ns_vec_dot(const float *a, const float *b, size_t d);
+float ns_fvec_l2sq(const float *a, const float *b, size_t d);
+float ns_fvec_dot(const float *a, const float *b, size_t d);
 /* Same, always the portable loop (the reference the fast ones are tested against). */
-float ns_vec_l2sq_ref(const float *a, const float *b, size_t d);
-float ns_vec_dot_ref(const float *a, const float *b, size_t d);
+float ns_fvec_l2sq_ref(const float *a, const float *b, size_t d);
+float ns_fvec_dot_ref(const float *a, const float *b, size_t d);
 /* Scale x to unit length; NS_EINVAL (recorded) if its norm is 0 or not finite. */
-int ns_vec_normalize(float *x, size_t d);
+int ns_fvec_normalize(float *x, size_t d);
 
 /* ---- exact search ------------------------------------------------------ */
 

@@ -41,7 +41,7 @@ int ns_metric_parse(const char *s, ns_metric *out)
     return NS_OK;
 }
 
-float ns_vec_l2sq_ref(const float *a, const float *b, size_t d)
+float ns_fvec_l2sq_ref(const float *a, const float *b, size_t d)
 {
     float s = 0;
     for (size_t i = 0; i < d; i++) {
@@ -51,7 +51,7 @@ float ns_vec_l2sq_ref(const float *a, const float *b, size_t d)
     return s;
 }
 
-float ns_vec_dot_ref(const float *a, const float *b, size_t d)
+float ns_fvec_dot_ref(const float *a, const float *b, size_t d)
 {
     float s = 0;
     for (size_t i = 0; i < d; i++) s += a[i] * b[i];
@@ -68,7 +68,7 @@ static inline float hsum256(__m256 v)
     return _mm_cvtss_f32(lo);
 }
 
-float ns_vec_l2sq(const float *a, const float *b, size_t d)
+float ns_fvec_l2sq(const float *a, const float *b, size_t d)
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
@@ -94,7 +94,7 @@ float ns_vec_l2sq(const float *a, const float *b, size_t d)
     return s;
 }
 
-float ns_vec_dot(const float *a, const float *b, size_t d)
+float ns_fvec_dot(const float *a, const float *b, size_t d)
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
@@ -110,7 +110,7 @@ float ns_vec_dot(const float *a, const float *b, size_t d)
     return s;
 }
 #else
-float ns_vec_l2sq(const float *a, const float *b, size_t d)
+float ns_fvec_l2sq(const float *a, const float *b, size_t d)
 {
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     size_t i = 0;
@@ -128,7 +128,7 @@ float ns_vec_l2sq(const float *a, const float *b, size_t d)
     return (s0 + s1) + (s2 + s3);
 }
 
-float ns_vec_dot(const float *a, const float *b, size_t d)
+float ns_fvec_dot(const float *a, const float *b, size_t d)
 {
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     size_t i = 0;
@@ -143,7 +143,7 @@ float ns_vec_dot(const float *a, const float *b, size_t d)
 }
 #endif
 
-int ns_vec_normalize(float *x, size_t d)
+int ns_fvec_normalize(float *x, size_t d)
 {
     double s = 0;
     for (size_t i = 0; i < d; i++) s += (double)x[i] * x[i];
@@ -165,7 +165,7 @@ int ns__bad_file(const char *path, const char *field, const char *kind, const ch
 
 float ns__dist(ns_metric m, const float *a, const float *b, size_t d)
 {
-    return m == NS_METRIC_L2 ? ns_vec_l2sq(a, b, d) : 1.0f - ns_vec_dot(a, b, d);
+    return m == NS_METRIC_L2 ? ns_fvec_l2sq(a, b, d) : 1.0f - ns_fvec_dot(a, b, d);
 }
 
 /* ---- bounded max-heap of (distance, id): keeps the k smallest ----------- */
@@ -234,7 +234,7 @@ int ns_exact_search(const float *base, size_t n, int dim, ns_metric metric, cons
         }
         memcpy(qn, queries + q0 * (size_t)dim, sizeof(float) * (size_t)dim * (q1 - q0));
         if (metric == NS_METRIC_COSINE)
-            for (size_t q = q0; q < q1; q++) (void)ns_vec_normalize(qn + (q - q0) * (size_t)dim, (size_t)dim);
+            for (size_t q = q0; q < q1; q++) (void)ns_fvec_normalize(qn + (q - q0) * (size_t)dim, (size_t)dim);
         for (size_t b0 = 0; b0 < n; b0 += EX_BLOCK) {
             size_t b1 = b0 + EX_BLOCK < n ? b0 + EX_BLOCK : n;
             for (size_t q = q0; q < q1; q++) {

@@ -388,7 +388,7 @@ static inline void node_unlock(ns_hnsw *h, uint32_t i) { atomic_store_explicit(&
 static inline float dist_to(const ns_hnsw *h, const float *q, uint32_t i)
 {
     const float *v = ns__vec(h, i);
-    return h->p.metric == NS_METRIC_L2 ? ns_vec_l2sq(q, v, (size_t)h->p.dim) : 1.0f - ns_vec_dot(q, v, (size_t)h->p.dim);
+    return h->p.metric == NS_METRIC_L2 ? ns_fvec_l2sq(q, v, (size_t)h->p.dim) : 1.0f - ns_fvec_dot(q, v, (size_t)h->p.dim);
 }
 
 static inline void prefetch_vec(const ns_hnsw *h, uint32_t i)
@@ -623,7 +623,7 @@ static int prepare_vector(const ns_hnsw *h, const float *x, float *out)
     for (int i = 0; i < h->p.dim; i++)
         if (!isfinite(x[i])) return ns_err_set_at(NS_EINVAL, NULL, 0, "vector", NULL, "component %d is not finite", i);
     memcpy(out, x, sizeof(float) * (size_t)h->p.dim);
-    if (h->p.metric == NS_METRIC_COSINE) return ns_vec_normalize(out, (size_t)h->p.dim);
+    if (h->p.metric == NS_METRIC_COSINE) return ns_fvec_normalize(out, (size_t)h->p.dim);
     return NS_OK;
 }
 
@@ -807,7 +807,7 @@ static int prep_query(const ns_hnsw *h, ns__scratch *sc, const float *q, const f
     if (h->p.metric != NS_METRIC_COSINE) return NS_OK;
     memcpy(sc->qbuf, q, sizeof(float) * (size_t)h->p.dim);
     *qv = sc->qbuf;
-    return ns_vec_normalize(sc->qbuf, (size_t)h->p.dim);
+    return ns_fvec_normalize(sc->qbuf, (size_t)h->p.dim);
 }
 
 /* Exact top-k over the slots of the ids in `allow` (or all slots). */

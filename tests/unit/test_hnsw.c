@@ -30,11 +30,11 @@ static void naive(const float *x, size_t n, int d, ns_metric m, const float *q, 
     for (int j = 0; j < k; j++) best[j] = INFINITY, ids[j] = UINT32_MAX;
     float *qn = malloc(sizeof(float) * (size_t)d), *xn = malloc(sizeof(float) * (size_t)d);
     memcpy(qn, q, sizeof(float) * (size_t)d);
-    if (m == NS_METRIC_COSINE) ns_vec_normalize(qn, (size_t)d);
+    if (m == NS_METRIC_COSINE) ns_fvec_normalize(qn, (size_t)d);
     for (size_t i = 0; i < n; i++) {
         memcpy(xn, x + i * (size_t)d, sizeof(float) * (size_t)d);
-        if (m == NS_METRIC_COSINE) ns_vec_normalize(xn, (size_t)d);
-        float dd = m == NS_METRIC_L2 ? ns_vec_l2sq_ref(qn, xn, (size_t)d) : 1 - ns_vec_dot_ref(qn, xn, (size_t)d);
+        if (m == NS_METRIC_COSINE) ns_fvec_normalize(xn, (size_t)d);
+        float dd = m == NS_METRIC_L2 ? ns_fvec_l2sq_ref(qn, xn, (size_t)d) : 1 - ns_fvec_dot_ref(qn, xn, (size_t)d);
         if (dd >= best[k - 1]) continue;
         int p = k - 1;
         while (p > 0 && best[p - 1] > dd) {
@@ -84,12 +84,12 @@ TEST(kernels_match_reference)
     for (size_t d = 1; d <= 203; d += 7) {
         double l = 0, ip = 0;
         for (size_t i = 0; i < d; i++) l += ((double)a[i] - b[i]) * ((double)a[i] - b[i]), ip += (double)a[i] * b[i];
-        ASSERT_NEAR(ns_vec_l2sq(a, b, d), l, 1e-4 * (1 + fabs(l)));
-        ASSERT_NEAR(ns_vec_dot(a, b, d), ip, 1e-4 * (1 + fabs(ip)));
-        ASSERT_NEAR(ns_vec_l2sq_ref(a, b, d), l, 1e-4 * (1 + fabs(l)));
+        ASSERT_NEAR(ns_fvec_l2sq(a, b, d), l, 1e-4 * (1 + fabs(l)));
+        ASSERT_NEAR(ns_fvec_dot(a, b, d), ip, 1e-4 * (1 + fabs(ip)));
+        ASSERT_NEAR(ns_fvec_l2sq_ref(a, b, d), l, 1e-4 * (1 + fabs(l)));
     }
     float z[4] = {0};
-    ASSERT_ERR(ns_vec_normalize(z, 4), NS_EINVAL);
+    ASSERT_ERR(ns_fvec_normalize(z, 4), NS_EINVAL);
 }
 
 TEST(exact_search_matches_naive)
@@ -101,7 +101,7 @@ TEST(exact_search_matches_naive)
         float *base = malloc(sizeof(float) * n * (size_t)d);
         memcpy(base, x, sizeof(float) * n * (size_t)d);
         if (m == NS_METRIC_COSINE)
-            for (size_t i = 0; i < n; i++) ns_vec_normalize(base + i * (size_t)d, (size_t)d);
+            for (size_t i = 0; i < n; i++) ns_fvec_normalize(base + i * (size_t)d, (size_t)d);
         uint32_t ids[40 * 7], want[7];
         float dist[40 * 7];
         ASSERT_OK(ns_exact_search(base, n, d, (ns_metric)m, q, nq, k, ids, dist));
