@@ -55,5 +55,6 @@ int cmd_word2vec(int argc, char **argv);
 int cmd_deepwalk(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_bm25(int argc, char **argv);
+int cmd_rank(int argc, char **argv);
 
 #endif

@@ -1,0 +1,133 @@
+/*
+ * northstar/rank.h — layer 3 rankers: logistic regression with FTRL-proximal
+ * (wide), embeddings + MLP (deep), and Wide & Deep trained jointly (Cheng et
+ * al., "Wide & Deep Learning for Recommender Systems", DLRS 2016: FTRL with
+ * L1 on the wide part, Adam or Adagrad on the deep part), on the features a
+ * fitted ns_feature_spec produces.
+ *
+ *   logit = [wide] sum_i w[i] * v[i]                       (index 0 = bias)
+ *         + [deep] MLP(concat(mean-bag embeddings, dense inputs))
+ *   p = sigmoid(logit), loss = mean_i cw[y_i] * w_i * BCE(logit_i, y_i)
+ *
+ * A model file is safetensors (include/northstar/safetensors.h):
+ *   wide.w, wide.z, wide.n   [wide_dim]          FTRL weights and state
+ *   emb.<feature>            [card, dim]         one table per embedded feature
+ *   mlp.<l>.weight [out,in], mlp.<l>.bias [out]  l = 0..hidden layers (last is the output)
+ *   metadata: "format" = "northstar-rank/1", "config" = the ns_rank_cfg as
+ *   JSON, "feature_spec" = the FITTED spec (vocabularies, statistics,
+ *   quantiles), so serving applies exactly the training transform.
+ *
+ * Serving (the recommendation service scores candidates in-process):
+ *   ns_ranker *m;  ns_ranker_load(&m, "model.safetensors");     // once
+ *   ns_rank_ctx *cx = ns_rank_ctx_new(m);                       // one per thread
+ *   ns_fvalue v[500 * ncols];  ... one value per input column (ns_fspec_input_*)
+ *   ns_ranker_score(m, cx, v, 500, probs);                       // read-only on m
+ * The model is never written by scoring; each thread uses its own ctx.
+ */
+#ifndef NORTHSTAR_RANK_H
+#define NORTHSTAR_RANK_H
+
+#include "northstar/feature.h"
+#include "northstar/optim.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { NS_RANK_WIDE = 0, NS_RANK_DEEP = 1, NS_RANK_WIDE_DEEP = 2 } ns_rank_kind;
+typedef enum { NS_RANK_ADAM = 0, NS_RANK_ADAGRAD = 1 } ns_rank_opt;
+
+#define NS_RANK_MAX_HIDDEN 8
+
+typedef struct ns_rank_cfg {
+    ns_rank_kind kind;
+    int hidden[NS_RANK_MAX_HIDDEN]; /* MLP widths (ReLU), default 100, 50 */
+    int n_hidden;
+    int batch;            /* mini-batch size, default 256 */
+    int epochs;           /* maximum epochs, default 10 */
+    ns_rank_opt deep_opt; /* default Adam (dense); Adagrad updates embedding rows sparsely */
+    float lr;             /* deep learning rate: Adam 1e-3, Adagrad 0.05 */
+    ns_ftrl_cfg ftrl;     /* wide: alpha 0.05, beta 1, l1 0.5, l2 0.5 */
+    float emb_init_std;   /* embeddings ~ N(0, std), default 0.05 */
+    float val_fraction;   /* held out of the training rows for early stopping (0 = none) */
+    int patience;         /* epochs without a better validation AUC before stopping */
+    float class_weight[2];/* loss weight of label 0 and label 1 */
+    int balanced;         /* class weights n / (2 n_c) from the training rows */
+    uint64_t seed;
+    /* filled by training */
+    int trained_epochs;
+    double best_val_auc;
+} ns_rank_cfg;
+
+ns_rank_cfg ns_rank_defaults(void);
+const char *ns_rank_kind_name(ns_rank_kind k);
+int ns_rank_kind_from_name(const char *s, ns_rank_kind *out);
+
+typedef struct ns_ranker ns_ranker;
+
+/* A fresh model for a fitted spec (the model takes ownership of spec). */
+int ns_ranker_new(ns_ranker **out, const ns_rank_cfg *cfg, ns_feature_spec *spec);
+void ns_ranker_free(ns_ranker *m);
+const ns_feature_spec *ns_ranker_spec(const ns_ranker *m);
+const ns_rank_cfg *ns_ranker_cfg(const ns_ranker *m);
+
+typedef struct ns_rank_train_stats {
+    int epochs;            /* epochs run */
+    double train_seconds;  /* time in the training loop (no validation passes) */
+    double examples_per_s; /* epochs * rows / train_seconds */
+    double last_loss;      /* mean training loss of the last epoch */
+    double best_val_auc;   /* NaN without validation */
+    int best_epoch;
+} ns_rank_train_stats;
+
+/* Train on `train` (labels required); `val` (may be NULL) drives early
+ * stopping, and the best epoch's parameters are kept. Uses ns_threads()
+ * threads; results are reproducible for a seed and thread count. */
+int ns_ranker_train(ns_ranker *m, const ns_fdata *train, const ns_fdata *val, ns_rank_train_stats *st);
+
+int ns_ranker_save(const ns_ranker *m, const char *path);
+int ns_ranker_load(ns_ranker **out, const char *path);
+
+/* Per-thread scoring context (scratch buffers). */
+typedef struct ns_rank_ctx ns_rank_ctx;
+ns_rank_ctx *ns_rank_ctx_new(const ns_ranker *m);
+void ns_rank_ctx_free(ns_rank_ctx *c);
+
+/* Probabilities for rows [0, d->n) of encoded data, on the calling thread. */
+int ns_ranker_predict(const ns_ranker *m, ns_rank_ctx *c, const ns_fdata *d, float *prob);
+/* The same over all rows with ns_threads() threads (evaluation). */
+int ns_ranker_predict_all(const ns_ranker *m, const ns_fdata *d, float *prob);
+/* Encode and score n rows given as values: rows[i * ncols + j] is input
+ * column j (ns_fspec_input_name) of candidate i. Unseen categories take the
+ * out-of-vocabulary id, missing numbers the fitted fill value. */
+int ns_ranker_score(const ns_ranker *m, ns_rank_ctx *c, const ns_fvalue *rows, int n, float *prob);
+
+/* Heaviest wide weights: the k indexes with the largest |w| (k <= wide_dim),
+ * written to idx[] with their weights; returns the count. */
+int ns_ranker_top_wide(const ns_ranker *m, int k, int *idx, float *w);
+
+/* ---- metrics ----------------------------------------------------------- */
+
+#define NS_RANK_CAL_BINS 10
+typedef struct ns_rank_metrics {
+    long n;
+    double auc;       /* ties get half credit; NaN when one class is absent */
+    double logloss;   /* mean, probabilities clipped to [1e-7, 1 - 1e-7] */
+    double accuracy;  /* threshold 0.5 */
+    double pos_rate, mean_pred;
+    double ece;       /* expected calibration error over the bins below */
+    long bin_n[NS_RANK_CAL_BINS];        /* bins by predicted probability, width 0.1 */
+    double bin_pred[NS_RANK_CAL_BINS];   /* mean predicted probability */
+    double bin_obs[NS_RANK_CAL_BINS];    /* observed positive rate */
+} ns_rank_metrics;
+
+/* Rows whose label is NaN are ignored. Returns NS_EINVAL if none is left. */
+int ns_rank_metrics_compute(const float *prob, const float *label, long n, ns_rank_metrics *out);
+double ns_rank_auc(const float *score, const float *label, long n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NORTHSTAR_RANK_H */

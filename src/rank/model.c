@@ -1,0 +1,371 @@
+/*
+ * model.c — the Wide & Deep model: parameters, forward and backward written
+ * out from the foundation kernels (embedding bags, matmul, ReLU, BCE with
+ * logits). Wide, deep and Wide & Deep are the same code with one part off.
+ *
+ * Workload: Adult-sized models (a few thousand wide weights, ~14k deep
+ * parameters) trained on mini-batches of 256 split across the threads, and
+ * serving batches of ~500 candidates on one thread. Everything a batch
+ * touches stays in L2; nothing is allocated per example or per batch.
+ */
+#include "rank/rank_int.h"
+
+#include "northstar/tensor.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+ns_rank_cfg ns_rank_defaults(void)
+{
+    ns_rank_cfg c;
+    memset(&c, 0, sizeof c);
+    c.kind = NS_RANK_WIDE_DEEP;
+    c.hidden[0] = 100;
+    c.hidden[1] = 50;
+    c.n_hidden = 2;
+    c.batch = 256;
+    c.epochs = 10;
+    c.deep_opt = NS_RANK_ADAM;
+    c.lr = 1e-3f;
+    c.ftrl.alpha = 0.05f;
+    c.ftrl.beta = 1.0f;
+    c.ftrl.l1 = 0.5f;
+    c.ftrl.l2 = 0.5f;
+    c.emb_init_std = 0.05f;
+    c.val_fraction = 0.1f;
+    c.patience = 2;
+    c.class_weight[0] = c.class_weight[1] = 1.0f;
+    c.seed = 1;
+    c.best_val_auc = NAN;
+    return c;
+}
+
+static const char *const kind_names[] = {"wide", "deep", "wide_deep"};
+const char *ns_rank_kind_name(ns_rank_kind k) { return (unsigned)k < 3 ? kind_names[k] : "?"; }
+int ns_rank_kind_from_name(const char *s, ns_rank_kind *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, kind_names[i])) {
+            *out = (ns_rank_kind)i;
+            return NS_OK;
+        }
+    if (!strcmp(s, "wide-deep") || !strcmp(s, "widedeep")) {
+        *out = NS_RANK_WIDE_DEEP;
+        return NS_OK;
+    }
+    return ns_err_set_at(NS_EINVAL, NULL, 0, "model", s, "unknown model (expected wide, deep or wide_deep)");
+}
+
+const ns_feature_spec *ns_ranker_spec(const ns_ranker *m) { return m->spec; }
+const ns_rank_cfg *ns_ranker_cfg(const ns_ranker *m) { return &m->cfg; }
+
+int ns__rank_alloc(ns_ranker *m)
+{
+    ns_fspec_layout(m->spec, &m->lay);
+    const ns_rank_cfg *c = &m->cfg;
+    m->use_wide = c->kind != NS_RANK_DEEP;
+    m->use_deep = c->kind != NS_RANK_WIDE;
+    m->wide_dim = m->lay.wide_dim;
+    if (m->use_wide) {
+        m->wide_w = ns_calloc((size_t)m->wide_dim, sizeof(float));
+        m->wide_z = ns_calloc((size_t)m->wide_dim, sizeof(float));
+        m->wide_n = ns_calloc((size_t)m->wide_dim, sizeof(float));
+        if (!m->wide_w || !m->wide_z || !m->wide_n) return NS_ENOMEM;
+    }
+    if (!m->use_deep) return NS_OK;
+    int ne = m->lay.n_emb;
+    m->emb_col = ns_calloc((size_t)ne + 1, sizeof(int));
+    m->emb_off = ns_calloc((size_t)ne + 1, sizeof(size_t));
+    if (!m->emb_col || !m->emb_off) return NS_ENOMEM;
+    size_t off = 0;
+    int col = 0;
+    for (int f = 0; f < ne; f++) {
+        m->emb_col[f] = col;
+        col += m->lay.emb_dim[f];
+        m->emb_off[f] = off;
+        off += (size_t)m->lay.emb_card[f] * (size_t)m->lay.emb_dim[f];
+        if (m->lay.emb_dim[f] > m->max_emb_dim) m->max_emb_dim = m->lay.emb_dim[f];
+    }
+    m->emb_width = col;
+    m->in_dim = col + m->lay.dense_dim;
+    if (m->in_dim == 0)
+        return ns_err_set(NS_EINVAL, "the deep part has no inputs: give features 'embed' or numeric 'deep' outputs");
+    m->mlp_off = off;
+    m->n_layers = c->n_hidden + 1;
+    m->dims[0] = m->in_dim;
+    m->max_width = m->in_dim;
+    for (int l = 0; l < c->n_hidden; l++) {
+        m->dims[l + 1] = c->hidden[l];
+        if (c->hidden[l] > m->max_width) m->max_width = c->hidden[l];
+    }
+    m->dims[m->n_layers] = 1;
+    for (int l = 0; l < m->n_layers; l++) {
+        m->W_off[l] = off;
+        off += (size_t)m->dims[l + 1] * (size_t)m->dims[l];
+        m->b_off[l] = off;
+        off += (size_t)m->dims[l + 1];
+    }
+    m->n_params = off;
+    m->params = ns_malloc_aligned(sizeof(float) * (off ? off : 1));
+    if (!m->params) return NS_ENOMEM;
+    memset(m->params, 0, sizeof(float) * off);
+    return NS_OK;
+}
+
+/* PyTorch's defaults for nn.Linear (U(+-1/sqrt(fan_in)) for weight and
+ * bias); embeddings N(0, emb_init_std); the wide part starts at zero. */
+void ns__rank_init_params(ns_ranker *m)
+{
+    if (!m->use_deep) return;
+    ns_rng r;
+    ns_rng_seed(&r, m->cfg.seed, 0x72616e6b /* "rank" */);
+    for (int f = 0; f < m->lay.n_emb; f++)
+        ns_rng_fill_normal(&r, m->params + m->emb_off[f], (size_t)m->lay.emb_card[f] * (size_t)m->lay.emb_dim[f],
+                           0.0f, m->cfg.emb_init_std);
+    for (int l = 0; l < m->n_layers; l++) {
+        float bound = 1.0f / sqrtf((float)m->dims[l]);
+        ns_rng_fill_uniform(&r, m->params + m->W_off[l], (size_t)m->dims[l + 1] * (size_t)m->dims[l], -bound, bound);
+        ns_rng_fill_uniform(&r, m->params + m->b_off[l], (size_t)m->dims[l + 1], -bound, bound);
+    }
+}
+
+int ns_ranker_new(ns_ranker **out, const ns_rank_cfg *cfg, ns_feature_spec *spec)
+{
+    *out = NULL;
+    if (!ns_fspec_is_fitted(spec)) return ns_err_set(NS_EINVAL, "the feature spec must be fitted before the model is made");
+    if (cfg->n_hidden < 0 || cfg->n_hidden > NS_RANK_MAX_HIDDEN || cfg->batch < 1 || cfg->epochs < 0)
+        return ns_err_set(NS_EINVAL, "bad model configuration (hidden layers 0..%d, batch >= 1)", NS_RANK_MAX_HIDDEN);
+    for (int l = 0; l < cfg->n_hidden; l++)
+        if (cfg->hidden[l] < 1 || cfg->hidden[l] > 65536)
+            return ns_err_set(NS_EINVAL, "hidden layer %d has width %d (1..65536)", l, cfg->hidden[l]);
+    ns_ranker *m = ns_calloc(1, sizeof *m);
+    if (!m) return NS_ENOMEM;
+    m->cfg = *cfg;
+    m->spec = spec;
+    int rc = ns__rank_alloc(m);
+    if (rc < 0) {
+        m->spec = NULL; /* the caller keeps the spec on failure */
+        ns_ranker_free(m);
+        return rc;
+    }
+    ns__rank_init_params(m);
+    *out = m;
+    return NS_OK;
+}
+
+void ns_ranker_free(ns_ranker *m)
+{
+    if (!m) return;
+    ns_fspec_free(m->spec);
+    free(m->wide_w);
+    free(m->wide_z);
+    free(m->wide_n);
+    free(m->emb_col);
+    free(m->emb_off);
+    ns_free_aligned(m->params);
+    free(m);
+}
+
+/* ---- workspace ------------------------------------------------------------ */
+
+int ns__rank_ws_init(ns__rank_ws *ws, const ns_ranker *m, int cap, int with_grad)
+{
+    memset(ws, 0, sizeof *ws);
+    ws->cap = cap;
+    size_t c = (size_t)cap;
+    ws->logit = ns_calloc(c, sizeof(float));
+    ws->dlogit = ns_calloc(c, sizeof(float));
+    ws->yw = ns_calloc(c, sizeof(float));
+    ws->off = ns_calloc(c + 1, sizeof(int32_t));
+    if (!ws->logit || !ws->dlogit || !ws->yw || !ws->off) return NS_ENOMEM;
+    if (m->use_deep) {
+        size_t wmax = (size_t)m->max_width;
+        ws->x = ns_malloc_aligned(sizeof(float) * c * (size_t)m->in_dim);
+        ws->da = ns_malloc_aligned(sizeof(float) * c * wmax);
+        ws->db = ns_malloc_aligned(sizeof(float) * c * wmax);
+        ws->eout = ns_malloc_aligned(sizeof(float) * c * (size_t)(m->max_emb_dim ? m->max_emb_dim : 1));
+        if (!ws->x || !ws->da || !ws->db || !ws->eout) return NS_ENOMEM;
+        for (int l = 0; l < m->n_layers; l++)
+            if (!(ws->h[l] = ns_malloc_aligned(sizeof(float) * c * (size_t)m->dims[l + 1]))) return NS_ENOMEM;
+        if (with_grad && !(ws->grad = ns_malloc_aligned(sizeof(float) * (m->n_params ? m->n_params : 1))))
+            return NS_ENOMEM;
+        int ne = m->lay.n_emb;
+        if (with_grad && m->cfg.deep_opt == NS_RANK_ADAGRAD) {
+            ws->eid = ns_calloc((size_t)ne + 1, sizeof *ws->eid);
+            ws->erow = ns_calloc((size_t)ne + 1, sizeof *ws->erow);
+            ws->ne = ns_calloc((size_t)ne + 1, sizeof(int));
+            ws->ecap = ns_calloc((size_t)ne + 1, sizeof(int));
+            if (!ws->eid || !ws->erow || !ws->ne || !ws->ecap) return NS_ENOMEM;
+        }
+    }
+    return NS_OK;
+}
+
+void ns__rank_ws_release(ns__rank_ws *ws, const ns_ranker *m)
+{
+    free(ws->logit);
+    free(ws->dlogit);
+    free(ws->yw);
+    free(ws->off);
+    ns_free_aligned(ws->x);
+    ns_free_aligned(ws->da);
+    ns_free_aligned(ws->db);
+    ns_free_aligned(ws->eout);
+    for (int l = 0; l < NS__RANK_MAXL; l++) ns_free_aligned(ws->h[l]);
+    ns_free_aligned(ws->grad);
+    free(ws->wid);
+    free(ws->wg);
+    if (ws->eid)
+        for (int f = 0; f < m->lay.n_emb; f++) {
+            free(ws->eid[f]);
+            free(ws->erow[f]);
+        }
+    free(ws->eid);
+    free(ws->erow);
+    free(ws->ne);
+    free(ws->ecap);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* Bag offsets of rows [lo, hi) of field f, rebased to start at 0. */
+static const int32_t *rebase(ns__rank_ws *ws, const ns_fdata *d, int f, int lo, int hi)
+{
+    const int32_t *o = d->emb_off[f];
+    int32_t base = o[lo];
+    for (int i = 0; i <= hi - lo; i++) ws->off[i] = o[lo + i] - base;
+    return d->emb_ids[f] + base;
+}
+
+/* ---- forward -------------------------------------------------------------- */
+
+void ns__rank_forward(const ns_ranker *m, ns__rank_ws *ws, const ns_fdata *d, int lo, int hi)
+{
+    int nb = hi - lo;
+    if (m->use_deep) {
+        int C = m->in_dim;
+        for (int f = 0; f < m->lay.n_emb; f++) {
+            int D = m->lay.emb_dim[f], col = m->emb_col[f];
+            const int32_t *ids = rebase(ws, d, f, lo, hi);
+            ns_embedding_bag_forward(ws->eout, ids, ws->off, NULL, m->params + m->emb_off[f], nb,
+                                     m->lay.emb_card[f], D, NS_BAG_MEAN);
+            for (int i = 0; i < nb; i++)
+                memcpy(ws->x + (size_t)i * C + col, ws->eout + (size_t)i * D, sizeof(float) * (size_t)D);
+        }
+        int DD = m->lay.dense_dim;
+        if (DD)
+            for (int i = 0; i < nb; i++)
+                memcpy(ws->x + (size_t)i * C + m->emb_width, d->dense + (size_t)(lo + i) * DD, sizeof(float) * (size_t)DD);
+        const float *in = ws->x;
+        for (int l = 0; l < m->n_layers; l++) {
+            ns_matmul_forward(ws->h[l], in, m->params + m->W_off[l], m->params + m->b_off[l], nb, m->dims[l],
+                              m->dims[l + 1]);
+            if (l + 1 < m->n_layers) ns_relu_forward(ws->h[l], ws->h[l], (size_t)nb * (size_t)m->dims[l + 1]);
+            in = ws->h[l];
+        }
+        memcpy(ws->logit, ws->h[m->n_layers - 1], sizeof(float) * (size_t)nb);
+    } else
+        memset(ws->logit, 0, sizeof(float) * (size_t)nb);
+    if (m->use_wide) {
+        const int32_t *wo = d->wide_off;
+        for (int i = 0; i < nb; i++) {
+            float s = 0;
+            for (int k = wo[lo + i]; k < wo[lo + i + 1]; k++) s += m->wide_w[d->wide_ids[k]] * d->wide_vals[k];
+            ws->logit[i] += s;
+        }
+    }
+}
+
+/* ---- backward ------------------------------------------------------------- */
+
+static int grow_i32(int32_t **p, int *cap, int need)
+{
+    if (need <= *cap) return NS_OK;
+    int nc = *cap ? *cap : 1024;
+    while (nc < need) nc *= 2;
+    int32_t *q = ns_realloc(*p, sizeof(int32_t) * (size_t)nc);
+    if (!q) return NS_ENOMEM;
+    *p = q;
+    *cap = nc;
+    return NS_OK;
+}
+
+static int grow_f32(float **p, int cap, int need)
+{
+    if (need <= cap) return NS_OK;
+    float *q = ns_realloc(*p, sizeof(float) * (size_t)need);
+    if (!q) return NS_ENOMEM;
+    *p = q;
+    return NS_OK;
+}
+
+int ns__rank_backward(const ns_ranker *m, ns__rank_ws *ws, const ns_fdata *d, int lo, int hi, int B)
+{
+    int nb = hi - lo;
+    const float *cw = m->cfg.class_weight;
+    for (int i = 0; i < nb; i++) {
+        float y = d->label[lo + i];
+        ws->yw[i] = d->weight[lo + i] * cw[y > 0.5f];
+    }
+    ws->loss = ns_bce_logits_forward(NULL, ws->logit, d->label + lo, ws->yw, (size_t)nb) * nb;
+    memset(ws->dlogit, 0, sizeof(float) * (size_t)nb);
+    /* mean over the whole batch B: dloss = nb / B gives w_i / B per row */
+    ns_bce_logits_backward(ws->dlogit, ws->logit, d->label + lo, ws->yw, (float)nb / (float)B, (size_t)nb);
+    if (m->use_wide) {
+        int a = d->wide_off[lo], b = d->wide_off[hi];
+        int need = b - a;
+        if (need > ws->wcap) {
+            int cap = ws->wcap;
+            if (grow_i32(&ws->wid, &cap, need) < 0 || grow_f32(&ws->wg, ws->wcap, cap) < 0) return NS_ENOMEM;
+            ws->wcap = cap;
+        }
+        ws->nw = 0;
+        for (int i = 0; i < nb; i++) {
+            float g = ws->dlogit[i];
+            for (int k = d->wide_off[lo + i]; k < d->wide_off[lo + i + 1]; k++) {
+                ws->wid[ws->nw] = d->wide_ids[k];
+                ws->wg[ws->nw++] = g * d->wide_vals[k];
+            }
+        }
+    }
+    if (!m->use_deep) return NS_OK;
+    /* output and hidden layers, top down; da holds dL/d(out of layer l) */
+    float *dcur = ws->da, *dnext = ws->db;
+    memcpy(dcur, ws->dlogit, sizeof(float) * (size_t)nb);
+    for (int l = m->n_layers - 1; l >= 0; l--) {
+        int IN = m->dims[l], OUT = m->dims[l + 1];
+        if (l + 1 < m->n_layers) /* ReLU: h[l] > 0 exactly where its input was > 0 */
+            for (size_t k = 0; k < (size_t)nb * OUT; k++)
+                if (ws->h[l][k] <= 0) dcur[k] = 0;
+        const float *in = l ? ws->h[l - 1] : ws->x;
+        int need_dinp = l > 0 || m->lay.n_emb > 0;
+        if (need_dinp) memset(dnext, 0, sizeof(float) * (size_t)nb * IN);
+        ns_matmul_backward(need_dinp ? dnext : NULL, ws->grad + m->W_off[l], ws->grad + m->b_off[l], dcur, in,
+                           m->params + m->W_off[l], nb, IN, OUT);
+        float *t = dcur;
+        dcur = dnext;
+        dnext = t;
+    }
+    /* dcur = dL/dx [nb, in_dim]: embedding gradients */
+    int C = m->in_dim;
+    for (int f = 0; f < m->lay.n_emb; f++) {
+        int D = m->lay.emb_dim[f], col = m->emb_col[f];
+        for (int i = 0; i < nb; i++)
+            memcpy(ws->eout + (size_t)i * D, dcur + (size_t)i * C + col, sizeof(float) * (size_t)D);
+        const int32_t *ids = rebase(ws, d, f, lo, hi);
+        if (m->cfg.deep_opt == NS_RANK_ADAM) {
+            ns_embedding_bag_backward(ws->grad + m->emb_off[f], ws->eout, ids, ws->off, NULL, nb,
+                                      m->lay.emb_card[f], D, NS_BAG_MEAN);
+        } else {
+            int nnz = ws->off[nb];
+            int cap = ws->ecap[f];
+            if (grow_i32(&ws->eid[f], &cap, nnz) < 0 || grow_f32(&ws->erow[f], ws->ecap[f] * D, cap * D) < 0)
+                return NS_ENOMEM;
+            ws->ecap[f] = cap;
+            memcpy(ws->eid[f], ids, sizeof(int32_t) * (size_t)nnz);
+            ns_embedding_bag_backward_rows(ws->erow[f], ws->eout, ws->off, NULL, nb, D, NS_BAG_MEAN);
+            ws->ne[f] = nnz;
+        }
+    }
+    return NS_OK;
+}

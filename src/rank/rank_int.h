@@ -1,0 +1,71 @@
+/*
+ * rank_int.h — the rankers' private structures: the model (one parameter
+ * allocation carved into embedding tables and MLP layers, plus the FTRL
+ * wide vectors) and the per-thread workspace that forward and backward use
+ * for a range of rows of a batch.
+ */
+#ifndef NS_RANK_INT_H
+#define NS_RANK_INT_H
+
+#include "northstar/base.h"
+#include "northstar/rank.h"
+
+#define NS__RANK_MAXL (NS_RANK_MAX_HIDDEN + 1)
+
+struct ns_ranker {
+    ns_rank_cfg cfg;
+    ns_feature_spec *spec;
+    ns_flayout lay;
+    int use_wide, use_deep;
+    /* wide: FTRL weights w and state z, n over wide_dim indexes */
+    int wide_dim;
+    float *wide_w, *wide_z, *wide_n;
+    /* deep: x = [emb field 0 | emb field 1 | ... | dense] */
+    int in_dim, emb_width, max_emb_dim;
+    int *emb_col;              /* [n_emb] first column of each field in x */
+    int n_layers;              /* hidden layers + the output layer */
+    int dims[NS__RANK_MAXL + 1]; /* dims[0] = in_dim, ..., dims[n_layers] = 1 */
+    int max_width;
+    size_t n_params, mlp_off;  /* params[0, mlp_off) are the embedding tables */
+    float *params;
+    size_t *emb_off;           /* [n_emb] offset of each table */
+    size_t W_off[NS__RANK_MAXL], b_off[NS__RANK_MAXL];
+};
+
+/* Workspace for up to `cap` rows on one thread. */
+typedef struct ns__rank_ws {
+    int cap;
+    float *x;                  /* [cap, in_dim] */
+    float *h[NS__RANK_MAXL];   /* [cap, dims[l+1]]; h[n_layers-1] holds the deep logit */
+    float *da, *db;            /* [cap, max(in_dim, max_width)] gradient scratch */
+    float *eout;               /* [cap, max_emb_dim] */
+    int32_t *off;              /* [cap+1] rebased bag offsets */
+    float *logit, *dlogit, *yw; /* [cap] */
+    float *grad;               /* [n_params] this thread's dense gradient */
+    /* wide gradient occurrences (index, dlogit * value) */
+    int32_t *wid;
+    float *wg;
+    int nw, wcap;
+    /* Adagrad: embedding gradient occurrences per field */
+    int32_t **eid;
+    float **erow;
+    int *ne, *ecap;
+    double loss;               /* sum of weighted losses of the last backward */
+} ns__rank_ws;
+
+int ns__rank_ws_init(ns__rank_ws *ws, const ns_ranker *m, int cap, int with_grad);
+void ns__rank_ws_release(ns__rank_ws *ws, const ns_ranker *m);
+/* logits of rows [lo, hi) of d into ws->logit[0, hi - lo). */
+void ns__rank_forward(const ns_ranker *m, ns__rank_ws *ws, const ns_fdata *d, int lo, int hi);
+/* After ns__rank_forward on the same rows: gradients of
+ * sum_i cw[y_i] w_i BCE(logit_i, y_i) / B into ws (grad, wide and, for
+ * Adagrad, embedding occurrences). */
+int ns__rank_backward(const ns_ranker *m, ns__rank_ws *ws, const ns_fdata *d, int lo, int hi, int B);
+/* Parameter setup from cfg + spec layout (no values). */
+int ns__rank_alloc(ns_ranker *m);
+void ns__rank_init_params(ns_ranker *m);
+/* Config <-> JSON (io.c). */
+char *ns__rank_cfg_to_json(const ns_rank_cfg *c);
+int ns__rank_cfg_from_json(ns_rank_cfg *c, const char *json, const char *src);
+
+#endif
