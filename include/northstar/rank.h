@@ -49,7 +49,7 @@ typedef struct ns_rank_cfg {
     int epochs;           /* maximum epochs, default 10 */
     ns_rank_opt deep_opt; /* default Adam (dense); Adagrad updates embedding rows sparsely */
     float lr;             /* deep learning rate: Adam 1e-3, Adagrad 0.05 */
-    ns_ftrl_cfg ftrl;     /* wide: alpha 0.05, beta 1, l1 0.5, l2 0.5 */
+    ns_ftrl_cfg ftrl;     /* wide: alpha 1, beta 1, l1 0.1, l2 0.5 (per mean-batch gradient) */
     float emb_init_std;   /* embeddings ~ N(0, std), default 0.05 */
     float val_fraction;   /* held out of the training rows for early stopping (0 = none) */
     int patience;         /* epochs without a better validation AUC before stopping */

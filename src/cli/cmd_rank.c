@@ -49,7 +49,7 @@ static const char usage[] =
     "  --epochs N           maximum epochs (default 10)\n"
     "  --optimizer O        deep part: adam (dense, default) | adagrad (sparse embedding rows)\n"
     "  --lr X               deep learning rate (default 0.001 Adam, 0.05 Adagrad)\n"
-    "  --ftrl-alpha X, --ftrl-beta X, --l1 X, --l2 X   wide FTRL (0.05, 1, 0.5, 0.5)\n"
+    "  --ftrl-alpha X, --ftrl-beta X, --l1 X, --l2 X   wide FTRL (1, 1, 0.1, 0.5)\n"
     "  --emb-std X          embedding init N(0, X) (default 0.05)\n"
     "  --val-fraction X     rows held out for early stopping (default 0.1; 0 = none)\n"
     "  --patience N         epochs without a better validation AUC before stopping (2)\n"

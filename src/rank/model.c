@@ -28,9 +28,9 @@ ns_rank_cfg ns_rank_defaults(void)
     c.epochs = 10;
     c.deep_opt = NS_RANK_ADAM;
     c.lr = 1e-3f;
-    c.ftrl.alpha = 0.05f;
+    c.ftrl.alpha = 1.0f;
     c.ftrl.beta = 1.0f;
-    c.ftrl.l1 = 0.5f;
+    c.ftrl.l1 = 0.1f;
     c.ftrl.l2 = 0.5f;
     c.emb_init_std = 0.05f;
     c.val_fraction = 0.1f;
@@ -177,8 +177,10 @@ int ns__rank_ws_init(ns__rank_ws *ws, const ns_ranker *m, int cap, int with_grad
     ws->logit = ns_calloc(c, sizeof(float));
     ws->dlogit = ns_calloc(c, sizeof(float));
     ws->yw = ns_calloc(c, sizeof(float));
+    ws->ylab = ns_calloc(c, sizeof(float));
+    ws->rec = ns_calloc(c, sizeof *ws->rec);
     ws->off = ns_calloc(c + 1, sizeof(int32_t));
-    if (!ws->logit || !ws->dlogit || !ws->yw || !ws->off) return NS_ENOMEM;
+    if (!ws->logit || !ws->dlogit || !ws->yw || !ws->ylab || !ws->rec || !ws->off) return NS_ENOMEM;
     if (m->use_deep) {
         size_t wmax = (size_t)m->max_width;
         ws->x = ns_malloc_aligned(sizeof(float) * c * (size_t)m->in_dim);
@@ -207,6 +209,8 @@ void ns__rank_ws_release(ns__rank_ws *ws, const ns_ranker *m)
     free(ws->logit);
     free(ws->dlogit);
     free(ws->yw);
+    free(ws->ylab);
+    free(ws->rec);
     free(ws->off);
     ns_free_aligned(ws->x);
     ns_free_aligned(ws->da);
@@ -228,52 +232,74 @@ void ns__rank_ws_release(ns__rank_ws *ws, const ns_ranker *m)
     memset(ws, 0, sizeof *ws);
 }
 
-/* Bag offsets of rows [lo, hi) of field f, rebased to start at 0. */
-static const int32_t *rebase(ns__rank_ws *ws, const ns_fdata *d, int f, int lo, int hi)
+/* Row j of the range: idx[lo + j], or lo + j without an index. */
+#define ROW(j) (idx ? idx[lo + (j)] : lo + (j))
+
+static inline float u2f(uint32_t u)
 {
-    const int32_t *o = d->emb_off[f];
-    int32_t base = o[lo];
-    for (int i = 0; i <= hi - lo; i++) ws->off[i] = o[lo + i] - base;
-    return d->emb_ids[f] + base;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
 }
 
 /* ---- forward -------------------------------------------------------------- */
 
-void ns__rank_forward(const ns_ranker *m, ns__rank_ws *ws, const ns_fdata *d, int lo, int hi)
+/*
+ * The embedding gather is fused: each field's mean bag (what
+ * ns_embedding_bag_forward computes, mode NS_BAG_MEAN) is written straight
+ * into its columns of the MLP input x, reading packed rows through idx, so a
+ * training batch is never copied out of the data set (tests/unit/test_rank.c
+ * checks the result against the kernel).
+ */
+void ns__rank_forward(const ns_ranker *m, ns__rank_ws *ws, const ns__packed *d, const int *idx, int lo, int hi)
 {
-    int nb = hi - lo;
-    if (m->use_deep) {
-        int C = m->in_dim;
-        for (int f = 0; f < m->lay.n_emb; f++) {
-            int D = m->lay.emb_dim[f], col = m->emb_col[f];
-            const int32_t *ids = rebase(ws, d, f, lo, hi);
-            ns_embedding_bag_forward(ws->eout, ids, ws->off, NULL, m->params + m->emb_off[f], nb,
-                                     m->lay.emb_card[f], D, NS_BAG_MEAN);
-            for (int i = 0; i < nb; i++)
-                memcpy(ws->x + (size_t)i * C + col, ws->eout + (size_t)i * D, sizeof(float) * (size_t)D);
+    int nb = hi - lo, C = m->in_dim, DD = m->lay.dense_dim, ne = m->lay.n_emb;
+    for (int j = 0; j < nb; j++) {
+        const uint32_t *p = d->pool + d->start[ROW(j)];
+        ws->rec[j] = p;
+        float *xr = ws->x ? ws->x + (size_t)j * C : NULL;
+        for (int f = 0; f < ne; f++) {
+            int cnt = (int)*p++;
+            const uint32_t *ids = p;
+            p += cnt;
+            if (!m->use_deep) continue;
+            int D = m->lay.emb_dim[f];
+            const float *tab = m->params + m->emb_off[f];
+            float *o = xr + m->emb_col[f];
+            if (cnt == 1) {
+                const float *t = tab + (size_t)ids[0] * D;
+                for (int k = 0; k < D; k++) o[k] = t[k];
+                continue;
+            }
+            for (int k = 0; k < D; k++) o[k] = 0;
+            for (int i = 0; i < cnt; i++) {
+                const float *t = tab + (size_t)ids[i] * D;
+                for (int k = 0; k < D; k++) o[k] += t[k];
+            }
+            if (cnt > 1) {
+                float inv = 1.0f / (float)cnt;
+                for (int k = 0; k < D; k++) o[k] *= inv;
+            }
         }
-        int DD = m->lay.dense_dim;
-        if (DD)
-            for (int i = 0; i < nb; i++)
-                memcpy(ws->x + (size_t)i * C + m->emb_width, d->dense + (size_t)(lo + i) * DD, sizeof(float) * (size_t)DD);
-        const float *in = ws->x;
-        for (int l = 0; l < m->n_layers; l++) {
-            ns_matmul_forward(ws->h[l], in, m->params + m->W_off[l], m->params + m->b_off[l], nb, m->dims[l],
-                              m->dims[l + 1]);
-            if (l + 1 < m->n_layers) ns_relu_forward(ws->h[l], ws->h[l], (size_t)nb * (size_t)m->dims[l + 1]);
-            in = ws->h[l];
-        }
-        memcpy(ws->logit, ws->h[m->n_layers - 1], sizeof(float) * (size_t)nb);
-    } else
-        memset(ws->logit, 0, sizeof(float) * (size_t)nb);
-    if (m->use_wide) {
-        const int32_t *wo = d->wide_off;
-        for (int i = 0; i < nb; i++) {
-            float s = 0;
-            for (int k = wo[lo + i]; k < wo[lo + i + 1]; k++) s += m->wide_w[d->wide_ids[k]] * d->wide_vals[k];
-            ws->logit[i] += s;
-        }
+        int nw = (int)*p++;
+        const uint32_t *wid = p;
+        const uint32_t *wv = p + nw;
+        p += 2 * nw;
+        float s = 0;
+        if (m->use_wide)
+            for (int k = 0; k < nw; k++) s += m->wide_w[wid[k]] * u2f(wv[k]);
+        ws->logit[j] = s;
+        if (m->use_deep) memcpy(xr + m->emb_width, p, sizeof(float) * (size_t)DD);
     }
+    if (!m->use_deep) return;
+    const float *in = ws->x;
+    for (int l = 0; l < m->n_layers; l++) {
+        ns_matmul_forward(ws->h[l], in, m->params + m->W_off[l], m->params + m->b_off[l], nb, m->dims[l],
+                          m->dims[l + 1]);
+        if (l + 1 < m->n_layers) ns_relu_forward(ws->h[l], ws->h[l], (size_t)nb * (size_t)m->dims[l + 1]);
+        in = ws->h[l];
+    }
+    for (int j = 0; j < nb; j++) ws->logit[j] += ws->h[m->n_layers - 1][j];
 }
 
 /* ---- backward ------------------------------------------------------------- */
@@ -299,37 +325,49 @@ static int grow_f32(float **p, int cap, int need)
     return NS_OK;
 }
 
-int ns__rank_backward(const ns_ranker *m, ns__rank_ws *ws, const ns_fdata *d, int lo, int hi, int B)
+int ns__rank_backward(const ns_ranker *m, ns__rank_ws *ws, int nb, int B)
 {
-    int nb = hi - lo;
     const float *cw = m->cfg.class_weight;
-    for (int i = 0; i < nb; i++) {
-        float y = d->label[lo + i];
-        ws->yw[i] = d->weight[lo + i] * cw[y > 0.5f];
+    int ne = m->lay.n_emb, DD = m->lay.dense_dim;
+    int need_w = 0, adam = m->cfg.deep_opt == NS_RANK_ADAM;
+    for (int j = 0; j < nb; j++) {
+        const uint32_t *p = ws->rec[j];
+        for (int f = 0; f < ne; f++) {
+            int cnt = (int)*p++;
+            if (!adam && m->use_deep) ws->ne[f] += cnt; /* count first, fill below */
+            p += cnt;
+        }
+        int nw = (int)*p++;
+        need_w += nw;
+        p += 2 * nw + DD;
+        float y = u2f(p[0]);
+        ws->ylab[j] = y;
+        ws->yw[j] = u2f(p[1]) * cw[y > 0.5f];
     }
-    ws->loss = ns_bce_logits_forward(NULL, ws->logit, d->label + lo, ws->yw, (size_t)nb) * nb;
+    ws->loss = ns_bce_logits_forward(NULL, ws->logit, ws->ylab, ws->yw, (size_t)nb) * nb;
     memset(ws->dlogit, 0, sizeof(float) * (size_t)nb);
     /* mean over the whole batch B: dloss = nb / B gives w_i / B per row */
-    ns_bce_logits_backward(ws->dlogit, ws->logit, d->label + lo, ws->yw, (float)nb / (float)B, (size_t)nb);
+    ns_bce_logits_backward(ws->dlogit, ws->logit, ws->ylab, ws->yw, (float)nb / (float)B, (size_t)nb);
     if (m->use_wide) {
-        int a = d->wide_off[lo], b = d->wide_off[hi];
-        int need = b - a;
-        if (need > ws->wcap) {
+        if (need_w > ws->wcap) {
             int cap = ws->wcap;
-            if (grow_i32(&ws->wid, &cap, need) < 0 || grow_f32(&ws->wg, ws->wcap, cap) < 0) return NS_ENOMEM;
+            if (grow_i32(&ws->wid, &cap, need_w) < 0 || grow_f32(&ws->wg, ws->wcap, cap) < 0) return NS_ENOMEM;
             ws->wcap = cap;
         }
         ws->nw = 0;
-        for (int i = 0; i < nb; i++) {
-            float g = ws->dlogit[i];
-            for (int k = d->wide_off[lo + i]; k < d->wide_off[lo + i + 1]; k++) {
-                ws->wid[ws->nw] = d->wide_ids[k];
-                ws->wg[ws->nw++] = g * d->wide_vals[k];
+        for (int j = 0; j < nb; j++) {
+            const uint32_t *p = ws->rec[j];
+            for (int f = 0; f < ne; f++) p += 1 + *p;
+            int nw = (int)*p++;
+            float g = ws->dlogit[j];
+            for (int k = 0; k < nw; k++) {
+                ws->wid[ws->nw] = (int32_t)p[k];
+                ws->wg[ws->nw++] = g * u2f(p[nw + k]);
             }
         }
     }
     if (!m->use_deep) return NS_OK;
-    /* output and hidden layers, top down; da holds dL/d(out of layer l) */
+    /* output and hidden layers, top down; dcur holds dL/d(output of layer l) */
     float *dcur = ws->da, *dnext = ws->db;
     memcpy(dcur, ws->dlogit, sizeof(float) * (size_t)nb);
     for (int l = m->n_layers - 1; l >= 0; l--) {
@@ -338,7 +376,7 @@ int ns__rank_backward(const ns_ranker *m, ns__rank_ws *ws, const ns_fdata *d, in
             for (size_t k = 0; k < (size_t)nb * OUT; k++)
                 if (ws->h[l][k] <= 0) dcur[k] = 0;
         const float *in = l ? ws->h[l - 1] : ws->x;
-        int need_dinp = l > 0 || m->lay.n_emb > 0;
+        int need_dinp = l > 0 || ne > 0;
         if (need_dinp) memset(dnext, 0, sizeof(float) * (size_t)nb * IN);
         ns_matmul_backward(need_dinp ? dnext : NULL, ws->grad + m->W_off[l], ws->grad + m->b_off[l], dcur, in,
                            m->params + m->W_off[l], nb, IN, OUT);
@@ -346,25 +384,38 @@ int ns__rank_backward(const ns_ranker *m, ns__rank_ws *ws, const ns_fdata *d, in
         dcur = dnext;
         dnext = t;
     }
-    /* dcur = dL/dx [nb, in_dim]: embedding gradients */
+    /* dcur = dL/dx [nb, in_dim] -> embedding rows (the scatter of
+     * ns_embedding_bag_backward, or its COO form for Adagrad) */
     int C = m->in_dim;
-    for (int f = 0; f < m->lay.n_emb; f++) {
-        int D = m->lay.emb_dim[f], col = m->emb_col[f];
-        for (int i = 0; i < nb; i++)
-            memcpy(ws->eout + (size_t)i * D, dcur + (size_t)i * C + col, sizeof(float) * (size_t)D);
-        const int32_t *ids = rebase(ws, d, f, lo, hi);
-        if (m->cfg.deep_opt == NS_RANK_ADAM) {
-            ns_embedding_bag_backward(ws->grad + m->emb_off[f], ws->eout, ids, ws->off, NULL, nb,
-                                      m->lay.emb_card[f], D, NS_BAG_MEAN);
-        } else {
-            int nnz = ws->off[nb];
+    if (!adam)
+        for (int f = 0; f < ne; f++) {
+            int nnz = ws->ne[f], D = m->lay.emb_dim[f];
             int cap = ws->ecap[f];
             if (grow_i32(&ws->eid[f], &cap, nnz) < 0 || grow_f32(&ws->erow[f], ws->ecap[f] * D, cap * D) < 0)
                 return NS_ENOMEM;
             ws->ecap[f] = cap;
-            memcpy(ws->eid[f], ids, sizeof(int32_t) * (size_t)nnz);
-            ns_embedding_bag_backward_rows(ws->erow[f], ws->eout, ws->off, NULL, nb, D, NS_BAG_MEAN);
-            ws->ne[f] = nnz;
+            ws->ne[f] = 0;
+        }
+    for (int j = 0; j < nb; j++) {
+        const uint32_t *p = ws->rec[j];
+        const float *gx = dcur + (size_t)j * C;
+        for (int f = 0; f < ne; f++) {
+            int cnt = (int)*p++, D = m->lay.emb_dim[f];
+            const uint32_t *ids = p;
+            p += cnt;
+            if (!cnt) continue;
+            float sc = 1.0f / (float)cnt;
+            const float *g = gx + m->emb_col[f];
+            for (int i = 0; i < cnt; i++) {
+                float *dst;
+                if (adam) dst = ws->grad + m->emb_off[f] + (size_t)ids[i] * D;
+                else {
+                    ws->eid[f][ws->ne[f]] = (int32_t)ids[i];
+                    dst = ws->erow[f] + (size_t)ws->ne[f]++ * D;
+                    for (int k = 0; k < D; k++) dst[k] = 0;
+                }
+                for (int k = 0; k < D; k++) dst[k] += sc * g[k];
+            }
         }
     }
     return NS_OK;

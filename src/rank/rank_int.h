@@ -32,6 +32,25 @@ struct ns_ranker {
     size_t W_off[NS__RANK_MAXL], b_off[NS__RANK_MAXL];
 };
 
+/*
+ * Rows packed for the model: one contiguous record per row, so reading a
+ * training row at a random position costs one or two cache misses instead
+ * of one per field (the per-field CSR arrays of ns_fdata cost ~30 misses a
+ * row, which dominated training). Record, in 32-bit words:
+ *   for each embedded field: count, ids[count]
+ *   wide count, wide ids[count], wide values[count] (float bits)
+ *   dense[dense_dim] (float), label (float), weight (float)
+ */
+typedef struct ns__packed {
+    int n, cap;
+    int64_t *start;            /* [n+1] word offset of each record */
+    uint32_t *pool;
+    size_t used, pool_cap;
+} ns__packed;
+
+int ns__rank_pack(ns__packed *p, const ns_fdata *d); /* replaces p's rows with d's */
+void ns__packed_release(ns__packed *p);
+
 /* Workspace for up to `cap` rows on one thread. */
 typedef struct ns__rank_ws {
     int cap;
@@ -40,7 +59,7 @@ typedef struct ns__rank_ws {
     float *da, *db;            /* [cap, max(in_dim, max_width)] gradient scratch */
     float *eout;               /* [cap, max_emb_dim] */
     int32_t *off;              /* [cap+1] rebased bag offsets */
-    float *logit, *dlogit, *yw; /* [cap] */
+    float *logit, *dlogit, *yw, *ylab; /* [cap] */
     float *grad;               /* [n_params] this thread's dense gradient */
     /* wide gradient occurrences (index, dlogit * value) */
     int32_t *wid;
@@ -51,16 +70,18 @@ typedef struct ns__rank_ws {
     float **erow;
     int *ne, *ecap;
     double loss;               /* sum of weighted losses of the last backward */
+    const uint32_t **rec;      /* [cap] records of the rows of the last forward */
 } ns__rank_ws;
 
 int ns__rank_ws_init(ns__rank_ws *ws, const ns_ranker *m, int cap, int with_grad);
 void ns__rank_ws_release(ns__rank_ws *ws, const ns_ranker *m);
-/* logits of rows [lo, hi) of d into ws->logit[0, hi - lo). */
-void ns__rank_forward(const ns_ranker *m, ns__rank_ws *ws, const ns_fdata *d, int lo, int hi);
-/* After ns__rank_forward on the same rows: gradients of
+/* Logits of rows idx[lo..hi) of d (rows lo..hi when idx is NULL) into
+ * ws->logit[0, hi - lo). */
+void ns__rank_forward(const ns_ranker *m, ns__rank_ws *ws, const ns__packed *d, const int *idx, int lo, int hi);
+/* After ns__rank_forward on nb rows: gradients of
  * sum_i cw[y_i] w_i BCE(logit_i, y_i) / B into ws (grad, wide and, for
  * Adagrad, embedding occurrences). */
-int ns__rank_backward(const ns_ranker *m, ns__rank_ws *ws, const ns_fdata *d, int lo, int hi, int B);
+int ns__rank_backward(const ns_ranker *m, ns__rank_ws *ws, int nb, int B);
 /* Parameter setup from cfg + spec layout (no values). */
 int ns__rank_alloc(ns_ranker *m);
 void ns__rank_init_params(ns_ranker *m);

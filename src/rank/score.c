@@ -22,6 +22,7 @@
 struct ns_rank_ctx {
     ns__rank_ws ws;
     ns_fdata rows;
+    ns__packed packed;
     const ns_ranker *m;
 };
 
@@ -42,6 +43,7 @@ void ns_rank_ctx_free(ns_rank_ctx *c)
     if (!c) return;
     ns__rank_ws_release(&c->ws, c->m);
     ns_fdata_release(&c->rows);
+    ns__packed_release(&c->packed);
     free(c);
 }
 
@@ -55,9 +57,11 @@ static float sigmoidf_(float x)
 int ns_ranker_predict(const ns_ranker *m, ns_rank_ctx *c, const ns_fdata *d, float *prob)
 {
     if (c->m != m) return ns_err_set(NS_EINVAL, "scoring context belongs to another model");
+    int rc = ns__rank_pack(&c->packed, d);
+    if (rc < 0) return rc;
     for (int lo = 0; lo < d->n; lo += SCORE_CHUNK) {
         int hi = d->n - lo < SCORE_CHUNK ? d->n : lo + SCORE_CHUNK;
-        ns__rank_forward(m, &c->ws, d, lo, hi);
+        ns__rank_forward(m, &c->ws, &c->packed, NULL, lo, hi);
         for (int i = 0; i < hi - lo; i++) prob[lo + i] = sigmoidf_(c->ws.logit[i]);
     }
     return NS_OK;
@@ -69,6 +73,8 @@ int ns_ranker_predict_all(const ns_ranker *m, const ns_fdata *d, float *prob)
     int chunks = (d->n + SCORE_CHUNK - 1) / SCORE_CHUNK;
     if (T > chunks) T = chunks;
     if (T < 1) T = 1;
+    ns__packed pk = {0};
+    if (ns__rank_pack(&pk, d) < 0) return NS_ENOMEM;
 #pragma omp parallel num_threads(T) reduction(| : err)
     {
         ns__rank_ws ws;
@@ -77,12 +83,13 @@ int ns_ranker_predict_all(const ns_ranker *m, const ns_fdata *d, float *prob)
 #pragma omp for schedule(static)
             for (int k = 0; k < chunks; k++) {
                 int lo = k * SCORE_CHUNK, hi = lo + SCORE_CHUNK < d->n ? lo + SCORE_CHUNK : d->n;
-                ns__rank_forward(m, &ws, d, lo, hi);
+                ns__rank_forward(m, &ws, &pk, NULL, lo, hi);
                 for (int i = 0; i < hi - lo; i++) prob[lo + i] = sigmoidf_(ws.logit[i]);
             }
         }
         ns__rank_ws_release(&ws, m);
     }
+    ns__packed_release(&pk);
     return err ? ns_err_set(NS_ENOMEM, "scoring workspace") : NS_OK;
 }
 

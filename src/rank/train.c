@@ -23,7 +23,6 @@ typedef struct trainer {
     ns_ranker *m;
     int T;
     ns__rank_ws *ws;
-    ns_fdata batch;
     float *adam_m, *adam_v, *acc; /* deep optimizer state [n_params] */
     /* sparse accumulation (wide, and embeddings under Adagrad) */
     float *wg;                    /* [wide_dim] */
@@ -43,7 +42,6 @@ static void trainer_release(trainer *t)
     if (t->ws)
         for (int i = 0; i < t->T; i++) ns__rank_ws_release(&t->ws[i], m);
     free(t->ws);
-    ns_fdata_release(&t->batch);
     ns_free_aligned(t->adam_m);
     ns_free_aligned(t->adam_v);
     ns_free_aligned(t->acc);
@@ -76,7 +74,6 @@ static int trainer_init(trainer *t, ns_ranker *m)
     if (!t->ws) return NS_ENOMEM;
     for (int i = 0; i < T; i++)
         if (ns__rank_ws_init(&t->ws[i], m, (B + T - 1) / T + 1, 1) < 0) return NS_ENOMEM;
-    if (ns_fdata_init(&t->batch, m->spec) < 0) return NS_ENOMEM;
     size_t np = m->n_params ? m->n_params : 1;
     if (m->use_deep) {
         if (m->cfg.deep_opt == NS_RANK_ADAM) {
@@ -172,10 +169,9 @@ static void emb_adagrad_step(trainer *t, const ns_adagrad_cfg *ac)
 }
 
 /* One mini-batch: forward/backward split over threads, then the updates. */
-static int train_batch(trainer *t, int bsz, double *loss)
+static int train_batch(trainer *t, const ns__packed *d, const int *idx, int bsz, double *loss)
 {
     ns_ranker *m = t->m;
-    const ns_fdata *d = &t->batch;
     int T = t->T, err = 0;
     size_t z0 = m->cfg.deep_opt == NS_RANK_ADAM ? 0 : m->mlp_off; /* dense-gradient region */
     size_t np = m->use_deep ? m->n_params : 0;
@@ -193,8 +189,8 @@ static int train_batch(trainer *t, int bsz, double *loss)
         if (w->ne)
             for (int f = 0; f < m->lay.n_emb; f++) w->ne[f] = 0;
         if (hi > lo) {
-            ns__rank_forward(m, w, d, lo, hi);
-            if (ns__rank_backward(m, w, d, lo, hi, bsz) < 0) err = 1;
+            ns__rank_forward(m, w, d, idx, lo, hi);
+            if (ns__rank_backward(m, w, hi - lo, bsz) < 0) err = 1;
         }
 #pragma omp barrier
         if (np) {
@@ -268,6 +264,7 @@ int ns_ranker_train(ns_ranker *m, const ns_fdata *train, const ns_fdata *val, ns
     memset(&t, 0, sizeof t);
     t.m = m;
     snapshot snap = {0};
+    ns__packed packed = {0};
     int *perm = ns_malloc(sizeof(int) * (size_t)n);
     float *vprob = val && val->n ? ns_malloc(sizeof(float) * (size_t)val->n) : NULL;
     int rc = perm ? trainer_init(&t, m) : NS_ENOMEM;
@@ -283,6 +280,7 @@ int ns_ranker_train(ns_ranker *m, const ns_fdata *train, const ns_fdata *val, ns
         }
         if (rc < 0) goto done;
     }
+    if ((rc = ns__rank_pack(&packed, train)) < 0) goto done;
     for (int i = 0; i < n; i++) perm[i] = i;
     ns_progress pr;
     ns_progress_begin(&pr, "rank train", (double)n * m->cfg.epochs, "ex");
@@ -295,9 +293,7 @@ int ns_ranker_train(ns_ranker *m, const ns_fdata *train, const ns_fdata *val, ns
         double t0 = ns_now(), loss = 0;
         for (int s = 0; s < n; s += B) {
             int bsz = n - s < B ? n - s : B;
-            ns_fdata_clear(&t.batch);
-            if ((rc = ns_fdata_gather(&t.batch, train, perm + s, bsz)) < 0) goto end_progress;
-            if ((rc = train_batch(&t, bsz, &loss)) < 0) goto end_progress;
+            if ((rc = train_batch(&t, &packed, perm + s, bsz, &loss)) < 0) goto end_progress;
             ns_progress_add(&pr, bsz);
         }
         st->train_seconds += ns_now() - t0;
@@ -332,6 +328,7 @@ end_progress:
     m->cfg.best_val_auc = st->best_val_auc;
 done:
     trainer_release(&t);
+    ns__packed_release(&packed);
     free(perm);
     free(vprob);
     free(snap.params);

@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "northstar/feature.h"
 #include "northstar/rank.h"
+#include "northstar/tensor.h"
 #include "rank/rank_int.h"
 
 #include <math.h>
@@ -71,7 +72,10 @@ static ns_ranker *new_model(const char *csv, ns_fdata *d, ns_rank_kind kind, ns_
 /* Loss sum_i cw w_i BCE / n in double from a forward pass. */
 static double loss_of(ns_ranker *m, ns__rank_ws *ws, const ns_fdata *d)
 {
-    ns__rank_forward(m, ws, d, 0, d->n);
+    ns__packed pk = {0};
+    ASSERT_OK(ns__rank_pack(&pk, d));
+    ns__rank_forward(m, ws, &pk, NULL, 0, d->n);
+    ns__packed_release(&pk);
     double s = 0;
     for (int i = 0; i < d->n; i++) {
         double x = ws->logit[i], y = d->label[i];
@@ -95,8 +99,11 @@ static void gradcheck(ns_rank_opt opt)
     ns__rank_ws ws;
     ASSERT_OK(ns__rank_ws_init(&ws, m, d.n, 1));
     memset(ws.grad, 0, sizeof(float) * m->n_params);
-    ns__rank_forward(m, &ws, &d, 0, d.n);
-    ASSERT_OK(ns__rank_backward(m, &ws, &d, 0, d.n, d.n));
+    ns__packed pk = {0};
+    ASSERT_OK(ns__rank_pack(&pk, &d));
+    ns__rank_forward(m, &ws, &pk, NULL, 0, d.n);
+    ASSERT_OK(ns__rank_backward(m, &ws, d.n, d.n));
+    ns__packed_release(&pk);
     /* analytic gradients as dense vectors */
     size_t np = m->n_params;
     float *ga = ns_calloc(np + (size_t)m->wide_dim, sizeof(float));
@@ -154,12 +161,15 @@ TEST(batch_split_matches_whole)
     memset(a.grad, 0, sizeof(float) * m->n_params);
     memset(b.grad, 0, sizeof(float) * m->n_params);
     memset(c.grad, 0, sizeof(float) * m->n_params);
-    ns__rank_forward(m, &a, &d, 0, d.n);
-    ASSERT_OK(ns__rank_backward(m, &a, &d, 0, d.n, d.n));
-    ns__rank_forward(m, &b, &d, 0, 17);
-    ASSERT_OK(ns__rank_backward(m, &b, &d, 0, 17, d.n));
-    ns__rank_forward(m, &c, &d, 17, d.n);
-    ASSERT_OK(ns__rank_backward(m, &c, &d, 17, d.n, d.n));
+    ns__packed pk = {0};
+    ASSERT_OK(ns__rank_pack(&pk, &d));
+    ns__rank_forward(m, &a, &pk, NULL, 0, d.n);
+    ASSERT_OK(ns__rank_backward(m, &a, d.n, d.n));
+    ns__rank_forward(m, &b, &pk, NULL, 0, 17);
+    ASSERT_OK(ns__rank_backward(m, &b, 17, d.n));
+    ns__rank_forward(m, &c, &pk, NULL, 17, d.n);
+    ASSERT_OK(ns__rank_backward(m, &c, d.n - 17, d.n));
+    ns__packed_release(&pk);
     for (size_t i = 0; i < m->n_params; i++) b.grad[i] += c.grad[i];
     ASSERT_CLOSE("split grad", b.grad, a.grad, m->n_params, 1e-6, 1e-4);
     ns__rank_ws_release(&a, m);
@@ -339,5 +349,48 @@ TEST(early_stopping_keeps_best)
     free(p);
     ns_fdata_release(&d);
     ns_fdata_release(&v);
+    ns_ranker_free(m);
+}
+
+/* The fused gather (mean bags written into the MLP input through a row
+ * index) equals the foundation kernel ns_embedding_bag_forward on the same
+ * rows, and indexing rows gives the logits of the rows themselves. */
+TEST(fused_gather_matches_embedding_bag_kernel)
+{
+    ns_fdata d;
+    ns_ranker *m = new_model(make_csv("fg.csv", 50, 12), &d, NS_RANK_WIDE_DEEP, NS_RANK_ADAM);
+    int n = d.n, idx[50];
+    for (int i = 0; i < n; i++) idx[i] = n - 1 - i;
+    ns__rank_ws a, b;
+    ASSERT_OK(ns__rank_ws_init(&a, m, n, 0));
+    ASSERT_OK(ns__rank_ws_init(&b, m, n, 0));
+    ns__packed pk = {0};
+    ASSERT_OK(ns__rank_pack(&pk, &d));
+    ns__rank_forward(m, &a, &pk, idx, 0, n);
+    ns__rank_forward(m, &b, &pk, NULL, 0, n);
+    ns__packed_release(&pk);
+    for (int i = 0; i < n; i++) ASSERT_NEAR(a.logit[i], b.logit[idx[i]], 0);
+    int C = m->in_dim;
+    for (int f = 0; f < m->lay.n_emb; f++) {
+        int D = m->lay.emb_dim[f];
+        int32_t *off = ns_malloc(sizeof(int32_t) * (size_t)(n + 1)), *ids = ns_malloc(sizeof(int32_t) * 4 * (size_t)n);
+        off[0] = 0;
+        for (int i = 0; i < n; i++) {
+            int r = idx[i], k = off[i];
+            for (int t = d.emb_off[f][r]; t < d.emb_off[f][r + 1]; t++) ids[k++] = d.emb_ids[f][t];
+            off[i + 1] = k;
+        }
+        float *want = ns_malloc(sizeof(float) * (size_t)n * D), *got = ns_malloc(sizeof(float) * (size_t)n * D);
+        ns_embedding_bag_forward(want, ids, off, NULL, m->params + m->emb_off[f], n, m->lay.emb_card[f], D, NS_BAG_MEAN);
+        for (int i = 0; i < n; i++) memcpy(got + (size_t)i * D, a.x + (size_t)i * C + m->emb_col[f], sizeof(float) * D);
+        ASSERT_CLOSE(m->lay.emb_name[f], got, want, (size_t)n * D, 1e-7, 1e-6);
+        free(off);
+        free(ids);
+        free(want);
+        free(got);
+    }
+    ns__rank_ws_release(&a, m);
+    ns__rank_ws_release(&b, m);
+    ns_fdata_release(&d);
     ns_ranker_free(m);
 }
