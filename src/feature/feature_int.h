@@ -70,6 +70,7 @@ struct ns_feature_spec {
     int n_columns;
     char **na;
     int n_na;
+    int *na_len;          /* strlen of each na value */
     char *label_col;      /* NULL = no label */
     char **pos, **neg;
     int n_pos, n_neg;

@@ -56,6 +56,7 @@ void ns_fspec_free(ns_feature_spec *s)
     if (!s) return;
     free_strs(s->columns, s->n_columns);
     free_strs(s->na, s->n_na);
+    free(s->na_len);
     free(s->label_col);
     free_strs(s->pos, s->n_pos);
     free_strs(s->neg, s->n_neg);
@@ -376,6 +377,8 @@ static int parse_top(const pctx *c, ns_feature_spec *s, json_t *root)
         s->na[1] = ns_strdup("?");
         s->n_na = 2;
     }
+    if (!(s->na_len = ns_calloc((size_t)s->n_na + 1, sizeof(int)))) return NS_ENOMEM;
+    for (int i = 0; i < s->n_na; i++) s->na_len[i] = (int)strlen(s->na[i]);
     if ((v = json_object_get(root, "label"))) {
         json_t *lc = json_is_object(v) ? json_object_get(v, "column") : v;
         if (!json_is_string(lc)) return bad(c, "label", "'label' must be a column name or {\"column\": name, ...}%s", "");

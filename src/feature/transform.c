@@ -23,8 +23,37 @@
 int ns__is_na(const ns_feature_spec *s, const char *p, int len)
 {
     for (int i = 0; i < s->n_na; i++)
-        if ((int)strlen(s->na[i]) == len && !memcmp(s->na[i], p, (size_t)len)) return 1;
+        if (s->na_len[i] == len && !memcmp(s->na[i], p, (size_t)len)) return 1;
     return 0;
+}
+
+/* Plain decimals ("39", "-1.25") without strtod: a mantissa below 2^53 and
+ * one division by an exact power of ten is correctly rounded, so the result
+ * equals strtod's (the classic exact fast path). Returns 0 when the text
+ * needs the general parser (exponents, long mantissas, nan, inf, hex). */
+static int fast_decimal(const char *p, int len, double *out)
+{
+    static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    int i = 0, neg = 0, digits = 0, frac = -1;
+    uint64_t mant = 0;
+    if (i < len && (p[i] == '-' || p[i] == '+')) neg = p[i++] == '-';
+    for (; i < len; i++) {
+        char c = p[i];
+        if (c >= '0' && c <= '9') {
+            if (++digits > 15) return 0;
+            mant = mant * 10 + (uint64_t)(c - '0');
+            if (frac >= 0) frac++;
+        } else if (c == '.' && frac < 0)
+            frac = 0;
+        else
+            return 0;
+    }
+    if (!digits) return 0;
+    double v = (double)mant;
+    if (frac > 0) v /= p10[frac];
+    *out = neg ? -v : v;
+    return 1;
 }
 
 static const char *col_name(const ns_feature_spec *s, const ns__feature *f)
@@ -47,6 +76,7 @@ static int parse_num(const ns_feature_spec *s, const ns__feature *f, const ns_fv
         *missing = 1;
         return NS_OK;
     }
+    if (fast_decimal(v->str, v->len, x)) return NS_OK;
     char buf[128];
     if (v->len >= (int)sizeof buf) {
         char shown[64];

@@ -361,3 +361,37 @@ TEST(bad_specs_rejected)
         printf("  spec %zu: %s\n", i, ns_err_msg());
     }
 }
+
+/* The decimal fast path gives strtod's double exactly (checked through an
+ * untransformed numeric feature on random decimals, with and without fraction). */
+TEST(number_parsing_matches_strtod)
+{
+    const char *json = "{\"label\":\"y\",\"features\":[{\"name\":\"x\",\"type\":\"numeric\",\"wide_value\":true}]}";
+    ns_fdata d;
+    ns_feature_spec *s = fit(json, "x,y\n1,0\n2,1\n", &d);
+    ns_fdata_release(&d);
+    ASSERT_OK(ns_fdata_init(&d, s));
+    ns_rng r;
+    ns_rng_seed(&r, 42, 0);
+    static const char *fixed[] = {"0", "-0", "+5", ".5", "5.", "0.1", "123456789012345", "1234567890123456",
+                                  "1e3", "-2.5E-3", "0.30000000000000004", "9007199254740993", "007"};
+    int n = 0;
+    char txt[64];
+    for (int i = 0; i < 2000; i++) {
+        if (i < (int)(sizeof fixed / sizeof fixed[0])) snprintf(txt, sizeof txt, "%s", fixed[i]);
+        else {
+            int k = (int)ns_rng_below(&r, 8);
+            snprintf(txt, sizeof txt, "%.*f", k, (ns_rng_uniform(&r) - 0.5) * pow(10, (double)ns_rng_below(&r, 12)));
+        }
+        ns_fvalue v = {txt, (int)strlen(txt), 0};
+        ns_fdata_clear(&d);
+        ASSERT_OK(ns_fspec_encode(s, &v, 0, 1, &d));
+        double want = strtod(txt, NULL);
+        /* wide index 1 carries the value as float */
+        ASSERT_MSG(d.wide_vals[1] == (float)want, "'%s': %.9g vs %.9g", txt, d.wide_vals[1], want);
+        n++;
+    }
+    ASSERT_EQ_INT(n, 2000);
+    ns_fdata_release(&d);
+    ns_fspec_free(s);
+}
