@@ -175,6 +175,26 @@ static void value_text(const ns_fvalue *v, const char **p, int *len, char *tmp, 
     }
 }
 
+/* The next non-empty, space-trimmed token of a multi-valued text [*p, e)
+ * split at sep; 0 when there is none left. */
+static int next_token(const char **p, const char *e, char sep, const char **tok, int *len)
+{
+    while (*p <= e) {
+        const char *a = *p, *q = a < e ? memchr(a, sep, (size_t)(e - a)) : NULL;
+        if (!q) q = e;
+        *p = q + 1;
+        while (a < q && *a == ' ') a++;
+        const char *t = q;
+        while (t > a && t[-1] == ' ') t--;
+        if (t > a) {
+            *tok = a;
+            *len = (int)(t - a);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int ns__fspec_encode_at(const ns_feature_spec *s, const ns_fvalue *vals, float y, float w,
                         ns_fdata *d, const char *file, long line)
 {
@@ -214,19 +234,12 @@ int ns__fspec_encode_at(const ns_feature_spec *s, const ns_fvalue *vals, float y
             char tmp[40];
             value_text(v, &p, &len, tmp, sizeof tmp);
             if (ns__is_na(s, p, len)) continue; /* empty bag */
-            const char *e = p + len;
-            while (p <= e) {
-                const char *q = memchr(p, f->sep, (size_t)(e - p));
-                if (!q) q = e;
-                while (p < q && *p == ' ') p++;
-                const char *t = q;
-                while (t > p && t[-1] == ' ') t--;
-                if (t > p) {
-                    int id = cat_id(s, f, p, (int)(t - p));
-                    if (f->wide_base >= 0 && (rc = ns__fdata_push_wide(d, f->wide_base + id, 1.0f)) < 0) goto fail;
-                    if (f->emb_field >= 0 && (rc = ns__fdata_push_emb(d, f->emb_field, id)) < 0) goto fail;
-                }
-                p = q + 1;
+            const char *e = p + len, *tok;
+            int tl;
+            while (next_token(&p, e, f->sep, &tok, &tl)) {
+                int id = cat_id(s, f, tok, tl);
+                if (f->wide_base >= 0 && (rc = ns__fdata_push_wide(d, f->wide_base + id, 1.0f)) < 0) goto fail;
+                if (f->emb_field >= 0 && (rc = ns__fdata_push_emb(d, f->emb_field, id)) < 0) goto fail;
             }
             continue;
         } else
@@ -343,16 +356,10 @@ int ns__fspec_fit_row(ns_feature_spec *s, ns__facc *accs, const ns_fvalue *vals,
                 if ((rc = count_value(a, p, len)) < 0) return rc;
                 continue;
             }
-            const char *e = p + len;
-            while (p <= e) {
-                const char *q = memchr(p, f->sep, (size_t)(e - p));
-                if (!q) q = e;
-                while (p < q && *p == ' ') p++;
-                const char *t = q;
-                while (t > p && t[-1] == ' ') t--;
-                if (t > p && (rc = count_value(a, p, (int)(t - p))) < 0) return rc;
-                p = q + 1;
-            }
+            const char *e = p + len, *tok;
+            int tl;
+            while (next_token(&p, e, f->sep, &tok, &tl))
+                if ((rc = count_value(a, tok, tl)) < 0) return rc;
         }
     }
     return NS_OK;
