@@ -19,6 +19,7 @@ static const command commands[] = {
     {"bm25", cmd_bm25, "BM25 keyword index: build, search, stats"},
     {"index", cmd_index, "HNSW vector index: build, search, stats"},
     {"rank", cmd_rank, "feature-driven rankers: wide (FTRL), deep, Wide & Deep"},
+    {"import", cmd_import, "fill the service store from MovieLens, CSV or JSONL files"},
     {"safetensors", cmd_safetensors, "inspect and validate safetensors files"},
     {"version", cmd_version, "print version and build information"},
     {"word2vec", cmd_word2vec, "train, query and evaluate word vectors (skip-gram, CBOW)"},

@@ -1,0 +1,169 @@
+/*
+ * northstar/store.h — layer 5: the durable store of the recommendation
+ * service. One SQLite file in WAL mode holds users, items and the event log.
+ *
+ * Schema (version NS_STORE_SCHEMA_VERSION; older files are migrated on open,
+ * newer ones are refused with a hint):
+ *   meta(key TEXT PRIMARY KEY, value TEXT)           "schema_version", ...
+ *   users(uid INTEGER PRIMARY KEY, ext TEXT UNIQUE,  external id
+ *         age INTEGER, gender TEXT, occupation TEXT, zip TEXT,
+ *         attrs TEXT (JSON object), created REAL)
+ *   items(iid INTEGER PRIMARY KEY, ext TEXT UNIQUE, title TEXT, body TEXT,
+ *         categories TEXT ('|'-separated), attrs TEXT (JSON object),
+ *         creator TEXT, created REAL)
+ *   events(seq INTEGER PRIMARY KEY, uid INTEGER, iid INTEGER, type INTEGER,
+ *          value REAL, ts REAL (Unix seconds), context TEXT (JSON or NULL))
+ *   index events_user(uid, ts), events_item(iid, ts)            (v2)
+ *
+ * Durability: an acknowledged write (a put_* call that returned >= 0)
+ * survives `kill -9` of the process, and with NS_SYNC_FULL (the default)
+ * also a power loss: WAL mode with synchronous=FULL fsyncs the WAL on every
+ * commit. NS_SYNC_NORMAL fsyncs only at checkpoints: still safe against a
+ * process crash (the WAL is in the OS page cache), not against power loss.
+ * Each put_* call is one transaction: all rows or none, so batch writes.
+ *
+ * Threads: a store handle serialises its calls with an internal mutex; open
+ * one handle per process (readers of the same file from other processes are
+ * fine: WAL lets them read while one writes).
+ *
+ * Example
+ *   ns_store *st;
+ *   if (ns_store_open(&st, "svc.db", NULL) < 0) die(ns_err_msg());
+ *   ns_event_rec ev = {.user = "u1", .item = "m42", .type = NS_EV_CLICK, .value = 1, .ts = now};
+ *   ns_store_put_events(st, &ev, 1, NULL);
+ *   ns_store_close(st);
+ */
+#ifndef NORTHSTAR_STORE_H
+#define NORTHSTAR_STORE_H
+
+#include "northstar/base.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NS_STORE_SCHEMA_VERSION 2
+
+/* Event types. Keep ns_event_type_name/parse in step (static_assert). */
+typedef enum {
+    NS_EV_IMPRESSION = 0,
+    NS_EV_CLICK,
+    NS_EV_LIKE,
+    NS_EV_PURCHASE,
+    NS_EV_RATING,
+    NS_EV__COUNT
+} ns_event_type;
+
+const char *ns_event_type_name(int type); /* "impression", ..., "?" */
+int ns_event_type_parse(const char *s);   /* type or -1 */
+/* Positive feedback: click, like, purchase, or a rating >= 3.5 (on 1..5). */
+int ns_event_is_positive(int type, double value);
+
+typedef enum { NS_SYNC_FULL = 0, NS_SYNC_NORMAL, NS_SYNC_OFF } ns_store_sync;
+
+typedef struct ns_store_opts {
+    ns_store_sync sync;  /* default NS_SYNC_FULL */
+    int readonly;        /* open without writing (no migration) */
+    int busy_timeout_ms; /* wait for other writers (default 5000) */
+} ns_store_opts;
+
+typedef struct ns_store ns_store;
+
+/* Records. Strings are borrowed (put) or arena-owned (get/scan); NULL means
+ * absent. attrs/context are JSON object texts. Times are Unix seconds. */
+typedef struct ns_user_rec {
+    const char *id;
+    int age;                /* 0 = unknown */
+    const char *gender;     /* "M", "F", ... */
+    const char *occupation;
+    const char *zip;
+    const char *attrs;
+    double created;
+} ns_user_rec;
+
+typedef struct ns_item_rec {
+    const char *id;
+    const char *title;
+    const char *text;
+    const char *categories; /* "Action|Comedy" */
+    const char *attrs;
+    const char *creator;
+    double created;
+} ns_item_rec;
+
+typedef struct ns_event_rec {
+    const char *user;
+    const char *item;
+    int type;     /* ns_event_type */
+    double value; /* rating, price, dwell...; 1 for plain clicks */
+    double ts;
+    const char *context;
+} ns_event_rec;
+
+ns_store_opts ns_store_defaults(void);
+int ns_store_open(ns_store **out, const char *path, const ns_store_opts *opts);
+void ns_store_close(ns_store *st);
+int ns_store_schema_version(ns_store *st);
+const char *ns_store_path(const ns_store *st);
+
+/* Insert or replace users/items by external id, in one transaction. */
+int ns_store_put_users(ns_store *st, const ns_user_rec *u, size_t n);
+int ns_store_put_items(ns_store *st, const ns_item_rec *it, size_t n);
+/* Append events in one transaction. Unknown users are created (no
+ * attributes); an unknown item fails the whole batch with NS_ENOTFOUND
+ * naming "events[i].item". *first_seq (may be NULL) gets the sequence number
+ * of the first event; the others follow consecutively. */
+int ns_store_put_events(ns_store *st, const ns_event_rec *ev, size_t n, int64_t *first_seq);
+
+/* Look one up by external id: 1 found (strings in *a), 0 absent, < 0 error. */
+int ns_store_get_user(ns_store *st, const char *id, ns_user_rec *out, ns_arena *a);
+int ns_store_get_item(ns_store *st, const char *id, ns_item_rec *out, ns_arena *a);
+
+/* Scans in insertion order. The record's strings live until the callback
+ * returns. A nonzero return from the callback stops the scan and is
+ * returned. Events: only those with seq > after_seq. */
+typedef int (*ns_store_user_fn)(const ns_user_rec *u, void *ctx);
+typedef int (*ns_store_item_fn)(const ns_item_rec *it, void *ctx);
+typedef int (*ns_store_event_fn)(int64_t seq, const ns_event_rec *ev, void *ctx);
+int ns_store_scan_users(ns_store *st, ns_store_user_fn fn, void *ctx);
+int ns_store_scan_items(ns_store *st, ns_store_item_fn fn, void *ctx);
+int ns_store_scan_events(ns_store *st, int64_t after_seq, ns_store_event_fn fn, void *ctx);
+/* Events of one user, newest first, at most `limit`. */
+int ns_store_user_events(ns_store *st, const char *user, int limit, ns_store_event_fn fn, void *ctx);
+
+/* Row counts; table is "users", "items" or "events". */
+int64_t ns_store_count(ns_store *st, const char *table);
+/* Checkpoint the WAL into the main file (on clean shutdown). */
+int ns_store_checkpoint(ns_store *st);
+
+/* ---- import (store/import_*.c) ------------------------------------------ */
+
+typedef struct ns_import_stats {
+    int64_t users, items, events; /* rows written */
+    int64_t skipped;              /* malformed rows skipped (non-strict) */
+} ns_import_stats;
+
+/* MovieLens-100K directory: u.user, u.item (ISO-8859-1, converted to
+ * UTF-8), u.genre, u.data (ratings as NS_EV_RATING events). Item ids are
+ * "m<id>", user ids "u<id>" when prefix is set, else the plain numbers. */
+int ns_import_movielens(ns_store *st, const char *dir, int prefix_ids, ns_import_stats *stats);
+
+/* Generic files. kind is "users", "items" or "events". CSV has a header row
+ * naming the columns (user/id, item, type, value, ts, context; id, age,
+ * gender, occupation, zip, attrs; id, title, text, categories, attrs,
+ * creator, created), RFC 4180 quoting. JSONL has one object per line with
+ * the same keys. strict: the first bad row fails the import (naming file,
+ * line and field); otherwise bad rows are counted in stats->skipped. */
+int ns_import_csv(ns_store *st, const char *path, const char *kind, int strict, ns_import_stats *stats);
+int ns_import_jsonl(ns_store *st, const char *path, const char *kind, int strict, ns_import_stats *stats);
+
+/* ISO-8859-1 to UTF-8: out needs 2 * n + 1 bytes; returns the length. */
+size_t ns_latin1_to_utf8(const char *s, size_t n, char *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NORTHSTAR_STORE_H */

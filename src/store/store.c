@@ -1,0 +1,552 @@
+/*
+ * store.c — the service's durable store on SQLite (WAL mode, one file):
+ * open + migrations, batched upserts of users and items, the append-only
+ * event log, lookups and scans.
+ *
+ * Workload: the server appends event batches (tens to thousands of rows per
+ * commit) and upserts catalogue rows now and then; at start-up it scans
+ * everything once to rebuild its in-memory state. Every write call is one
+ * transaction, so the cost of the fsync that makes it durable is shared by
+ * the whole batch. Statements are prepared once and reused.
+ */
+#include "northstar/store.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const ev_names[NS_EV__COUNT] = {"impression", "click", "like", "purchase", "rating"};
+_Static_assert(sizeof ev_names / sizeof ev_names[0] == NS_EV__COUNT, "event type names");
+
+const char *ns_event_type_name(int type) { return type >= 0 && type < NS_EV__COUNT ? ev_names[type] : "?"; }
+
+int ns_event_type_parse(const char *s)
+{
+    if (!s) return -1;
+    for (int i = 0; i < NS_EV__COUNT; i++)
+        if (!strcmp(s, ev_names[i])) return i;
+    return -1;
+}
+
+int ns_event_is_positive(int type, double value)
+{
+    switch (type) {
+    case NS_EV_CLICK:
+    case NS_EV_LIKE:
+    case NS_EV_PURCHASE: return 1;
+    case NS_EV_RATING: return value >= 3.5;
+    default: return 0;
+    }
+}
+
+/* ---- statements ---------------------------------------------------------- */
+
+enum {
+    Q_USER_UPSERT,
+    Q_ITEM_UPSERT,
+    Q_USER_FIND,
+    Q_USER_NEW,
+    Q_ITEM_FIND,
+    Q_EVENT_ADD,
+    Q_USER_GET,
+    Q_ITEM_GET,
+    Q__COUNT
+};
+
+static const char *const q_sql[Q__COUNT] = {
+    [Q_USER_UPSERT] = "INSERT INTO users(ext,age,gender,occupation,zip,attrs,created) VALUES(?,?,?,?,?,?,?) "
+                      "ON CONFLICT(ext) DO UPDATE SET age=excluded.age, gender=excluded.gender, "
+                      "occupation=excluded.occupation, zip=excluded.zip, attrs=excluded.attrs, "
+                      "created=excluded.created",
+    [Q_ITEM_UPSERT] = "INSERT INTO items(ext,title,body,categories,attrs,creator,created) VALUES(?,?,?,?,?,?,?) "
+                      "ON CONFLICT(ext) DO UPDATE SET title=excluded.title, body=excluded.body, "
+                      "categories=excluded.categories, attrs=excluded.attrs, creator=excluded.creator, "
+                      "created=excluded.created",
+    [Q_USER_FIND] = "SELECT uid FROM users WHERE ext=?",
+    [Q_USER_NEW] = "INSERT INTO users(ext,age,created) VALUES(?,0,?)",
+    [Q_ITEM_FIND] = "SELECT iid FROM items WHERE ext=?",
+    [Q_EVENT_ADD] = "INSERT INTO events(uid,iid,type,value,ts,context) VALUES(?,?,?,?,?,?)",
+    [Q_USER_GET] = "SELECT ext,age,gender,occupation,zip,attrs,created FROM users WHERE ext=?",
+    [Q_ITEM_GET] = "SELECT ext,title,body,categories,attrs,creator,created FROM items WHERE ext=?",
+};
+
+struct ns_store {
+    sqlite3 *db;
+    sqlite3_stmt *q[Q__COUNT];
+    pthread_mutex_t mu;
+    char path[1024];
+    int version;
+};
+
+static int db_err(ns_store *st, int code, const char *what)
+{
+    return ns_err_set_at(code, st->path, 0, NULL, NULL, "%s: %s", what, sqlite3_errmsg(st->db));
+}
+
+static int exec(ns_store *st, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = ns_err_set_at(NS_EIO, st->path, 0, NULL, NULL, "sqlite: %s (in: %.60s)", msg ? msg : "?", sql);
+        sqlite3_free(msg);
+        return rc;
+    }
+    return 0;
+}
+
+/* ---- migrations ------------------------------------------------------------ */
+
+/* migrations[v] brings a file from version v to v + 1. Append only. */
+static const char *const migrations[NS_STORE_SCHEMA_VERSION] = {
+    /* 0 -> 1: the tables. */
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE users(uid INTEGER PRIMARY KEY, ext TEXT NOT NULL UNIQUE, age INTEGER, gender TEXT,"
+    " occupation TEXT, zip TEXT, attrs TEXT, created REAL);"
+    "CREATE TABLE items(iid INTEGER PRIMARY KEY, ext TEXT NOT NULL UNIQUE, title TEXT, body TEXT,"
+    " categories TEXT, attrs TEXT, creator TEXT, created REAL);"
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY, uid INTEGER NOT NULL, iid INTEGER NOT NULL,"
+    " type INTEGER NOT NULL, value REAL, ts REAL NOT NULL, context TEXT);",
+    /* 1 -> 2: per-user and per-item event indexes (user history, item stats). */
+    "CREATE INDEX events_user ON events(uid, ts);"
+    "CREATE INDEX events_item ON events(iid, ts);",
+};
+
+static int read_version(ns_store *st, int *v)
+{
+    *v = 0;
+    sqlite3_stmt *s = NULL;
+    /* No meta table yet means a fresh file. */
+    if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &s, NULL) != SQLITE_OK) {
+        sqlite3_finalize(s);
+        return 0;
+    }
+    if (sqlite3_step(s) == SQLITE_ROW) *v = atoi((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return 0;
+}
+
+static int migrate(ns_store *st, int readonly)
+{
+    int v;
+    read_version(st, &v);
+    if (v > NS_STORE_SCHEMA_VERSION)
+        return ns_err_set_at(NS_EUNSUPPORTED, st->path, 0, "schema_version", NULL,
+                             "store schema version %d is newer than this northstar understands (%d): "
+                             "upgrade northstar",
+                             v, NS_STORE_SCHEMA_VERSION);
+    if (v < NS_STORE_SCHEMA_VERSION && readonly)
+        return ns_err_set_at(NS_EUNSUPPORTED, st->path, 0, "schema_version", NULL,
+                             "store schema version %d needs a migration to %d; open it read-write once", v,
+                             NS_STORE_SCHEMA_VERSION);
+    for (; v < NS_STORE_SCHEMA_VERSION; v++) {
+        char setv[128];
+        snprintf(setv, sizeof setv, "INSERT OR REPLACE INTO meta(key,value) VALUES('schema_version','%d');", v + 1);
+        int rc;
+        if ((rc = exec(st, "BEGIN IMMEDIATE")) < 0) return rc;
+        if ((rc = exec(st, migrations[v])) < 0 || (rc = exec(st, setv)) < 0) {
+            exec(st, "ROLLBACK");
+            return ns_err_wrap("migrating the store from schema %d to %d", v, v + 1);
+        }
+        if ((rc = exec(st, "COMMIT")) < 0) return rc;
+        if (v > 0) ns_log_info("store %s: migrated schema %d -> %d", st->path, v, v + 1);
+    }
+    st->version = v;
+    return 0;
+}
+
+/* ---- open / close ------------------------------------------------------------ */
+
+ns_store_opts ns_store_defaults(void) { return (ns_store_opts){NS_SYNC_FULL, 0, 5000}; }
+
+int ns_store_open(ns_store **out, const char *path, const ns_store_opts *opts)
+{
+    *out = NULL;
+    ns_store_opts o = opts ? *opts : ns_store_defaults();
+    if (o.busy_timeout_ms <= 0) o.busy_timeout_ms = 5000;
+    if (!path || !*path) return ns_err_set(NS_EINVAL, "store: empty path");
+    ns_store *st = ns_calloc(1, sizeof *st);
+    if (!st) return NS_ENOMEM;
+    snprintf(st->path, sizeof st->path, "%s", path);
+    pthread_mutex_init(&st->mu, NULL);
+    int flags = (o.readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
+    int rc;
+    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+        rc = ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "cannot open store: %s",
+                           st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(st->db, o.busy_timeout_ms);
+    sqlite3_extended_result_codes(st->db, 1);
+    /* Refuse files that are not SQLite before anything else touches them. */
+    if ((rc = exec(st, "SELECT count(*) FROM sqlite_schema")) < 0) {
+        ns_err_wrap("%s is not a northstar store (SQLite)", path);
+        goto fail;
+    }
+    if (!o.readonly) {
+        if ((rc = exec(st, "PRAGMA journal_mode=WAL")) < 0) goto fail;
+        const char *sync = o.sync == NS_SYNC_FULL ? "PRAGMA synchronous=FULL"
+                           : o.sync == NS_SYNC_NORMAL ? "PRAGMA synchronous=NORMAL"
+                                                      : "PRAGMA synchronous=OFF";
+        if ((rc = exec(st, sync)) < 0) goto fail;
+    }
+    if ((rc = migrate(st, o.readonly)) < 0) goto fail;
+    if (!o.readonly)
+        for (int i = 0; i < Q__COUNT; i++)
+            if (sqlite3_prepare_v3(st->db, q_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->q[i], NULL) != SQLITE_OK) {
+                rc = db_err(st, NS_EINTERNAL, "preparing statement");
+                goto fail;
+            }
+    *out = st;
+    return 0;
+fail:
+    ns_store_close(st);
+    return rc;
+}
+
+void ns_store_close(ns_store *st)
+{
+    if (!st) return;
+    for (int i = 0; i < Q__COUNT; i++) sqlite3_finalize(st->q[i]);
+    if (st->db) sqlite3_close(st->db);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
+int ns_store_schema_version(ns_store *st) { return st->version; }
+const char *ns_store_path(const ns_store *st) { return st->path; }
+
+int ns_store_checkpoint(ns_store *st)
+{
+    pthread_mutex_lock(&st->mu);
+    int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    int r = rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : db_err(st, NS_EIO, "checkpoint");
+    pthread_mutex_unlock(&st->mu);
+    return r;
+}
+
+/* ---- helpers --------------------------------------------------------------------- */
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(s, i);
+}
+
+static const char *col_text(sqlite3_stmt *s, int i) { return (const char *)sqlite3_column_text(s, i); }
+
+static char *arena_col(ns_arena *a, sqlite3_stmt *s, int i)
+{
+    const char *t = col_text(s, i);
+    return t ? ns_arena_strdup(a, t) : NULL;
+}
+
+static int step_done(ns_store *st, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE) return db_err(st, NS_EIO, what);
+    return 0;
+}
+
+static int begin(ns_store *st)
+{
+    if (!st->q[0]) return ns_err_set_at(NS_EUNSUPPORTED, st->path, 0, NULL, NULL, "store is open read-only");
+    return exec(st, "BEGIN IMMEDIATE");
+}
+
+static int finish(ns_store *st, int rc)
+{
+    if (rc < 0) {
+        ns_error_info saved = *ns_err_last();
+        exec(st, "ROLLBACK");
+        ns_err_set_at(saved.code, saved.file, saved.line, saved.field[0] ? saved.field : NULL,
+                      saved.value[0] ? saved.value : NULL, "%s", saved.msg);
+        return rc;
+    }
+    return exec(st, "COMMIT");
+}
+
+/* ---- writes ----------------------------------------------------------------------- */
+
+int ns_store_put_users(ns_store *st, const ns_user_rec *u, size_t n)
+{
+    pthread_mutex_lock(&st->mu);
+    int rc = begin(st);
+    if (rc < 0) goto out;
+    sqlite3_stmt *s = st->q[Q_USER_UPSERT];
+    for (size_t i = 0; i < n && rc >= 0; i++) {
+        if (!u[i].id || !*u[i].id) {
+            char f[48];
+            snprintf(f, sizeof f, "users[%zu].id", i);
+            rc = ns_err_set_at(NS_EINVAL, NULL, 0, f, NULL, "user id is missing");
+            break;
+        }
+        bind_text(s, 1, u[i].id);
+        sqlite3_bind_int(s, 2, u[i].age);
+        bind_text(s, 3, u[i].gender);
+        bind_text(s, 4, u[i].occupation);
+        bind_text(s, 5, u[i].zip);
+        bind_text(s, 6, u[i].attrs);
+        sqlite3_bind_double(s, 7, u[i].created);
+        rc = step_done(st, s, "writing user");
+    }
+    rc = finish(st, rc);
+out:
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int ns_store_put_items(ns_store *st, const ns_item_rec *it, size_t n)
+{
+    pthread_mutex_lock(&st->mu);
+    int rc = begin(st);
+    if (rc < 0) goto out;
+    sqlite3_stmt *s = st->q[Q_ITEM_UPSERT];
+    for (size_t i = 0; i < n && rc >= 0; i++) {
+        if (!it[i].id || !*it[i].id) {
+            char f[48];
+            snprintf(f, sizeof f, "items[%zu].id", i);
+            rc = ns_err_set_at(NS_EINVAL, NULL, 0, f, NULL, "item id is missing");
+            break;
+        }
+        bind_text(s, 1, it[i].id);
+        bind_text(s, 2, it[i].title);
+        bind_text(s, 3, it[i].text);
+        bind_text(s, 4, it[i].categories);
+        bind_text(s, 5, it[i].attrs);
+        bind_text(s, 6, it[i].creator);
+        sqlite3_bind_double(s, 7, it[i].created);
+        rc = step_done(st, s, "writing item");
+    }
+    rc = finish(st, rc);
+out:
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+/* Row id for an external id via a one-column SELECT: 1 found, 0 not. */
+static int find_id(sqlite3_stmt *s, const char *ext, int64_t *id)
+{
+    sqlite3_bind_text(s, 1, ext, -1, SQLITE_STATIC);
+    int found = sqlite3_step(s) == SQLITE_ROW;
+    if (found) *id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return found;
+}
+
+int ns_store_put_events(ns_store *st, const ns_event_rec *ev, size_t n, int64_t *first_seq)
+{
+    pthread_mutex_lock(&st->mu);
+    int rc = begin(st);
+    if (rc < 0) goto out;
+    /* Consecutive events of one user/item are common (sessions): reuse the
+     * last lookup. */
+    const char *last_user = NULL, *last_item = NULL;
+    int64_t uid = 0, iid = 0;
+    for (size_t i = 0; i < n && rc >= 0; i++) {
+        char f[48];
+        if (!ev[i].user || !*ev[i].user || !ev[i].item || !*ev[i].item) {
+            snprintf(f, sizeof f, "events[%zu].%s", i, !ev[i].user || !*ev[i].user ? "user" : "item");
+            rc = ns_err_set_at(NS_EINVAL, NULL, 0, f, NULL, "missing id");
+            break;
+        }
+        if (ev[i].type < 0 || ev[i].type >= NS_EV__COUNT) {
+            snprintf(f, sizeof f, "events[%zu].type", i);
+            rc = ns_err_set_at(NS_EINVAL, NULL, 0, f, NULL, "unknown event type %d", ev[i].type);
+            break;
+        }
+        if (!last_user || strcmp(last_user, ev[i].user)) {
+            if (!find_id(st->q[Q_USER_FIND], ev[i].user, &uid)) {
+                sqlite3_stmt *s = st->q[Q_USER_NEW];
+                bind_text(s, 1, ev[i].user);
+                sqlite3_bind_double(s, 2, ev[i].ts);
+                if ((rc = step_done(st, s, "creating user")) < 0) break;
+                uid = sqlite3_last_insert_rowid(st->db);
+            }
+            last_user = ev[i].user;
+        }
+        if (!last_item || strcmp(last_item, ev[i].item)) {
+            if (!find_id(st->q[Q_ITEM_FIND], ev[i].item, &iid)) {
+                snprintf(f, sizeof f, "events[%zu].item", i);
+                rc = ns_err_set_at(NS_ENOTFOUND, NULL, 0, f, ev[i].item, "unknown item");
+                break;
+            }
+            last_item = ev[i].item;
+        }
+        sqlite3_stmt *s = st->q[Q_EVENT_ADD];
+        sqlite3_bind_int64(s, 1, uid);
+        sqlite3_bind_int64(s, 2, iid);
+        sqlite3_bind_int(s, 3, ev[i].type);
+        sqlite3_bind_double(s, 4, ev[i].value);
+        sqlite3_bind_double(s, 5, ev[i].ts);
+        bind_text(s, 6, ev[i].context);
+        if ((rc = step_done(st, s, "appending event")) < 0) break;
+        if (i == 0 && first_seq) *first_seq = sqlite3_last_insert_rowid(st->db);
+    }
+    rc = finish(st, rc);
+out:
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+/* ---- reads -------------------------------------------------------------------------- */
+
+static void user_from_row(sqlite3_stmt *s, ns_user_rec *u, ns_arena *a)
+{
+    u->id = a ? arena_col(a, s, 0) : col_text(s, 0);
+    u->age = sqlite3_column_int(s, 1);
+    u->gender = a ? arena_col(a, s, 2) : col_text(s, 2);
+    u->occupation = a ? arena_col(a, s, 3) : col_text(s, 3);
+    u->zip = a ? arena_col(a, s, 4) : col_text(s, 4);
+    u->attrs = a ? arena_col(a, s, 5) : col_text(s, 5);
+    u->created = sqlite3_column_double(s, 6);
+}
+
+static void item_from_row(sqlite3_stmt *s, ns_item_rec *it, ns_arena *a)
+{
+    it->id = a ? arena_col(a, s, 0) : col_text(s, 0);
+    it->title = a ? arena_col(a, s, 1) : col_text(s, 1);
+    it->text = a ? arena_col(a, s, 2) : col_text(s, 2);
+    it->categories = a ? arena_col(a, s, 3) : col_text(s, 3);
+    it->attrs = a ? arena_col(a, s, 4) : col_text(s, 4);
+    it->creator = a ? arena_col(a, s, 5) : col_text(s, 5);
+    it->created = sqlite3_column_double(s, 6);
+}
+
+/* A statement for reads: the cached one in read-write mode, else a fresh one. */
+static sqlite3_stmt *read_stmt(ns_store *st, int q, int *fresh)
+{
+    *fresh = 0;
+    if (st->q[q]) return st->q[q];
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, q_sql[q], -1, &s, NULL) != SQLITE_OK) return NULL;
+    *fresh = 1;
+    return s;
+}
+
+static int get_one(ns_store *st, int q, const char *id, void *out, ns_arena *a, int is_user)
+{
+    pthread_mutex_lock(&st->mu);
+    int fresh, rc = 0;
+    sqlite3_stmt *s = read_stmt(st, q, &fresh);
+    if (!s) {
+        rc = db_err(st, NS_EIO, "lookup");
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        if (is_user) user_from_row(s, out, a);
+        else item_from_row(s, out, a);
+        rc = 1;
+    } else if (r != SQLITE_DONE) rc = db_err(st, NS_EIO, "lookup");
+    if (fresh) sqlite3_finalize(s);
+    else {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+out:
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int ns_store_get_user(ns_store *st, const char *id, ns_user_rec *out, ns_arena *a)
+{
+    return get_one(st, Q_USER_GET, id, out, a, 1);
+}
+
+int ns_store_get_item(ns_store *st, const char *id, ns_item_rec *out, ns_arena *a)
+{
+    return get_one(st, Q_ITEM_GET, id, out, a, 0);
+}
+
+typedef enum { SCAN_USERS, SCAN_ITEMS, SCAN_EVENTS } scan_kind;
+
+static int scan(ns_store *st, const char *sql, scan_kind kind, int64_t arg, const char *text_arg, void *fn,
+                void *ctx)
+{
+    pthread_mutex_lock(&st->mu);
+    sqlite3_stmt *s = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        rc = db_err(st, NS_EIO, "scan");
+        goto out;
+    }
+    if (text_arg) {
+        sqlite3_bind_text(s, 1, text_arg, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, arg);
+    } else if (kind == SCAN_EVENTS) sqlite3_bind_int64(s, 1, arg);
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (kind == SCAN_USERS) {
+            ns_user_rec u;
+            user_from_row(s, &u, NULL);
+            rc = ((ns_store_user_fn)fn)(&u, ctx);
+        } else if (kind == SCAN_ITEMS) {
+            ns_item_rec it;
+            item_from_row(s, &it, NULL);
+            rc = ((ns_store_item_fn)fn)(&it, ctx);
+        } else {
+            ns_event_rec e = {col_text(s, 1), col_text(s, 2), sqlite3_column_int(s, 3), sqlite3_column_double(s, 4),
+                              sqlite3_column_double(s, 5), col_text(s, 6)};
+            rc = ((ns_store_event_fn)fn)(sqlite3_column_int64(s, 0), &e, ctx);
+        }
+        if (rc) break;
+    }
+    if (!rc && r != SQLITE_DONE) rc = db_err(st, NS_EIO, "scan");
+out:
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int ns_store_scan_users(ns_store *st, ns_store_user_fn fn, void *ctx)
+{
+    return scan(st, "SELECT ext,age,gender,occupation,zip,attrs,created FROM users ORDER BY uid", SCAN_USERS, 0, NULL,
+                (void *)fn, ctx);
+}
+
+int ns_store_scan_items(ns_store *st, ns_store_item_fn fn, void *ctx)
+{
+    return scan(st, "SELECT ext,title,body,categories,attrs,creator,created FROM items ORDER BY iid", SCAN_ITEMS, 0,
+                NULL, (void *)fn, ctx);
+}
+
+int ns_store_scan_events(ns_store *st, int64_t after_seq, ns_store_event_fn fn, void *ctx)
+{
+    return scan(st,
+                "SELECT e.seq,u.ext,i.ext,e.type,e.value,e.ts,e.context FROM events e "
+                "JOIN users u ON u.uid=e.uid JOIN items i ON i.iid=e.iid WHERE e.seq>? ORDER BY e.seq",
+                SCAN_EVENTS, after_seq, NULL, (void *)fn, ctx);
+}
+
+int ns_store_user_events(ns_store *st, const char *user, int limit, ns_store_event_fn fn, void *ctx)
+{
+    return scan(st,
+                "SELECT e.seq,u.ext,i.ext,e.type,e.value,e.ts,e.context FROM events e "
+                "JOIN users u ON u.uid=e.uid JOIN items i ON i.iid=e.iid WHERE u.ext=? "
+                "ORDER BY e.ts DESC, e.seq DESC LIMIT ?",
+                SCAN_EVENTS, limit, user, (void *)fn, ctx);
+}
+
+int64_t ns_store_count(ns_store *st, const char *table)
+{
+    const char *sql = !strcmp(table, "users")    ? "SELECT count(*) FROM users"
+                      : !strcmp(table, "items")  ? "SELECT count(*) FROM items"
+                      : !strcmp(table, "events") ? "SELECT count(*) FROM events"
+                                                 : NULL;
+    if (!sql) return ns_err_set(NS_EINVAL, "store: no table '%s'", table);
+    pthread_mutex_lock(&st->mu);
+    sqlite3_stmt *s = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    else n = db_err(st, NS_EIO, "count");
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->mu);
+    return n;
+}
