@@ -131,6 +131,7 @@ static int migrate(ns_store *st, int readonly)
 {
     int v;
     read_version(st, &v);
+    int initial = v;
     if (v > NS_STORE_SCHEMA_VERSION)
         return ns_err_set_at(NS_EUNSUPPORTED, st->path, 0, "schema_version", NULL,
                              "store schema version %d is newer than this northstar understands (%d): "
@@ -150,7 +151,7 @@ static int migrate(ns_store *st, int readonly)
             return ns_err_wrap("migrating the store from schema %d to %d", v, v + 1);
         }
         if ((rc = exec(st, "COMMIT")) < 0) return rc;
-        if (v > 0) ns_log_info("store %s: migrated schema %d -> %d", st->path, v, v + 1);
+        if (initial > 0) ns_log_info("store %s: migrated schema %d -> %d", st->path, v, v + 1);
     }
     st->version = v;
     return 0;

@@ -1,0 +1,121 @@
+/*
+ * northstar/realtime.h — layer 3 features: real-time sliding-window
+ * counters and request context features for the recommendation service.
+ *
+ * Windows. A ns_window counts events per key (a dense id: item or user
+ * index) over the last `span` seconds, in `nbuckets` ring buckets of
+ * span / nbuckets seconds each. Memory is bounded: per key nbuckets
+ * (count, bucket-stamp) pairs, whatever the event rate; keys are dense ids
+ * below a capacity that grows as the catalogue grows. A bucket whose stamp
+ * is stale is reset on the next write, and ignored on reads, so an idle key
+ * costs nothing to age. Counts are exact up to the bucket granularity: an
+ * event is in the window while its bucket is among the last nbuckets.
+ *
+ * Time is the event stream's time (Unix seconds carried by the events),
+ * not the wall clock, so replayed and simulated histories behave like live
+ * traffic. ns_rt_now() is the stream's watermark: the newest event time
+ * seen. Events older than a window's span (late arrivals) are not counted
+ * in that window.
+ *
+ * Threads: any number of threads may add and read at once. Writers and
+ * readers of a key take one of 256 striped mutexes; growth takes a
+ * rwlock for writing (rare: only when a key beyond the capacity arrives).
+ *
+ * The service's feature set (ns_rt):
+ *   user clicks in the last 30 min        (30 x 1 min buckets)
+ *   item impressions, clicks, last hour   (12 x 5 min buckets)
+ *   item impressions, clicks, last day    (24 x 1 h buckets)
+ *   global impressions and clicks, hour and day (the north-star metric)
+ *   smoothed item CTR = (clicks + a * p) / (impressions + a) over the day,
+ *     p the global CTR of the day and a the prior strength (default 50)
+ *
+ * Context: hour of day and weekday (UTC, or with a tz offset) of the
+ * request time, device and page from the request.
+ */
+#ifndef NORTHSTAR_REALTIME_H
+#define NORTHSTAR_REALTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- one sliding-window counter family ---------------------------------- */
+
+typedef struct ns_window ns_window;
+
+/* span_s > 0 seconds in nbuckets (1..1024) buckets; initial key capacity. */
+ns_window *ns_window_new(double span_s, int nbuckets, uint32_t capacity);
+void ns_window_free(ns_window *w);
+/* Count n events for key at time ts. Returns 0, or NS_ENOMEM when the key
+ * table could not grow (the event is then not counted). */
+int ns_window_add(ns_window *w, uint32_t key, double ts, uint32_t n);
+/* Events for key in (now - span, now], at bucket granularity. */
+uint64_t ns_window_get(ns_window *w, uint32_t key, double now);
+uint32_t ns_window_capacity(ns_window *w);
+double ns_window_span(const ns_window *w);
+/* Bytes held (for /metrics and the bounded-memory test). */
+size_t ns_window_bytes(const ns_window *w);
+
+/* ---- the service's real-time features ------------------------------------- */
+
+typedef struct ns_rt ns_rt;
+
+typedef struct ns_rt_item {
+    uint64_t imp_1h, clk_1h, imp_1d, clk_1d;
+    double ctr; /* smoothed CTR over the day */
+} ns_rt_item;
+
+typedef struct ns_rt_global {
+    uint64_t imp_1h, clk_1h, imp_1d, clk_1d;
+    uint64_t imp_total, clk_total; /* since the process started */
+} ns_rt_global;
+
+ns_rt *ns_rt_new(uint32_t users, uint32_t items);
+void ns_rt_free(ns_rt *rt);
+/* Prior strength a of the smoothed CTR (default 50). */
+void ns_rt_set_prior(ns_rt *rt, double a);
+/* One event (type: ns_event_type from store.h) at time ts. */
+int ns_rt_event(ns_rt *rt, uint32_t user, uint32_t item, int type, double ts);
+double ns_rt_now(const ns_rt *rt);
+uint64_t ns_rt_user_clicks_30m(ns_rt *rt, uint32_t user, double now);
+void ns_rt_item_stats(ns_rt *rt, uint32_t item, double now, ns_rt_item *out);
+void ns_rt_global_stats(ns_rt *rt, double now, ns_rt_global *out);
+size_t ns_rt_bytes(const ns_rt *rt);
+
+/* ---- request context --------------------------------------------------------- */
+
+typedef enum {
+    NS_DEVICE_UNKNOWN = 0,
+    NS_DEVICE_MOBILE,
+    NS_DEVICE_DESKTOP,
+    NS_DEVICE_TABLET,
+    NS_DEVICE_TV,
+    NS_DEVICE__COUNT
+} ns_device;
+
+typedef struct ns_context {
+    double ts;        /* request time, Unix seconds */
+    int hour;         /* 0..23 local to tz_offset */
+    int weekday;      /* 0 = Monday .. 6 = Sunday */
+    int device;       /* ns_device */
+    char page[32];    /* "home", "detail", "search", ... (lowercased, [a-z0-9_-]) */
+    uint32_t page_id; /* hash bucket of page, 0..NS_CONTEXT_PAGE_BUCKETS-1 */
+} ns_context;
+
+#define NS_CONTEXT_PAGE_BUCKETS 64
+
+const char *ns_device_name(int device);
+/* NULL or "" -> NS_DEVICE_UNKNOWN; unknown names -> -1. Case-insensitive. */
+int ns_device_parse(const char *s);
+/* Build a context. device/page may be NULL. tz_offset_min shifts hour and
+ * weekday (-720..840). Errors (NS_EINVAL, naming "device" or "page"): an
+ * unknown device, a page longer than 31 bytes or with other characters. */
+int ns_context_make(ns_context *c, double ts, int tz_offset_min, const char *device, const char *page);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NORTHSTAR_REALTIME_H */
