@@ -1,0 +1,504 @@
+/*
+ * pipeline.c — a pipeline config made runnable, and one recommendation
+ * through it: recall channels with quotas -> merge/dedupe keeping each
+ * candidate's channels -> filters -> real-time features -> ranker ->
+ * diversity rule. Also the channel/ranker type registry and the north-star
+ * metric. See pipeline.h for the config format.
+ *
+ * Workload: one call per GET /v1/recommend, a few hundred candidates, all
+ * under the state's shared lock; per-request memory comes from the
+ * caller's arena. Target: well under a millisecond of CPU per call.
+ */
+#include "pipeline_int.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- registry ------------------------------------------------------------------------------- */
+
+enum { MAX_TYPES = 32 };
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static const ns_channel_type *ch_types[MAX_TYPES] = {&ns__channel_trending, &ns__channel_segment,
+                                                    &ns__channel_popular, &ns__channel_cooc};
+static int nch_types = 4;
+static const ns_ranker_type *rk_types[MAX_TYPES] = {&ns__ranker_blend};
+static int nrk_types = 1;
+
+static int reg_add(const void **tab, int *n, const void *t, const char *name, const char *(*name_of)(const void *))
+{
+    pthread_mutex_lock(&reg_mu);
+    int rc = 0;
+    for (int i = 0; i < *n; i++)
+        if (!strcmp(name_of(tab[i]), name)) rc = ns_err_set(NS_EEXISTS, "type '%s' is already registered", name);
+    if (rc >= 0 && *n == MAX_TYPES) rc = ns_err_set(NS_ERANGE, "too many registered types");
+    if (rc >= 0) tab[(*n)++] = t;
+    pthread_mutex_unlock(&reg_mu);
+    return rc;
+}
+
+static const char *ch_name(const void *t) { return ((const ns_channel_type *)t)->type; }
+static const char *rk_name(const void *t) { return ((const ns_ranker_type *)t)->type; }
+
+int ns_channel_register(const ns_channel_type *t) { return reg_add((const void **)ch_types, &nch_types, t, t->type, ch_name); }
+int ns_ranker_register(const ns_ranker_type *t) { return reg_add((const void **)rk_types, &nrk_types, t, t->type, rk_name); }
+
+const ns_channel_type *ns_channel_find(const char *type)
+{
+    const ns_channel_type *r = NULL;
+    pthread_mutex_lock(&reg_mu);
+    for (int i = 0; i < nch_types && !r; i++)
+        if (!strcmp(ch_types[i]->type, type)) r = ch_types[i];
+    pthread_mutex_unlock(&reg_mu);
+    return r;
+}
+
+const ns_ranker_type *ns_ranker_find(const char *type)
+{
+    const ns_ranker_type *r = NULL;
+    pthread_mutex_lock(&reg_mu);
+    for (int i = 0; i < nrk_types && !r; i++)
+        if (!strcmp(rk_types[i]->type, type)) r = rk_types[i];
+    pthread_mutex_unlock(&reg_mu);
+    return r;
+}
+
+/* ---- config helpers ------------------------------------------------------------------------------ */
+
+static int cfg_bad(const char *path, const char *key, const char *why)
+{
+    char p[200];
+    snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", key);
+    return ns_err_set_at(NS_EINVAL, NULL, 0, p, NULL, "%s", why);
+}
+
+int ns__cfg_int(const json_t *obj, const char *path, const char *key, long lo, long hi, long dflt, long *out)
+{
+    const json_t *v = obj ? json_object_get(obj, key) : NULL;
+    if (!v) { *out = dflt; return 0; }
+    if (!json_is_integer(v)) return cfg_bad(path, key, "expected an integer");
+    long long x = json_integer_value(v);
+    if (x < lo || x > hi) {
+        char why[96];
+        snprintf(why, sizeof why, "%lld is outside %ld..%ld", x, lo, hi);
+        return cfg_bad(path, key, why);
+    }
+    *out = (long)x;
+    return 0;
+}
+
+int ns__cfg_num(const json_t *obj, const char *path, const char *key, double lo, double hi, double dflt, double *out)
+{
+    const json_t *v = obj ? json_object_get(obj, key) : NULL;
+    if (!v) { *out = dflt; return 0; }
+    if (!json_is_number(v)) return cfg_bad(path, key, "expected a number");
+    double x = json_number_value(v);
+    if (!(x >= lo && x <= hi)) {
+        char why[96];
+        snprintf(why, sizeof why, "%g is outside %g..%g", x, lo, hi);
+        return cfg_bad(path, key, why);
+    }
+    *out = x;
+    return 0;
+}
+
+int ns__cfg_str(const json_t *obj, const char *path, const char *key, const char *const *allowed, const char *dflt,
+                const char **out)
+{
+    const json_t *v = obj ? json_object_get(obj, key) : NULL;
+    if (!v) { *out = dflt; return 0; }
+    if (!json_is_string(v)) return cfg_bad(path, key, "expected a string");
+    const char *s = json_string_value(v);
+    if (!allowed) { *out = s; return 0; }
+    for (int i = 0; allowed[i]; i++)
+        if (!strcmp(allowed[i], s)) { *out = allowed[i]; return 0; }
+    char why[200];
+    int k = snprintf(why, sizeof why, "'%s' is not one of:", s);
+    for (int i = 0; allowed[i] && k < (int)sizeof why; i++) k += snprintf(why + k, sizeof why - (size_t)k, " %s", allowed[i]);
+    return cfg_bad(path, key, why);
+}
+
+int ns__cfg_bool(const json_t *obj, const char *path, const char *key, int dflt, int *out)
+{
+    const json_t *v = obj ? json_object_get(obj, key) : NULL;
+    if (!v) { *out = dflt; return 0; }
+    if (!json_is_boolean(v)) return cfg_bad(path, key, "expected true or false");
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* Members of obj must be among `known` (catches typos in configs). */
+static int cfg_known(const json_t *obj, const char *path, const char *const *known)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        int ok = 0;
+        for (int i = 0; known[i] && !ok; i++) ok = !strcmp(known[i], key);
+        if (!ok) return cfg_bad(path, key, "unknown setting");
+    }
+    return 0;
+}
+
+/* ---- the pipeline ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    char name[32];
+    const ns_channel_type *t;
+    void *self;
+    int quota;
+} channel;
+
+struct ns_pipeline {
+    ns_rec_state *st;
+    json_t *cfg; /* kept: string settings point into it */
+    int nch;
+    channel ch[NS_MAX_CHANNELS];
+    const char *names[NS_MAX_CHANNELS];
+    const ns_ranker_type *rk;
+    void *rk_self;
+    int filter_seen, filter_unpublished;
+    char **blocked; /* sorted external ids */
+    size_t nblocked;
+    long max_per_cat, default_n, max_n;
+    const char *ns_name, *ns_window;
+    int ns_num, ns_den;
+    _Atomic uint64_t produced[NS_MAX_CHANNELS], served[NS_MAX_CHANNELS];
+};
+
+static const char default_config[] =
+    "{\n"
+    "  \"north_star\": {\"name\": \"ctr\", \"numerator\": \"click\", \"denominator\": \"impression\",\n"
+    "                 \"window\": \"1h\"},\n"
+    "  \"recall\": [\n"
+    "    {\"name\": \"cooc\", \"type\": \"cooc\", \"quota\": 150, \"params\": {\"history\": 8}},\n"
+    "    {\"name\": \"segment\", \"type\": \"segment\", \"quota\": 100},\n"
+    "    {\"name\": \"trending\", \"type\": \"trending\", \"quota\": 100, \"params\": {\"window\": \"1h\"}},\n"
+    "    {\"name\": \"popular\", \"type\": \"popular\", \"quota\": 200}\n"
+    "  ],\n"
+    "  \"filters\": {\"seen\": true, \"unpublished\": true, \"blocked\": []},\n"
+    "  \"rank\": {\"type\": \"blend\",\n"
+    "           \"params\": {\"weights\": {\"cooc\": 1.5, \"segment\": 1.0, \"trending\": 0.8, \"popular\": 0.5},\n"
+    "                      \"ctr_weight\": 0.5}},\n"
+    "  \"diversity\": {\"max_per_category\": 3},\n"
+    "  \"limits\": {\"default_n\": 10, \"max_n\": 100}\n"
+    "}\n";
+
+const char *ns_pipeline_default_config(void) { return default_config; }
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int build(ns_pipeline *p, const json_t *root)
+{
+    static const char *const top_keys[] = {"north_star", "recall", "filters", "rank", "diversity", "limits", NULL};
+    static const char *const ev_names[] = {"impression", "click", "like", "purchase", "rating", NULL};
+    static const char *const windows[] = {"1h", "1d", "total", NULL};
+    int rc;
+    if (!json_is_object(root)) return cfg_bad("", "(root)", "expected a JSON object");
+    if ((rc = cfg_known(root, "", top_keys)) < 0) return rc;
+
+    /* north_star */
+    const json_t *nsm = json_object_get(root, "north_star");
+    const char *num = NULL, *den = NULL;
+    if (nsm && !json_is_object(nsm)) return cfg_bad("", "north_star", "expected an object");
+    if ((rc = ns__cfg_str(nsm, "north_star", "name", NULL, "ctr", &p->ns_name)) < 0) return rc;
+    if ((rc = ns__cfg_str(nsm, "north_star", "numerator", ev_names, "click", &num)) < 0) return rc;
+    if ((rc = ns__cfg_str(nsm, "north_star", "denominator", ev_names, "impression", &den)) < 0) return rc;
+    if ((rc = ns__cfg_str(nsm, "north_star", "window", windows, "1h", &p->ns_window)) < 0) return rc;
+    p->ns_num = ns_event_type_parse(num);
+    p->ns_den = ns_event_type_parse(den);
+
+    /* recall */
+    const json_t *rec = json_object_get(root, "recall");
+    if (!json_is_array(rec) || json_array_size(rec) == 0)
+        return cfg_bad("", "recall", "expected a non-empty array of channels");
+    if (json_array_size(rec) > NS_MAX_CHANNELS) return cfg_bad("", "recall", "at most 16 channels");
+    size_t i;
+    json_t *c;
+    json_array_foreach((json_t *)rec, i, c)
+    {
+        static const char *const ch_keys[] = {"name", "type", "quota", "params", NULL};
+        char path[64];
+        snprintf(path, sizeof path, "recall[%zu]", i);
+        if (!json_is_object(c)) return cfg_bad(path, "", "expected an object");
+        if ((rc = cfg_known(c, path, ch_keys)) < 0) return rc;
+        const char *type = NULL, *name = NULL;
+        long quota;
+        if ((rc = ns__cfg_str(c, path, "type", NULL, NULL, &type)) < 0) return rc;
+        if (!type) return cfg_bad(path, "type", "missing channel type");
+        if ((rc = ns__cfg_str(c, path, "name", NULL, type, &name)) < 0) return rc;
+        if ((rc = ns__cfg_int(c, path, "quota", 1, 1000, 100, &quota)) < 0) return rc;
+        if (strlen(name) >= sizeof p->ch[0].name) return cfg_bad(path, "name", "longer than 31 bytes");
+        for (int k = 0; k < p->nch; k++)
+            if (!strcmp(p->ch[k].name, name)) return cfg_bad(path, "name", "two channels have this name");
+        channel *ch = &p->ch[p->nch];
+        if (!(ch->t = ns_channel_find(type))) {
+            char why[96];
+            snprintf(why, sizeof why, "no channel type '%s' (built in: trending, segment, popular, cooc)", type);
+            return cfg_bad(path, "type", why);
+        }
+        snprintf(ch->name, sizeof ch->name, "%s", name);
+        ch->quota = (int)quota;
+        const json_t *params = json_object_get(c, "params");
+        char ppath[80];
+        snprintf(ppath, sizeof ppath, "%s.params", path);
+        if (params && !json_is_object(params)) return cfg_bad(path, "params", "expected an object");
+        if ((rc = ch->t->create(params, ppath, p->st, &ch->self)) < 0) return rc;
+        p->names[p->nch] = ch->name;
+        p->nch++;
+    }
+
+    /* filters */
+    const json_t *f = json_object_get(root, "filters");
+    static const char *const f_keys[] = {"seen", "unpublished", "blocked", NULL};
+    if (f && (!json_is_object(f) || (rc = cfg_known(f, "filters", f_keys)) < 0))
+        return rc < 0 ? rc : cfg_bad("", "filters", "expected an object");
+    if ((rc = ns__cfg_bool(f, "filters", "seen", 1, &p->filter_seen)) < 0) return rc;
+    if ((rc = ns__cfg_bool(f, "filters", "unpublished", 1, &p->filter_unpublished)) < 0) return rc;
+    const json_t *bl = f ? json_object_get(f, "blocked") : NULL;
+    if (bl) {
+        if (!json_is_array(bl)) return cfg_bad("filters", "blocked", "expected an array of item ids");
+        p->blocked = ns_calloc(json_array_size(bl) + 1, sizeof(char *));
+        if (!p->blocked) return NS_ENOMEM;
+        json_t *b;
+        json_array_foreach((json_t *)bl, i, b)
+        {
+            if (!json_is_string(b)) return cfg_bad("filters", "blocked", "item ids must be strings");
+            p->blocked[p->nblocked++] = (char *)json_string_value(b);
+        }
+        qsort(p->blocked, p->nblocked, sizeof(char *), cmp_str);
+    }
+
+    /* rank */
+    const json_t *rk = json_object_get(root, "rank");
+    static const char *const rk_keys[] = {"type", "params", NULL};
+    if (rk && (!json_is_object(rk) || (rc = cfg_known(rk, "rank", rk_keys)) < 0))
+        return rc < 0 ? rc : cfg_bad("", "rank", "expected an object");
+    const char *rtype = NULL;
+    if ((rc = ns__cfg_str(rk, "rank", "type", NULL, "blend", &rtype)) < 0) return rc;
+    if (!(p->rk = ns_ranker_find(rtype))) return cfg_bad("rank", "type", "no such ranker type (built in: blend)");
+    const json_t *rparams = rk ? json_object_get(rk, "params") : NULL;
+    if (rparams && !json_is_object(rparams)) return cfg_bad("rank", "params", "expected an object");
+    if ((rc = p->rk->create(rparams, "rank.params", p->st, p->names, p->nch, &p->rk_self)) < 0) return rc;
+
+    /* diversity, limits */
+    const json_t *d = json_object_get(root, "diversity"), *l = json_object_get(root, "limits");
+    if ((rc = ns__cfg_int(d, "diversity", "max_per_category", 0, 1000, 3, &p->max_per_cat)) < 0) return rc;
+    if ((rc = ns__cfg_int(l, "limits", "max_n", 1, 1000, 100, &p->max_n)) < 0) return rc;
+    if ((rc = ns__cfg_int(l, "limits", "default_n", 1, p->max_n, 10, &p->default_n)) < 0) return rc;
+    return 0;
+}
+
+int ns_pipeline_new(ns_pipeline **out, const char *json_text, const char *origin, ns_rec_state *st)
+{
+    *out = NULL;
+    json_error_t je;
+    json_t *root = json_loads(json_text, 0, &je);
+    if (!root) return ns_err_set_at(NS_EFORMAT, origin, je.line, NULL, NULL, "config is not JSON: %s", je.text);
+    ns_pipeline *p = ns_calloc(1, sizeof *p);
+    if (!p) {
+        json_decref(root);
+        return NS_ENOMEM;
+    }
+    p->st = st;
+    p->cfg = root;
+    int rc = build(p, root);
+    if (rc < 0) {
+        const ns_error_info *e = ns_err_last();
+        ns_error_info saved = *e;
+        ns_err_set_at(saved.code, origin, 0, saved.field[0] ? saved.field : NULL, NULL, "pipeline config: %s",
+                      saved.msg);
+        ns_pipeline_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int ns_pipeline_load(ns_pipeline **out, const char *path, ns_rec_state *st)
+{
+    char *text;
+    size_t len;
+    int rc = ns_file_read_all(path, &text, &len, 1 << 20);
+    if (rc < 0) return rc;
+    rc = ns_pipeline_new(out, text, path, st);
+    free(text);
+    return rc;
+}
+
+void ns_pipeline_free(ns_pipeline *p)
+{
+    if (!p) return;
+    for (int c = 0; c < p->nch; c++)
+        if (p->ch[c].t && p->ch[c].t->free) p->ch[c].t->free(p->ch[c].self);
+    if (p->rk && p->rk->free) p->rk->free(p->rk_self);
+    free(p->blocked);
+    json_decref(p->cfg);
+    free(p);
+}
+
+int ns_pipeline_channels(const ns_pipeline *p) { return p->nch; }
+const char *ns_pipeline_channel_name(const ns_pipeline *p, int c) { return c >= 0 && c < p->nch ? p->ch[c].name : NULL; }
+int ns_pipeline_max_n(const ns_pipeline *p) { return (int)p->max_n; }
+int ns_pipeline_default_n(const ns_pipeline *p) { return (int)p->default_n; }
+const char *ns_pipeline_ranker_name(const ns_pipeline *p) { return p->rk->type; }
+const char *ns_pipeline_north_star_name(const ns_pipeline *p) { return p->ns_name; }
+const char *ns_pipeline_north_star_window(const ns_pipeline *p) { return p->ns_window; }
+
+double ns_pipeline_north_star(ns_pipeline *p, double now, uint64_t *num, uint64_t *den)
+{
+    uint64_t a = ns_rec_state_type_count(p->st, p->ns_num, p->ns_window, now);
+    uint64_t b = ns_rec_state_type_count(p->st, p->ns_den, p->ns_window, now);
+    if (num) *num = a;
+    if (den) *den = b;
+    return b ? (double)a / (double)b : 0.0;
+}
+
+void ns_pipeline_channel_counts(const ns_pipeline *p, int c, uint64_t *produced, uint64_t *served)
+{
+    *produced = atomic_load(&((ns_pipeline *)p)->produced[c]);
+    *served = atomic_load(&((ns_pipeline *)p)->served[c]);
+}
+
+/* ---- one recommendation ------------------------------------------------------------------------------ */
+
+static int is_blocked(const ns_pipeline *p, const char *ext)
+{
+    return p->nblocked && bsearch(&ext, p->blocked, p->nblocked, sizeof(char *), cmp_str) != NULL;
+}
+
+typedef struct { ns_candidate *c; float score; } ranked;
+
+static int cmp_ranked(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->c->item < y->c->item ? -1 : x->c->item > y->c->item;
+}
+
+int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_result *out, ns_arena *a)
+{
+    memset(out, 0, sizeof *out);
+    int n = req->n ? req->n : (int)p->default_n;
+    if (n < 1 || n > p->max_n)
+        return ns_err_set_at(NS_ERANGE, NULL, 0, "n", NULL, "n must be between 1 and %ld", p->max_n);
+    if (!req->ctx) return ns_err_set(NS_EINVAL, "recommend: no context");
+    double t0 = ns_now();
+    int total_quota = 0;
+    for (int c = 0; c < p->nch; c++) total_quota += p->ch[c].quota;
+    size_t hcap = 64;
+    while (hcap < (size_t)total_quota * 2) hcap <<= 1;
+    ns_candidate *cand = ns_arena_alloc(a, sizeof(ns_candidate) * (size_t)total_quota, 8);
+    int32_t *slot = ns_arena_alloc(a, sizeof(int32_t) * hcap, 4);
+    ns_scored *buf = ns_arena_alloc(a, sizeof(ns_scored) * 1000, 4);
+    if (!cand || !slot || !buf) return NS_ENOMEM;
+    memset(slot, 0xff, sizeof(int32_t) * hcap);
+
+    ns_rec_state *st = p->st;
+    ns_rec_state_rdlock(st);
+    int rc = 0;
+    ns_user_view uv;
+    uint32_t user = 0;
+    int known = req->user && ns__state_find_user_locked(st, req->user, &user);
+    if (known) ns_rec_state_user(st, user, &uv);
+    double now = ns_rec_state_now(st);
+    if (now <= 0) now = req->ctx->ts;
+    ns_recall_req rr = {st, user, known, known ? &uv : NULL, req->ctx, now};
+    out->cold_start = !known;
+
+    /* Recall and merge. */
+    int ncand = 0;
+    for (int c = 0; c < p->nch; c++) {
+        int got = p->ch[c].t->recall(p->ch[c].self, &rr, p->ch[c].quota, buf);
+        if (got < 0) {
+            ns_err_wrap("recall channel '%s'", p->ch[c].name);
+            rc = got;
+            goto out;
+        }
+        out->per_channel[c] = got;
+        atomic_fetch_add(&p->produced[c], (uint64_t)got);
+        for (int k = 0; k < got; k++) {
+            uint32_t it = buf[k].item;
+            size_t h = (size_t)ns_hash64(it) & (hcap - 1);
+            while (slot[h] >= 0 && cand[slot[h]].item != it) h = (h + 1) & (hcap - 1);
+            if (slot[h] < 0) {
+                slot[h] = ncand;
+                memset(&cand[ncand], 0, sizeof cand[0]);
+                cand[ncand++].item = it;
+            }
+            ns_candidate *cd = &cand[slot[h]];
+            cd->channels |= 1u << c;
+            cd->chan_score[c] = 1.0f - (float)k / (float)p->ch[c].quota;
+        }
+    }
+    out->candidates = ncand;
+
+    /* Filters. */
+    int kept = 0;
+    for (int i = 0; i < ncand; i++) {
+        ns_item_view iv;
+        ns_rec_state_item(st, cand[i].item, &iv);
+        if (p->filter_seen && known && ns_rec_state_has_seen(st, user, cand[i].item)) continue;
+        if (p->filter_unpublished && iv.created > now) continue;
+        if (is_blocked(p, iv.id)) continue;
+        cand[kept++] = cand[i];
+    }
+    out->filtered = ncand - kept;
+    double t1 = ns_now();
+    out->recall_ms = (t1 - t0) * 1e3;
+
+    /* Features and ranking. */
+    ns_rt_item *rt = ns_arena_alloc(a, sizeof(ns_rt_item) * (size_t)(kept ? kept : 1), 8);
+    float *scores = ns_arena_alloc(a, sizeof(float) * (size_t)(kept ? kept : 1), 4);
+    ranked *order = ns_arena_alloc(a, sizeof(ranked) * (size_t)(kept ? kept : 1), 8);
+    if (!rt || !scores || !order) {
+        rc = NS_ENOMEM;
+        goto out;
+    }
+    ns_rt *rtf = ns_rec_state_rt(st);
+    for (int i = 0; i < kept; i++) ns_rt_item_stats(rtf, cand[i].item, now, &rt[i]);
+    ns_rank_input in = {st, &rr, cand, kept, rt, known ? ns_rt_user_clicks_30m(rtf, user, now) : 0,
+                        p->names, p->nch};
+    if ((rc = p->rk->score(p->rk_self, &in, scores)) < 0) {
+        ns_err_wrap("ranker '%s'", p->rk->type);
+        goto out;
+    }
+    for (int i = 0; i < kept; i++) {
+        cand[i].score = scores[i];
+        order[i] = (ranked){&cand[i], scores[i]};
+    }
+    qsort(order, (size_t)kept, sizeof *order, cmp_ranked);
+
+    /* Diversity: at most k per primary category, then backfill if short. */
+    out->items = ns_arena_alloc(a, sizeof(ns_rec_entry) * (size_t)n, 8);
+    char *taken = ns_arena_calloc(a, (size_t)(kept ? kept : 1), 1);
+    uint32_t *catn = NULL;
+    int ncat_slots = (int)ns__state_ncats_locked(st) + 1;
+    if (p->max_per_cat > 0) catn = ns_arena_calloc(a, (size_t)ncat_slots, sizeof(uint32_t));
+    if (!out->items || !taken || (p->max_per_cat > 0 && !catn)) {
+        rc = NS_ENOMEM;
+        goto out;
+    }
+    for (int pass = 0; pass < 2 && out->n < n; pass++)
+        for (int i = 0; i < kept && out->n < n; i++) {
+            if (taken[i]) continue;
+            ns_item_view iv;
+            ns_rec_state_item(st, order[i].c->item, &iv);
+            if (pass == 0 && catn && iv.ncats) {
+                uint32_t k = iv.cats[0] < (uint32_t)ncat_slots ? iv.cats[0] : 0;
+                if (catn[k] >= (uint32_t)p->max_per_cat) continue;
+                catn[k]++;
+            }
+            taken[i] = 1;
+            out->items[out->n++] = (ns_rec_entry){order[i].c->item, order[i].score, order[i].c->channels};
+            for (int c = 0; c < p->nch; c++)
+                if (order[i].c->channels & (1u << c)) atomic_fetch_add(&p->served[c], 1);
+        }
+    out->rank_ms = (ns_now() - t1) * 1e3;
+out:
+    ns_rec_state_unlock(st);
+    return rc;
+}

@@ -1,0 +1,631 @@
+/*
+ * state.c — the recommendation service's in-memory state: the catalogue
+ * (users, items, categories, segments) and what events taught it (seen
+ * sets, recent items, popularity overall and per segment, item-item
+ * co-clicks, real-time windows), plus the cached top lists the recall
+ * channels read.
+ *
+ * Workload: 10^4..10^6 users, 10^4..10^5 items, a few thousand events per
+ * second, a few hundred recommendations per second. Events take the write
+ * lock for a few microseconds; recommendations share the read lock. Top
+ * lists (popular, per segment, trending) cost O(items) to build, so they
+ * are cached and rebuilt at most once per refresh period (1 s), under a
+ * separate mutex, by whichever reader finds them stale.
+ *
+ * Co-clicks use bounded neighbour tables per item (space-saving heavy
+ * hitters, Metwally et al. 2005): when a full table meets a new neighbour,
+ * the entry with the smallest count is replaced and the newcomer inherits
+ * that count + 1, so memory per item is fixed and frequent pairs survive.
+ */
+#include "pipeline_int.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { NSEG = 8 * 4 * 64, CACHE_CAP = 1000 };
+
+typedef struct {
+    uint32_t item, count;
+} nb_t;
+
+typedef struct {
+    int age;
+    uint8_t age_bucket, gender;
+    uint32_t occ; /* 0 unknown, else occupation id + 1 (<= 63) */
+    uint32_t segment;
+    uint32_t *recent; /* newest first */
+    int nrecent;
+    uint32_t *seen; /* sorted */
+    uint32_t nseen, capseen;
+    uint64_t nevents;
+} user_t;
+
+typedef struct {
+    char *title, *creator;
+    uint32_t cats[NS_MAX_ITEM_CATS];
+    int ncats;
+    double created;
+    uint64_t pos;
+    nb_t *nb; /* cooc_neighbours entries, allocated on first co-click */
+    int nnb;
+} item_t;
+
+typedef struct {
+    ns_scored *list;
+    int n;
+    double built_wall;
+    uint64_t built_events;
+    int valid;
+} cache_t;
+
+struct ns_rec_state {
+    pthread_rwlock_t lock;
+    ns_state_opts o;
+    ns_strmap *uids, *iids, *cats, *occs;
+    user_t *users;
+    uint32_t nusers, capusers;
+    item_t *items;
+    uint32_t nitems, capitems;
+    uint64_t nevents;
+    ns_rt *rt;
+    ns_window *type_1h, *type_1d;
+    uint64_t type_total[NS_EV__COUNT];
+    ns_u64map *seg[NSEG];
+    pthread_mutex_t cache_mu;
+    cache_t c_popular, c_trend[2], *c_seg; /* c_seg: NSEG entries */
+    double refresh_s;
+};
+
+/* ---- lifetime ------------------------------------------------------------------------- */
+
+ns_rec_state *ns_rec_state_new(const ns_state_opts *opts)
+{
+    ns_rec_state *s = ns_calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->o = opts ? *opts : (ns_state_opts){0};
+    if (s->o.recent_len <= 0) s->o.recent_len = 32;
+    if (s->o.cooc_neighbours <= 0) s->o.cooc_neighbours = 64;
+    if (s->o.cooc_history <= 0) s->o.cooc_history = 20;
+    if (s->o.cooc_history > s->o.recent_len) s->o.cooc_history = s->o.recent_len;
+    pthread_rwlock_init(&s->lock, NULL);
+    pthread_mutex_init(&s->cache_mu, NULL);
+    s->refresh_s = 1.0;
+    s->uids = ns_strmap_new(1024);
+    s->iids = ns_strmap_new(1024);
+    s->cats = ns_strmap_new(64);
+    s->occs = ns_strmap_new(64);
+    s->rt = ns_rt_new(1024, 1024);
+    s->type_1h = ns_window_new(3600, 12, NS_EV__COUNT);
+    s->type_1d = ns_window_new(86400, 24, NS_EV__COUNT);
+    s->c_seg = ns_calloc(NSEG, sizeof(cache_t));
+    if (!s->uids || !s->iids || !s->cats || !s->occs || !s->rt || !s->type_1h || !s->type_1d || !s->c_seg) {
+        ns_rec_state_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void ns_rec_state_free(ns_rec_state *s)
+{
+    if (!s) return;
+    for (uint32_t i = 0; i < s->nusers; i++) {
+        free(s->users[i].recent);
+        free(s->users[i].seen);
+    }
+    for (uint32_t i = 0; i < s->nitems; i++) {
+        free(s->items[i].title);
+        free(s->items[i].creator);
+        free(s->items[i].nb);
+    }
+    free(s->users);
+    free(s->items);
+    for (int i = 0; i < NSEG; i++) {
+        if (s->seg[i]) ns_u64map_release(s->seg[i]);
+        free(s->seg[i]);
+    }
+    if (s->c_seg)
+        for (int i = 0; i < NSEG; i++) free(s->c_seg[i].list);
+    free(s->c_seg);
+    free(s->c_popular.list);
+    free(s->c_trend[0].list);
+    free(s->c_trend[1].list);
+    ns_strmap_free(s->uids);
+    ns_strmap_free(s->iids);
+    ns_strmap_free(s->cats);
+    ns_strmap_free(s->occs);
+    ns_rt_free(s->rt);
+    ns_window_free(s->type_1h);
+    ns_window_free(s->type_1d);
+    pthread_rwlock_destroy(&s->lock);
+    pthread_mutex_destroy(&s->cache_mu);
+    free(s);
+}
+
+void ns_rec_state_rdlock(ns_rec_state *s) { pthread_rwlock_rdlock(&s->lock); }
+void ns_rec_state_unlock(ns_rec_state *s) { pthread_rwlock_unlock(&s->lock); }
+void ns_rec_state_set_refresh(ns_rec_state *s, double seconds) { s->refresh_s = seconds >= 0 ? seconds : 0; }
+ns_rt *ns_rec_state_rt(ns_rec_state *s) { return s->rt; }
+double ns_rec_state_now(ns_rec_state *s) { return ns_rt_now(s->rt); }
+
+uint32_t ns_rec_state_users(ns_rec_state *s)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    uint32_t n = s->nusers;
+    pthread_rwlock_unlock(&s->lock);
+    return n;
+}
+
+uint32_t ns_rec_state_items(ns_rec_state *s)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    uint32_t n = s->nitems;
+    pthread_rwlock_unlock(&s->lock);
+    return n;
+}
+
+uint64_t ns_rec_state_events(ns_rec_state *s)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    uint64_t n = s->nevents;
+    pthread_rwlock_unlock(&s->lock);
+    return n;
+}
+
+uint64_t ns_rec_state_type_count(ns_rec_state *s, int type, const char *window, double now)
+{
+    if (type < 0 || type >= NS_EV__COUNT) return 0;
+    if (!strcmp(window, "1h")) return ns_window_get(s->type_1h, (uint32_t)type, now);
+    if (!strcmp(window, "1d")) return ns_window_get(s->type_1d, (uint32_t)type, now);
+    pthread_rwlock_rdlock(&s->lock);
+    uint64_t n = s->type_total[type];
+    pthread_rwlock_unlock(&s->lock);
+    return n;
+}
+
+/* ---- catalogue --------------------------------------------------------------------------- */
+
+static int age_bucket(int age)
+{
+    if (age <= 0) return 0;
+    if (age < 18) return 1;
+    if (age < 25) return 2;
+    if (age < 35) return 3;
+    if (age < 45) return 4;
+    if (age < 50) return 5;
+    if (age < 56) return 6;
+    return 7;
+}
+
+static int gender_code(const char *g)
+{
+    if (!g || !*g) return 0;
+    if (!strcmp(g, "M") || !strcmp(g, "m") || !strcmp(g, "male")) return 1;
+    if (!strcmp(g, "F") || !strcmp(g, "f") || !strcmp(g, "female")) return 2;
+    return 3;
+}
+
+/* Grow an array of `size`-byte elements to hold at least n. */
+static int grow_array(void **arr, uint32_t *cap, uint32_t n, size_t size)
+{
+    if (n <= *cap) return 0;
+    uint32_t nc = *cap ? *cap * 2 : 1024;
+    while (nc < n) nc *= 2;
+    void *p = ns_realloc(*arr, (size_t)nc * size);
+    if (!p) return NS_ENOMEM;
+    memset((char *)p + (size_t)*cap * size, 0, (size_t)(nc - *cap) * size);
+    *arr = p;
+    *cap = nc;
+    return 0;
+}
+
+/* Index for an external user id, creating an empty user. Write lock held. */
+static int user_ensure(ns_rec_state *s, const char *ext, uint32_t *idx)
+{
+    int64_t id = ns_strmap_intern(s->uids, ext, strlen(ext));
+    if (id < 0) return (int)id;
+    if ((uint32_t)id == s->nusers) {
+        int rc = grow_array((void **)&s->users, &s->capusers, s->nusers + 1, sizeof(user_t));
+        if (rc < 0) return rc;
+        user_t *u = &s->users[s->nusers];
+        memset(u, 0, sizeof *u);
+        u->segment = NS_NO_SEGMENT;
+        if (!(u->recent = ns_malloc(sizeof(uint32_t) * (size_t)s->o.recent_len))) return NS_ENOMEM;
+        s->nusers++;
+    }
+    *idx = (uint32_t)id;
+    return 0;
+}
+
+int ns_rec_state_put_user(ns_rec_state *s, const ns_user_rec *r, uint32_t *out)
+{
+    if (!r->id || !*r->id) return ns_err_set_at(NS_EINVAL, NULL, 0, "id", NULL, "user id is missing");
+    pthread_rwlock_wrlock(&s->lock);
+    uint32_t idx = 0;
+    int rc = user_ensure(s, r->id, &idx);
+    if (rc >= 0) {
+        user_t *u = &s->users[idx];
+        u->age = r->age;
+        u->age_bucket = (uint8_t)age_bucket(r->age);
+        u->gender = (uint8_t)gender_code(r->gender);
+        u->occ = 0;
+        if (r->occupation && *r->occupation) {
+            int64_t o = ns_strmap_intern(s->occs, r->occupation, strlen(r->occupation));
+            if (o >= 0) u->occ = o < 62 ? (uint32_t)o + 1 : 63;
+        }
+        u->segment = u->age_bucket || u->gender || u->occ
+                         ? (uint32_t)u->age_bucket * 256u + (uint32_t)u->gender * 64u + u->occ
+                         : NS_NO_SEGMENT;
+        if (out) *out = idx;
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+static void set_str(char **dst, const char *src)
+{
+    free(*dst);
+    *dst = src ? ns_strdup(src) : NULL;
+}
+
+int ns_rec_state_put_item(ns_rec_state *s, const ns_item_rec *r, uint32_t *out)
+{
+    if (!r->id || !*r->id) return ns_err_set_at(NS_EINVAL, NULL, 0, "id", NULL, "item id is missing");
+    pthread_rwlock_wrlock(&s->lock);
+    int rc = 0;
+    int64_t id = ns_strmap_intern(s->iids, r->id, strlen(r->id));
+    if (id < 0) {
+        rc = (int)id;
+        goto out;
+    }
+    if ((uint32_t)id == s->nitems) {
+        if ((rc = grow_array((void **)&s->items, &s->capitems, s->nitems + 1, sizeof(item_t))) < 0) goto out;
+        memset(&s->items[s->nitems], 0, sizeof(item_t));
+        s->nitems++;
+    }
+    item_t *it = &s->items[id];
+    set_str(&it->title, r->title);
+    set_str(&it->creator, r->creator);
+    it->created = r->created;
+    it->ncats = 0;
+    for (const char *p = r->categories; p && *p && it->ncats < NS_MAX_ITEM_CATS;) {
+        const char *e = strchr(p, '|');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        while (n && *p == ' ') { p++; n--; }
+        while (n && p[n - 1] == ' ') n--;
+        if (n) {
+            int64_t c = ns_strmap_intern(s->cats, p, n);
+            if (c >= 0) it->cats[it->ncats++] = (uint32_t)c;
+        }
+        if (!e) break;
+        p = e + 1;
+    }
+    if (out) *out = (uint32_t)id;
+out:
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+int ns_rec_state_find_user(ns_rec_state *s, const char *ext, uint32_t *idx)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    int64_t id = ns_strmap_find(s->uids, ext, strlen(ext));
+    pthread_rwlock_unlock(&s->lock);
+    if (id < 0) return 0;
+    *idx = (uint32_t)id;
+    return 1;
+}
+
+int ns_rec_state_find_item(ns_rec_state *s, const char *ext, uint32_t *idx)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    int64_t id = ns_strmap_find(s->iids, ext, strlen(ext));
+    pthread_rwlock_unlock(&s->lock);
+    if (id < 0) return 0;
+    *idx = (uint32_t)id;
+    return 1;
+}
+
+/* Unlocked lookups for code already under the lock. */
+int ns__state_find_user_locked(ns_rec_state *s, const char *ext, uint32_t *idx)
+{
+    int64_t id = ns_strmap_find(s->uids, ext, strlen(ext));
+    if (id < 0) return 0;
+    *idx = (uint32_t)id;
+    return 1;
+}
+
+int ns__state_find_item_locked(ns_rec_state *s, const char *ext, uint32_t *idx)
+{
+    int64_t id = ns_strmap_find(s->iids, ext, strlen(ext));
+    if (id < 0) return 0;
+    *idx = (uint32_t)id;
+    return 1;
+}
+
+uint32_t ns__state_nitems_locked(ns_rec_state *s) { return s->nitems; }
+uint32_t ns__state_ncats_locked(ns_rec_state *s) { return (uint32_t)ns_strmap_count(s->cats); }
+
+void ns_rec_state_user(ns_rec_state *s, uint32_t u, ns_user_view *v)
+{
+    const user_t *x = &s->users[u];
+    *v = (ns_user_view){ns_strmap_key(s->uids, u, NULL),
+                        x->age,
+                        x->age_bucket,
+                        x->gender == 1 ? "M" : x->gender == 2 ? "F" : x->gender == 3 ? "other" : NULL,
+                        x->occ ? ns_strmap_key(s->occs, x->occ - 1, NULL) : NULL,
+                        x->segment,
+                        x->recent,
+                        x->nrecent,
+                        x->seen,
+                        x->nseen,
+                        x->nevents};
+}
+
+void ns_rec_state_item(ns_rec_state *s, uint32_t i, ns_item_view *v)
+{
+    const item_t *x = &s->items[i];
+    *v = (ns_item_view){ns_strmap_key(s->iids, i, NULL), x->title, x->creator, x->cats, x->ncats, x->created, x->pos};
+}
+
+const char *ns_rec_state_category_name(ns_rec_state *s, uint32_t cat) { return ns_strmap_key(s->cats, cat, NULL); }
+
+int ns_rec_state_has_seen(ns_rec_state *s, uint32_t user, uint32_t item)
+{
+    const user_t *u = &s->users[user];
+    uint32_t lo = 0, hi = u->nseen;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (u->seen[mid] < item) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < u->nseen && u->seen[lo] == item;
+}
+
+/* ---- events ------------------------------------------------------------------------------------ */
+
+static int seen_add(user_t *u, uint32_t item)
+{
+    uint32_t lo = 0, hi = u->nseen;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (u->seen[mid] < item) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < u->nseen && u->seen[lo] == item) return 0;
+    if (u->nseen == u->capseen) {
+        uint32_t nc = u->capseen ? u->capseen * 2 : 8;
+        uint32_t *p = ns_realloc(u->seen, sizeof(uint32_t) * nc);
+        if (!p) return NS_ENOMEM;
+        u->seen = p;
+        u->capseen = nc;
+    }
+    memmove(u->seen + lo + 1, u->seen + lo, sizeof(uint32_t) * (u->nseen - lo));
+    u->seen[lo] = item;
+    u->nseen++;
+    return 0;
+}
+
+static void cooc_add(ns_rec_state *s, item_t *it, uint32_t other)
+{
+    int M = s->o.cooc_neighbours;
+    if (!it->nb && !(it->nb = ns_calloc((size_t)M, sizeof(nb_t)))) return;
+    int minj = 0;
+    for (int j = 0; j < it->nnb; j++) {
+        if (it->nb[j].item == other) {
+            it->nb[j].count++;
+            return;
+        }
+        if (it->nb[j].count < it->nb[minj].count) minj = j;
+    }
+    if (it->nnb < M) it->nb[it->nnb++] = (nb_t){other, 1};
+    else it->nb[minj] = (nb_t){other, it->nb[minj].count + 1};
+}
+
+int ns_rec_state_event(ns_rec_state *s, const ns_event_rec *ev)
+{
+    pthread_rwlock_wrlock(&s->lock);
+    uint32_t ui = 0, ii = 0;
+    int rc = 0;
+    int64_t iid = ns_strmap_find(s->iids, ev->item, strlen(ev->item));
+    if (iid < 0) {
+        rc = ns_err_set_at(NS_ENOTFOUND, NULL, 0, "item", ev->item, "unknown item");
+        goto out;
+    }
+    ii = (uint32_t)iid;
+    if ((rc = user_ensure(s, ev->user, &ui)) < 0) goto out;
+    if ((rc = ns_rt_event(s->rt, ui, ii, ev->type, ev->ts)) < 0) goto out;
+    ns_window_add(s->type_1h, (uint32_t)ev->type, ev->ts, 1);
+    ns_window_add(s->type_1d, (uint32_t)ev->type, ev->ts, 1);
+    s->type_total[ev->type]++;
+    s->nevents++;
+    user_t *u = &s->users[ui];
+    u->nevents++;
+    if (!ns_event_is_positive(ev->type, ev->value)) goto out;
+    item_t *it = &s->items[ii];
+    it->pos++;
+    if ((rc = seen_add(u, ii)) < 0) goto out;
+    if (u->segment != NS_NO_SEGMENT) {
+        ns_u64map **m = &s->seg[u->segment];
+        if (!*m) {
+            if (!(*m = ns_calloc(1, sizeof **m)) || ns_u64map_init(*m, 256) < 0) {
+                free(*m);
+                *m = NULL;
+                rc = NS_ENOMEM;
+                goto out;
+            }
+        }
+        uint64_t c = 0;
+        ns_u64map_get(*m, ii, &c);
+        if ((rc = ns_u64map_put(*m, ii, c + 1)) < 0) goto out;
+    }
+    /* Co-clicks with the recent items, then ii becomes the newest. */
+    int pos = -1;
+    for (int j = 0; j < u->nrecent; j++) {
+        if (u->recent[j] == ii) { pos = j; continue; }
+        if (j < s->o.cooc_history) {
+            cooc_add(s, it, u->recent[j]);
+            cooc_add(s, &s->items[u->recent[j]], ii);
+        }
+    }
+    if (pos < 0) pos = u->nrecent < s->o.recent_len ? u->nrecent++ : u->nrecent - 1;
+    memmove(u->recent + 1, u->recent, sizeof(uint32_t) * (size_t)pos);
+    u->recent[0] = ii;
+out:
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+/* ---- loading ----------------------------------------------------------------------------------------- */
+
+static int load_user(const ns_user_rec *u, void *ctx) { return ns_rec_state_put_user(ctx, u, NULL) < 0; }
+static int load_item(const ns_item_rec *it, void *ctx) { return ns_rec_state_put_item(ctx, it, NULL) < 0; }
+static int load_event(int64_t seq, const ns_event_rec *ev, void *ctx)
+{
+    (void)seq;
+    return ns_rec_state_event(ctx, ev) < 0;
+}
+
+int ns_rec_state_load(ns_rec_state *s, ns_store *st)
+{
+    int rc;
+    if ((rc = ns_store_scan_users(st, load_user, s)) != 0) goto fail;
+    if ((rc = ns_store_scan_items(st, load_item, s)) != 0) goto fail;
+    if ((rc = ns_store_scan_events(st, 0, load_event, s)) != 0) goto fail;
+    return 0;
+fail:
+    if (rc > 0) rc = ns_err_last()->code ? ns_err_last()->code : NS_EINTERNAL;
+    ns_err_wrap("loading state from %s", ns_store_path(st));
+    return rc;
+}
+
+/* ---- top lists ------------------------------------------------------------------------------------------ */
+
+/* Bounded min-heap of the best k (score desc, then item asc). */
+static int worse(ns_scored a, ns_scored b) { return a.score < b.score || (a.score == b.score && a.item > b.item); }
+
+static void heap_push(ns_scored *h, int *n, int k, ns_scored x)
+{
+    if (*n < k) {
+        int i = (*n)++;
+        h[i] = x;
+        while (i > 0 && worse(h[i], h[(i - 1) / 2])) {
+            ns_scored t = h[i];
+            h[i] = h[(i - 1) / 2];
+            h[(i - 1) / 2] = t;
+            i = (i - 1) / 2;
+        }
+        return;
+    }
+    if (!worse(h[0], x)) return;
+    h[0] = x;
+    int i = 0;
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < *n && worse(h[l], h[m])) m = l;
+        if (r < *n && worse(h[r], h[m])) m = r;
+        if (m == i) break;
+        ns_scored t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static int cmp_best_first(const void *a, const void *b)
+{
+    const ns_scored *x = a, *y = b;
+    return worse(*x, *y) ? 1 : worse(*y, *x) ? -1 : 0;
+}
+
+void ns__topk_sort(ns_scored *h, int n) { qsort(h, (size_t)n, sizeof *h, cmp_best_first); }
+
+typedef void (*fill_fn)(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg);
+
+/* Copy a cached list, rebuilding it with `fill` when stale. */
+static int cached(ns_rec_state *s, cache_t *c, fill_fn fill, const void *arg, ns_scored *out, int max)
+{
+    pthread_mutex_lock(&s->cache_mu);
+    double wall = ns_now();
+    int stale = !c->valid || (wall - c->built_wall >= s->refresh_s && c->built_events != s->nevents);
+    if (stale) {
+        if (!c->list && !(c->list = ns_malloc(sizeof(ns_scored) * CACHE_CAP))) {
+            pthread_mutex_unlock(&s->cache_mu);
+            return NS_ENOMEM;
+        }
+        c->n = 0;
+        fill(s, c->list, &c->n, CACHE_CAP, arg);
+        ns__topk_sort(c->list, c->n);
+        c->built_wall = wall;
+        c->built_events = s->nevents;
+        c->valid = 1;
+    }
+    int n = c->n < max ? c->n : max;
+    memcpy(out, c->list, sizeof(ns_scored) * (size_t)n);
+    pthread_mutex_unlock(&s->cache_mu);
+    return n;
+}
+
+static void fill_popular(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg)
+{
+    (void)arg;
+    for (uint32_t i = 0; i < s->nitems; i++)
+        if (s->items[i].pos) heap_push(h, n, k, (ns_scored){i, (float)s->items[i].pos});
+}
+
+static void fill_segment(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg)
+{
+    const ns_u64map *m = s->seg[*(const uint32_t *)arg];
+    if (!m) return;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->used[i]) heap_push(h, n, k, (ns_scored){(uint32_t)m->keys[i], (float)m->vals[i]});
+}
+
+typedef struct { int day; double now; } trend_arg;
+
+static void fill_trending(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg)
+{
+    const trend_arg *a = arg;
+    for (uint32_t i = 0; i < s->nitems; i++) {
+        ns_rt_item st;
+        ns_rt_item_stats(s->rt, i, a->now, &st);
+        uint64_t clk = a->day ? st.clk_1d : st.clk_1h, imp = a->day ? st.imp_1d : st.imp_1h;
+        if (clk || imp) heap_push(h, n, k, (ns_scored){i, (float)clk + 0.001f * (float)imp});
+    }
+}
+
+int ns_rec_state_top_popular(ns_rec_state *s, ns_scored *out, int max)
+{
+    return cached(s, &s->c_popular, fill_popular, NULL, out, max);
+}
+
+int ns_rec_state_top_segment(ns_rec_state *s, uint32_t segment, ns_scored *out, int max)
+{
+    if (segment >= NSEG) return 0;
+    return cached(s, &s->c_seg[segment], fill_segment, &segment, out, max);
+}
+
+int ns_rec_state_top_trending(ns_rec_state *s, const char *window, double now, ns_scored *out, int max)
+{
+    trend_arg a = {window && !strcmp(window, "1d"), now};
+    return cached(s, &s->c_trend[a.day], fill_trending, &a, out, max);
+}
+
+int ns_rec_state_similar(ns_rec_state *s, uint32_t item, ns_scored *out, int max)
+{
+    if (item >= s->nitems || max <= 0) return 0;
+    const item_t *it = &s->items[item];
+    int n = 0;
+    ns_scored *h = ns_malloc(sizeof(ns_scored) * (size_t)max);
+    if (!h) return NS_ENOMEM;
+    for (int j = 0; j < it->nnb; j++) {
+        const item_t *o = &s->items[it->nb[j].item];
+        double denom = sqrt((double)(it->pos ? it->pos : 1) * (double)(o->pos ? o->pos : 1));
+        heap_push(h, &n, max, (ns_scored){it->nb[j].item, (float)(it->nb[j].count / denom)});
+    }
+    ns__topk_sort(h, n);
+    memcpy(out, h, sizeof(ns_scored) * (size_t)n);
+    free(h);
+    return n;
+}
