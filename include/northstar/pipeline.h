@@ -22,7 +22,7 @@
  * bitmap channels and the Wide & Deep ranker through them, no other change):
  *   ns_channel_type  {type name, create(params, state), recall(...), free}
  *   ns_ranker_type   {type name, create(params, state), score(...), free}
- * Built-in channel types: "trending", "segment", "popular", "cooc"; ranker
+ * Built-in channel types: "trending", "segment", "popular", "fresh", "cooc"; ranker
  * types: "blend". ns_channel_register / ns_ranker_register add more.
  *
  * Config (JSON; ns_pipeline_default_config() is the built-in one):
@@ -138,6 +138,8 @@ typedef struct ns_scored {
  * (ns_rec_state_set_refresh, default 1 s). Call under the read lock. */
 int ns_rec_state_top_popular(ns_rec_state *s, ns_scored *out, int max);
 int ns_rec_state_top_segment(ns_rec_state *s, uint32_t segment, ns_scored *out, int max);
+/* fresh: newest items published at or before `now` (cold-start exposure). */
+int ns_rec_state_top_fresh(ns_rec_state *s, double now, ns_scored *out, int max);
 int ns_rec_state_top_trending(ns_rec_state *s, const char *window, double now, ns_scored *out, int max);
 int ns_rec_state_similar(ns_rec_state *s, uint32_t item, ns_scored *out, int max);
 void ns_rec_state_set_refresh(ns_rec_state *s, double seconds);

@@ -21,6 +21,7 @@ static const command commands[] = {
     {"rank", cmd_rank, "feature-driven rankers: wide (FTRL), deep, Wide & Deep"},
     {"import", cmd_import, "fill the service store from MovieLens, CSV or JSONL files"},
     {"safetensors", cmd_safetensors, "inspect and validate safetensors files"},
+    {"serve", cmd_serve, "the recommendation service over HTTP/JSON"},
     {"version", cmd_version, "print version and build information"},
     {"word2vec", cmd_word2vec, "train, query and evaluate word vectors (skip-gram, CBOW)"},
     {"deepwalk", cmd_deepwalk, "node vectors from random walks (DeepWalk, node2vec)"},

@@ -6,6 +6,8 @@
  *             x occupation: a profile channel that works from a user's
  *             attributes alone, before any history
  *   popular   most liked items of all time: the fallback that always fills
+ *   fresh     the newest published items: exposure for cold-start items,
+ *             which no count-based channel can propose yet
  *   cooc      items co-clicked with the user's recent items (item-to-item
  *             collaborative filtering, recency-weighted)
  * Each returns up to `quota` items best first; scores are comparable within
@@ -60,6 +62,12 @@ static int popular_recall(void *self, const ns_recall_req *req, int quota, ns_sc
 {
     (void)self;
     return ns_rec_state_top_popular(req->state, out, quota);
+}
+
+static int fresh_recall(void *self, const ns_recall_req *req, int quota, ns_scored *out)
+{
+    (void)self;
+    return ns_rec_state_top_fresh(req->state, req->now, out, quota);
 }
 
 static void plain_free(void *self) { free(self); }
@@ -119,4 +127,5 @@ static int cooc_recall(void *self, const ns_recall_req *req, int quota, ns_score
 const ns_channel_type ns__channel_trending = {"trending", trending_create, trending_recall, plain_free};
 const ns_channel_type ns__channel_segment = {"segment", noparam_create, segment_recall, plain_free};
 const ns_channel_type ns__channel_popular = {"popular", noparam_create, popular_recall, plain_free};
+const ns_channel_type ns__channel_fresh = {"fresh", noparam_create, fresh_recall, plain_free};
 const ns_channel_type ns__channel_cooc = {"cooc", cooc_create, cooc_recall, plain_free};

@@ -22,8 +22,8 @@
 enum { MAX_TYPES = 32 };
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static const ns_channel_type *ch_types[MAX_TYPES] = {&ns__channel_trending, &ns__channel_segment,
-                                                    &ns__channel_popular, &ns__channel_cooc};
-static int nch_types = 4;
+                                                    &ns__channel_popular, &ns__channel_fresh, &ns__channel_cooc};
+static int nch_types = 5;
 static const ns_ranker_type *rk_types[MAX_TYPES] = {&ns__ranker_blend};
 static int nrk_types = 1;
 
@@ -177,11 +177,13 @@ static const char default_config[] =
     "    {\"name\": \"cooc\", \"type\": \"cooc\", \"quota\": 150, \"params\": {\"history\": 8}},\n"
     "    {\"name\": \"segment\", \"type\": \"segment\", \"quota\": 100},\n"
     "    {\"name\": \"trending\", \"type\": \"trending\", \"quota\": 100, \"params\": {\"window\": \"1h\"}},\n"
-    "    {\"name\": \"popular\", \"type\": \"popular\", \"quota\": 200}\n"
+    "    {\"name\": \"popular\", \"type\": \"popular\", \"quota\": 200},\n"
+    "    {\"name\": \"fresh\", \"type\": \"fresh\", \"quota\": 50}\n"
     "  ],\n"
     "  \"filters\": {\"seen\": true, \"unpublished\": true, \"blocked\": []},\n"
     "  \"rank\": {\"type\": \"blend\",\n"
-    "           \"params\": {\"weights\": {\"cooc\": 1.5, \"segment\": 1.0, \"trending\": 0.8, \"popular\": 0.5},\n"
+    "           \"params\": {\"weights\": {\"cooc\": 1.5, \"segment\": 1.0, \"trending\": 0.8, \"popular\": 0.5,\n"
+    "                                  \"fresh\": 0.3},\n"
     "                      \"ctr_weight\": 0.5}},\n"
     "  \"diversity\": {\"max_per_category\": 3},\n"
     "  \"limits\": {\"default_n\": 10, \"max_n\": 100}\n"
@@ -237,7 +239,7 @@ static int build(ns_pipeline *p, const json_t *root)
         channel *ch = &p->ch[p->nch];
         if (!(ch->t = ns_channel_find(type))) {
             char why[96];
-            snprintf(why, sizeof why, "no channel type '%s' (built in: trending, segment, popular, cooc)", type);
+            snprintf(why, sizeof why, "no channel type '%s' (built in: trending, segment, popular, fresh, cooc)", type);
             return cfg_bad(path, "type", why);
         }
         snprintf(ch->name, sizeof ch->name, "%s", name);

@@ -13,7 +13,8 @@ uint32_t ns__state_ncats_locked(ns_rec_state *s);
 void ns__topk_sort(ns_scored *h, int n);
 
 /* Built-in types (channels.c, rank_blend.c). */
-extern const ns_channel_type ns__channel_trending, ns__channel_segment, ns__channel_popular, ns__channel_cooc;
+extern const ns_channel_type ns__channel_trending, ns__channel_segment, ns__channel_popular, ns__channel_fresh,
+    ns__channel_cooc;
 extern const ns_ranker_type ns__ranker_blend;
 
 /* Config helpers: read an optional member of the right type, naming

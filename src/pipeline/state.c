@@ -74,7 +74,7 @@ struct ns_rec_state {
     uint64_t type_total[NS_EV__COUNT];
     ns_u64map *seg[NSEG];
     pthread_mutex_t cache_mu;
-    cache_t c_popular, c_trend[2], *c_seg; /* c_seg: NSEG entries */
+    cache_t c_popular, c_fresh, c_trend[2], *c_seg; /* c_seg: NSEG entries */
     double refresh_s;
 };
 
@@ -129,6 +129,7 @@ void ns_rec_state_free(ns_rec_state *s)
         for (int i = 0; i < NSEG; i++) free(s->c_seg[i].list);
     free(s->c_seg);
     free(s->c_popular.list);
+    free(s->c_fresh.list);
     free(s->c_trend[0].list);
     free(s->c_trend[1].list);
     ns_strmap_free(s->uids);
@@ -574,6 +575,13 @@ static void fill_popular(ns_rec_state *s, ns_scored *h, int *n, int k, const voi
         if (s->items[i].pos) heap_push(h, n, k, (ns_scored){i, (float)s->items[i].pos});
 }
 
+/* Newest first; the score is the creation time in days. */
+static void fill_fresh(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg)
+{
+    (void)arg;
+    for (uint32_t i = 0; i < s->nitems; i++) heap_push(h, n, k, (ns_scored){i, (float)(s->items[i].created / 86400.0)});
+}
+
 static void fill_segment(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg)
 {
     const ns_u64map *m = s->seg[*(const uint32_t *)arg];
@@ -598,6 +606,17 @@ static void fill_trending(ns_rec_state *s, ns_scored *h, int *n, int k, const vo
 int ns_rec_state_top_popular(ns_rec_state *s, ns_scored *out, int max)
 {
     return cached(s, &s->c_popular, fill_popular, NULL, out, max);
+}
+
+int ns_rec_state_top_fresh(ns_rec_state *s, double now, ns_scored *out, int max)
+{
+    ns_scored *all = ns_malloc(sizeof(ns_scored) * CACHE_CAP);
+    if (!all) return NS_ENOMEM;
+    int n = cached(s, &s->c_fresh, fill_fresh, NULL, all, CACHE_CAP), k = 0;
+    for (int i = 0; i < n && k < max; i++)
+        if (s->items[all[i].item].created <= now) out[k++] = all[i];
+    free(all);
+    return n < 0 ? n : k;
 }
 
 int ns_rec_state_top_segment(ns_rec_state *s, uint32_t segment, ns_scored *out, int max)

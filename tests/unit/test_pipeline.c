@@ -114,7 +114,7 @@ TEST(recommend_filters_diversity_cold_start)
     ev(s, "u3", "i11", NS_EV_CLICK, T0 + 23); /* unpublished item: never served */
     ns_pipeline *p;
     ASSERT_OK(ns_pipeline_new(&p, ns_pipeline_default_config(), "default", s));
-    ASSERT_EQ_INT(ns_pipeline_channels(p), 4);
+    ASSERT_EQ_INT(ns_pipeline_channels(p), 5);
     ns_context ctx;
     ASSERT_OK(ns_context_make(&ctx, T0 + 30, 0, "mobile", "home"));
     ns_arena a;

@@ -1,0 +1,744 @@
+/*
+ * service.c — the recommendation service: the route table and handlers
+ * over the store (durability), the state (what the events taught) and the
+ * pipeline (recall -> rank), plus start-up, config reload (atomic swap) and
+ * graceful stop.
+ *
+ * Write path (POST users/items/events): parse and validate the whole body
+ * (errors name the field: "events[3].ts"), write it to the store in one
+ * transaction (durable before the 200), then apply it to the in-memory
+ * state. Read path (GET recommend): context from the query, pipeline under
+ * the state's shared lock, JSON built straight into the response buffer.
+ */
+#include "northstar/server.h"
+
+#include "northstar/pipeline.h"
+#include "northstar/realtime.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The pipeline in force, shared by requests; replaced on reload. */
+typedef struct pipe_ref {
+    ns_pipeline *p;
+    int refs;
+} pipe_ref;
+
+struct ns_service {
+    ns_service_opts o;
+    ns_store *store;
+    ns_rec_state *state;
+    ns_http *http;
+    pthread_mutex_t pipe_mu;
+    pipe_ref *cur;
+    char *config_text; /* the config in force */
+    double started;
+    _Atomic uint64_t events_in, users_in, items_in, recs, reloads, cold;
+};
+
+static pipe_ref *pipe_acquire(ns_service *s)
+{
+    pthread_mutex_lock(&s->pipe_mu);
+    pipe_ref *r = s->cur;
+    r->refs++;
+    pthread_mutex_unlock(&s->pipe_mu);
+    return r;
+}
+
+static void pipe_release(ns_service *s, pipe_ref *r)
+{
+    pthread_mutex_lock(&s->pipe_mu);
+    int last = --r->refs == 0;
+    pthread_mutex_unlock(&s->pipe_mu);
+    if (last) {
+        ns_pipeline_free(r->p);
+        free(r);
+    }
+}
+
+/* ---- JSON input ---------------------------------------------------------------------------------- */
+
+/* Parse the body into a list of objects: one object, an array, or
+ * {"<key>": [...]}. Returns the array (new reference) or NULL after
+ * setting the error response. */
+static json_t *body_list(const ns_http_req *req, ns_http_resp *resp, const char *key, int max)
+{
+    json_error_t je;
+    json_t *root = json_loadb(req->body, req->body_len, 0, &je);
+    if (!root) {
+        ns_http_error(resp, 400, "body", "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+        return NULL;
+    }
+    json_t *list;
+    if (json_is_array(root)) list = root;
+    else if (json_is_object(root) && json_is_array(json_object_get(root, key))) {
+        list = json_incref(json_object_get(root, key));
+        json_decref(root);
+    } else if (json_is_object(root) && !json_object_get(root, key)) {
+        list = json_array();
+        json_array_append_new(list, root);
+    } else {
+        json_decref(root);
+        ns_http_error(resp, 422, key, "expected an object, an array of objects or {\"%s\": [...]}", key);
+        return NULL;
+    }
+    if (json_array_size(list) == 0 || (int)json_array_size(list) > max) {
+        ns_http_error(resp, 422, key, "expected 1 to %d records, got %zu", max, json_array_size(list));
+        json_decref(list);
+        return NULL;
+    }
+    return list;
+}
+
+typedef struct {
+    ns_http_resp *resp;
+    char field[96];
+    const char *kind; /* "users", ... */
+    size_t index;
+} vctx;
+
+static int vfail(vctx *v, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int vfail(vctx *v, const char *key, const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (*key) snprintf(v->field, sizeof v->field, "%s[%zu].%s", v->kind, v->index, key);
+    else snprintf(v->field, sizeof v->field, "%s[%zu]", v->kind, v->index);
+    ns_http_error(v->resp, 422, v->field, "%s", msg);
+    return -1;
+}
+
+/* An id: a non-empty string (<= 128 bytes, valid UTF-8) or an integer. */
+static int get_id(vctx *v, json_t *o, const char *key, ns_arena *a, const char **out)
+{
+    json_t *x = json_object_get(o, key);
+    if (json_is_integer(x)) {
+        *out = ns_arena_sprintf(a, "%lld", (long long)json_integer_value(x));
+        return 0;
+    }
+    if (!json_is_string(x) || !json_string_length(x)) return vfail(v, key, "missing or not a string/integer id");
+    if (json_string_length(x) > 128) return vfail(v, key, "id longer than 128 bytes");
+    *out = json_string_value(x);
+    return 0;
+}
+
+static int get_str(vctx *v, json_t *o, const char *key, size_t maxlen, const char **out)
+{
+    json_t *x = json_object_get(o, key);
+    *out = NULL;
+    if (!x || json_is_null(x)) return 0;
+    if (!json_is_string(x)) return vfail(v, key, "expected a string");
+    if (json_string_length(x) > maxlen) return vfail(v, key, "string too long");
+    *out = json_string_value(x);
+    return 0;
+}
+
+static int get_num(vctx *v, json_t *o, const char *key, double lo, double hi, double dflt, double *out)
+{
+    json_t *x = json_object_get(o, key);
+    if (!x || json_is_null(x)) {
+        *out = dflt;
+        return 0;
+    }
+    if (!json_is_number(x)) return vfail(v, key, "expected a number");
+    double d = json_number_value(x);
+    if (!(d >= lo && d <= hi)) {
+        char r[96];
+        snprintf(r, sizeof r, " (%g is outside %g..%g)", d, lo, hi);
+        return vfail(v, key, "number out of range%s", r);
+    }
+    *out = d;
+    return 0;
+}
+
+/* A JSON object member dumped to text (attrs, context). */
+static int get_obj_text(vctx *v, json_t *o, const char *key, ns_arena *a, const char **out)
+{
+    json_t *x = json_object_get(o, key);
+    *out = NULL;
+    if (!x || json_is_null(x)) return 0;
+    if (!json_is_object(x)) return vfail(v, key, "expected a JSON object");
+    char *d = json_dumps(x, JSON_COMPACT);
+    if (!d) return vfail(v, key, "cannot encode");
+    *out = ns_arena_strdup(a, d);
+    free(d);
+    return 0;
+}
+
+static int unknown_keys(vctx *v, json_t *o, const char *const *known)
+{
+    const char *key;
+    json_t *x;
+    json_object_foreach(o, key, x)
+    {
+        int ok = 0;
+        for (int i = 0; known[i] && !ok; i++) ok = !strcmp(known[i], key);
+        if (!ok) return vfail(v, key, "unknown field");
+    }
+    return 0;
+}
+
+/* ---- writes ------------------------------------------------------------------------------------------- */
+
+static int store_fail(ns_http_resp *resp, const char *what)
+{
+    const ns_error_info *e = ns_err_last();
+    int status = e->code == NS_ENOTFOUND || e->code == NS_EINVAL ? 422 : 500;
+    ns_log_error("%s: %s", what, ns_err_msg());
+    ns_http_error_from_ns(resp, status);
+    return -1;
+}
+
+static void h_post_users(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    ns_service *s = app;
+    json_t *list = body_list(req, resp, "users", s->o.max_batch);
+    if (!list) return;
+    size_t n = json_array_size(list), i;
+    ns_user_rec *u = ns_arena_calloc(req->arena, n, sizeof *u);
+    vctx v = {resp, "", "users", 0};
+    static const char *const known[] = {"id", "age", "gender", "occupation", "zip", "attrs", "created", NULL};
+    json_t *o;
+    double now = ns_wall_time();
+    json_array_foreach(list, i, o)
+    {
+        v.index = i;
+        double age = 0, created = 0;
+        if (!json_is_object(o)) { vfail(&v, "", "expected an object"); goto out; }
+        if (unknown_keys(&v, o, known) < 0 || get_id(&v, o, "id", req->arena, &u[i].id) < 0 ||
+            get_num(&v, o, "age", 0, 150, 0, &age) < 0 || get_str(&v, o, "gender", 32, &u[i].gender) < 0 ||
+            get_str(&v, o, "occupation", 64, &u[i].occupation) < 0 || get_str(&v, o, "zip", 32, &u[i].zip) < 0 ||
+            get_obj_text(&v, o, "attrs", req->arena, &u[i].attrs) < 0 ||
+            get_num(&v, o, "created", 0, 1e11, now, &created) < 0)
+            goto out;
+        u[i].age = (int)age;
+        u[i].created = created;
+    }
+    if (ns_store_put_users(s->store, u, n) < 0) { store_fail(resp, "POST /v1/users"); goto out; }
+    for (i = 0; i < n; i++) ns_rec_state_put_user(s->state, &u[i], NULL);
+    atomic_fetch_add(&s->users_in, n);
+    ns_buf_printf(&resp->body, "{\"accepted\":%zu}\n", n);
+out:
+    json_decref(list);
+}
+
+/* Categories: "a|b" or ["a", "b"] -> "a|b". */
+static int get_categories(vctx *v, json_t *o, ns_arena *a, const char **out)
+{
+    json_t *x = json_object_get(o, "categories");
+    *out = NULL;
+    if (!x || json_is_null(x)) return 0;
+    if (json_is_string(x)) return get_str(v, o, "categories", 1024, out);
+    if (!json_is_array(x)) return vfail(v, "categories", "expected an array of strings");
+    ns_buf b;
+    ns_buf_init(&b);
+    size_t i;
+    json_t *c;
+    json_array_foreach(x, i, c)
+    {
+        if (!json_is_string(c) || !json_string_length(c) || strchr(json_string_value(c), '|')) {
+            ns_buf_release(&b);
+            return vfail(v, "categories", "categories are non-empty strings without '|'");
+        }
+        if (b.len) ns_buf_puts(&b, "|");
+        ns_buf_puts(&b, json_string_value(c));
+    }
+    *out = ns_arena_strdup(a, b.data ? b.data : "");
+    ns_buf_release(&b);
+    return 0;
+}
+
+static void h_post_items(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    ns_service *s = app;
+    json_t *list = body_list(req, resp, "items", s->o.max_batch);
+    if (!list) return;
+    size_t n = json_array_size(list), i;
+    ns_item_rec *it = ns_arena_calloc(req->arena, n, sizeof *it);
+    vctx v = {resp, "", "items", 0};
+    static const char *const known[] = {"id", "title", "text", "categories", "attrs", "creator", "created", NULL};
+    json_t *o;
+    double now = ns_wall_time();
+    json_array_foreach(list, i, o)
+    {
+        v.index = i;
+        if (!json_is_object(o)) { vfail(&v, "", "expected an object"); goto out; }
+        if (unknown_keys(&v, o, known) < 0 || get_id(&v, o, "id", req->arena, &it[i].id) < 0 ||
+            get_str(&v, o, "title", 1024, &it[i].title) < 0 || get_str(&v, o, "text", 65536, &it[i].text) < 0 ||
+            get_categories(&v, o, req->arena, &it[i].categories) < 0 ||
+            get_obj_text(&v, o, "attrs", req->arena, &it[i].attrs) < 0 ||
+            get_str(&v, o, "creator", 128, &it[i].creator) < 0 ||
+            get_num(&v, o, "created", 0, 1e11, now, &it[i].created) < 0)
+            goto out;
+    }
+    if (ns_store_put_items(s->store, it, n) < 0) { store_fail(resp, "POST /v1/items"); goto out; }
+    for (i = 0; i < n; i++) ns_rec_state_put_item(s->state, &it[i], NULL);
+    atomic_fetch_add(&s->items_in, n);
+    ns_buf_printf(&resp->body, "{\"accepted\":%zu}\n", n);
+out:
+    json_decref(list);
+}
+
+static void h_post_events(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    ns_service *s = app;
+    json_t *list = body_list(req, resp, "events", s->o.max_batch);
+    if (!list) return;
+    size_t n = json_array_size(list), i;
+    ns_event_rec *ev = ns_arena_calloc(req->arena, n, sizeof *ev);
+    vctx v = {resp, "", "events", 0};
+    static const char *const known[] = {"user", "item", "type", "value", "ts", "context", NULL};
+    json_t *o;
+    double now = ns_wall_time();
+    json_array_foreach(list, i, o)
+    {
+        v.index = i;
+        const char *type = NULL;
+        uint32_t idx;
+        if (!json_is_object(o)) { vfail(&v, "", "expected an object"); goto out; }
+        if (unknown_keys(&v, o, known) < 0 || get_id(&v, o, "user", req->arena, &ev[i].user) < 0 ||
+            get_id(&v, o, "item", req->arena, &ev[i].item) < 0 || get_str(&v, o, "type", 32, &type) < 0 ||
+            get_num(&v, o, "value", -1e12, 1e12, 1, &ev[i].value) < 0 ||
+            get_num(&v, o, "ts", 0, now + 86400, now, &ev[i].ts) < 0 ||
+            get_obj_text(&v, o, "context", req->arena, &ev[i].context) < 0)
+            goto out;
+        if (!type) { vfail(&v, "type", "missing event type"); goto out; }
+        if ((ev[i].type = ns_event_type_parse(type)) < 0) {
+            vfail(&v, "type", "unknown event type '%s' (impression, click, like, purchase, rating)", type);
+            goto out;
+        }
+        if (!ns_rec_state_find_item(s->state, ev[i].item, &idx)) {
+            vfail(&v, "item", "unknown item '%s'", ev[i].item);
+            goto out;
+        }
+    }
+    int64_t first = 0;
+    if (ns_store_put_events(s->store, ev, n, &first) < 0) { store_fail(resp, "POST /v1/events"); goto out; }
+    for (i = 0; i < n; i++)
+        if (ns_rec_state_event(s->state, &ev[i]) < 0) ns_log_warn("event %zu not applied: %s", i, ns_err_msg());
+    atomic_fetch_add(&s->events_in, n);
+    ns_buf_printf(&resp->body, "{\"accepted\":%zu,\"first_seq\":%lld,\"last_seq\":%lld}\n", n, (long long)first,
+                  (long long)first + (long long)n - 1);
+out:
+    json_decref(list);
+}
+
+/* ---- reads -------------------------------------------------------------------------------------------------- */
+
+static void put_item_brief(ns_buf *b, ns_rec_state *st, uint32_t item)
+{
+    ns_item_view iv;
+    ns_rec_state_item(st, item, &iv);
+    ns_buf_puts(b, "{\"id\":");
+    ns_buf_json_str(b, iv.id, strlen(iv.id));
+    if (iv.title) {
+        ns_buf_puts(b, ",\"title\":");
+        ns_buf_json_str(b, iv.title, strlen(iv.title));
+    }
+    ns_buf_puts(b, ",\"categories\":[");
+    for (int c = 0; c < iv.ncats; c++) {
+        const char *cn = ns_rec_state_category_name(st, iv.cats[c]);
+        if (c) ns_buf_puts(b, ",");
+        ns_buf_json_str(b, cn, strlen(cn));
+    }
+    ns_buf_puts(b, "]");
+}
+
+/* Parse an integer query argument in lo..hi (dflt when absent). */
+static int query_int(const ns_http_req *req, ns_http_resp *resp, const char *key, long lo, long hi, long dflt,
+                     long *out)
+{
+    const char *q = ns_http_query(req, key);
+    if (!q) {
+        *out = dflt;
+        return 0;
+    }
+    char *end;
+    long v = strtol(q, &end, 10);
+    if (end == q || *end || v < lo || v > hi) {
+        ns_http_error(resp, 422, key, "'%s' is not an integer in %ld..%ld", q, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void h_recommend(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    ns_service *s = app;
+    const char *user = ns_http_param(req, "user");
+    pipe_ref *pr = pipe_acquire(s);
+    ns_pipeline *p = pr->p;
+    long n, tz;
+    ns_context ctx;
+    if (query_int(req, resp, "n", 1, ns_pipeline_max_n(p), ns_pipeline_default_n(p), &n) < 0 ||
+        query_int(req, resp, "tz", -720, 840, 0, &tz) < 0)
+        goto out;
+    if (ns_context_make(&ctx, ns_wall_time(), (int)tz, ns_http_query(req, "device"), ns_http_query(req, "page")) < 0) {
+        ns_http_error_from_ns(resp, 422);
+        goto out;
+    }
+    ns_rec_request rq = {user, (int)n, &ctx};
+    ns_rec_result r;
+    if (ns_pipeline_recommend(p, &rq, &r, req->arena) < 0) {
+        ns_http_error_from_ns(resp, ns_err_last()->code == NS_ERANGE ? 422 : 500);
+        goto out;
+    }
+    atomic_fetch_add(&s->recs, 1);
+    if (r.cold_start) atomic_fetch_add(&s->cold, 1);
+    ns_buf *b = &resp->body;
+    ns_buf_reserve(b, 256 + (size_t)r.n * 160);
+    ns_buf_puts(b, "{\"user\":");
+    ns_buf_json_str(b, user, strlen(user));
+    ns_buf_printf(b, ",\"cold_start\":%s,\"context\":{\"hour\":%d,\"weekday\":%d,\"device\":\"%s\",\"page\":\"%s\"},"
+                     "\"items\":[",
+                  r.cold_start ? "true" : "false", ctx.hour, ctx.weekday, ns_device_name(ctx.device), ctx.page);
+    ns_rec_state *st = s->state;
+    ns_rec_state_rdlock(st);
+    for (int i = 0; i < r.n; i++) {
+        if (i) ns_buf_puts(b, ",");
+        put_item_brief(b, st, r.items[i].item);
+        ns_buf_printf(b, ",\"score\":%.6g,\"channels\":[", r.items[i].score);
+        int first = 1;
+        for (int c = 0; c < ns_pipeline_channels(p); c++)
+            if (r.items[i].channels & (1u << c)) {
+                ns_buf_printf(b, "%s\"%s\"", first ? "" : ",", ns_pipeline_channel_name(p, c));
+                first = 0;
+            }
+        ns_buf_puts(b, "]}");
+    }
+    ns_rec_state_unlock(st);
+    uint64_t num, den;
+    double nsm = ns_pipeline_north_star(p, ns_rec_state_now(st) > 0 ? ns_rec_state_now(st) : ctx.ts, &num, &den);
+    ns_buf_printf(b, "],\"candidates\":%d,\"filtered\":%d,\"recall\":{", r.candidates, r.filtered);
+    for (int c = 0; c < ns_pipeline_channels(p); c++)
+        ns_buf_printf(b, "%s\"%s\":%d", c ? "," : "", ns_pipeline_channel_name(p, c), r.per_channel[c]);
+    ns_buf_printf(b, "},\"ranker\":\"%s\",\"north_star\":{\"name\":\"%s\",\"window\":\"%s\",\"value\":%.6g},"
+                     "\"timing_ms\":{\"recall\":%.3f,\"rank\":%.3f}}\n",
+                  ns_pipeline_ranker_name(p), ns_pipeline_north_star_name(p), ns_pipeline_north_star_window(p), nsm,
+                  r.recall_ms, r.rank_ms);
+out:
+    pipe_release(s, pr);
+}
+
+static void h_similar(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    ns_service *s = app;
+    const char *id = ns_http_param(req, "id");
+    long n;
+    if (query_int(req, resp, "n", 1, 100, 10, &n) < 0) return;
+    uint32_t item;
+    if (!ns_rec_state_find_item(s->state, id, &item)) {
+        ns_http_error(resp, 404, "id", "unknown item '%s'", id);
+        return;
+    }
+    ns_rec_state *st = s->state;
+    ns_scored *sim = ns_arena_alloc(req->arena, sizeof(ns_scored) * 1000, 4);
+    ns_rec_state_rdlock(st);
+    int k = ns_rec_state_similar(st, item, sim, (int)n);
+    if (k < 0) k = 0;
+    int ncooc = k;
+    /* Fill up with popular items of the same primary category (cold items
+     * have no co-clicks yet). */
+    if (k < n) {
+        ns_item_view iv;
+        ns_rec_state_item(st, item, &iv);
+        ns_scored *pop = sim + n;
+        int np = ns_rec_state_top_popular(st, pop, 1000 - (int)n);
+        for (int j = 0; j < np && k < n; j++) {
+            ns_item_view pv;
+            if (pop[j].item == item) continue;
+            ns_rec_state_item(st, pop[j].item, &pv);
+            if (iv.ncats && (!pv.ncats || pv.cats[0] != iv.cats[0])) continue;
+            int dup = 0;
+            for (int q = 0; q < k && !dup; q++) dup = sim[q].item == pop[j].item;
+            if (!dup) sim[k++] = (ns_scored){pop[j].item, 0};
+        }
+    }
+    ns_buf *b = &resp->body;
+    ns_buf_puts(b, "{\"item\":");
+    ns_buf_json_str(b, id, strlen(id));
+    ns_buf_puts(b, ",\"similar\":[");
+    for (int j = 0; j < k; j++) {
+        if (j) ns_buf_puts(b, ",");
+        put_item_brief(b, st, sim[j].item);
+        ns_buf_printf(b, ",\"score\":%.6g,\"source\":\"%s\"}", sim[j].score, j < ncooc ? "cooc" : "category_popular");
+    }
+    ns_rec_state_unlock(st);
+    ns_buf_puts(b, "]}\n");
+}
+
+typedef struct { ns_buf *b; int n; } hist_ctx;
+
+static int put_event(int64_t seq, const ns_event_rec *e, void *ctx)
+{
+    hist_ctx *h = ctx;
+    ns_buf_printf(h->b, "%s{\"seq\":%lld,\"item\":", h->n++ ? "," : "", (long long)seq);
+    ns_buf_json_str(h->b, e->item, strlen(e->item));
+    ns_buf_printf(h->b, ",\"type\":\"%s\",\"value\":%.6g,\"ts\":%.3f}", ns_event_type_name(e->type), e->value, e->ts);
+    return 0;
+}
+
+static void h_get_user(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    ns_service *s = app;
+    const char *id = ns_http_param(req, "id");
+    uint32_t u;
+    if (!ns_rec_state_find_user(s->state, id, &u)) {
+        ns_http_error(resp, 404, "id", "unknown user '%s'", id);
+        return;
+    }
+    ns_rec_state *st = s->state;
+    ns_buf *b = &resp->body;
+    ns_rec_state_rdlock(st);
+    ns_user_view uv;
+    ns_rec_state_user(st, u, &uv);
+    double now = ns_rec_state_now(st);
+    ns_buf_puts(b, "{\"id\":");
+    ns_buf_json_str(b, uv.id, strlen(uv.id));
+    ns_buf_printf(b, ",\"age\":%d,\"gender\":", uv.age);
+    if (uv.gender) ns_buf_json_str(b, uv.gender, strlen(uv.gender));
+    else ns_buf_puts(b, "null");
+    ns_buf_puts(b, ",\"occupation\":");
+    if (uv.occupation) ns_buf_json_str(b, uv.occupation, strlen(uv.occupation));
+    else ns_buf_puts(b, "null");
+    if (uv.segment == NS_NO_SEGMENT) ns_buf_puts(b, ",\"segment\":null");
+    else ns_buf_printf(b, ",\"segment\":%u", uv.segment);
+    ns_buf_printf(b, ",\"events\":%llu,\"seen\":%u,\"clicks_30m\":%llu,\"recent\":[", (unsigned long long)uv.nevents,
+                  uv.nseen, (unsigned long long)ns_rt_user_clicks_30m(ns_rec_state_rt(st), u, now));
+    for (int i = 0; i < uv.nrecent; i++) {
+        ns_item_view iv;
+        ns_rec_state_item(st, uv.recent[i], &iv);
+        if (i) ns_buf_puts(b, ",");
+        ns_buf_json_str(b, iv.id, strlen(iv.id));
+    }
+    ns_rec_state_unlock(st);
+    ns_buf_puts(b, "],\"history\":[");
+    hist_ctx h = {b, 0};
+    if (ns_store_user_events(s->store, id, 20, put_event, &h) < 0) {
+        ns_http_error_from_ns(resp, 500);
+        return;
+    }
+    ns_buf_puts(b, "]}\n");
+}
+
+static void h_health(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    (void)req;
+    ns_service *s = app;
+    ns_buf_printf(&resp->body,
+                  "{\"status\":\"ok\",\"users\":%u,\"items\":%u,\"events\":%llu,\"uptime_s\":%.1f,\"version\":\"%s\"}\n",
+                  ns_rec_state_users(s->state), ns_rec_state_items(s->state),
+                  (unsigned long long)ns_rec_state_events(s->state), ns_now() - s->started, NS_VERSION);
+}
+
+static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    (void)req;
+    ns_service *s = app;
+    ns_buf *b = &resp->body;
+    resp->content_type = "text/plain; version=0.0.4";
+    ns_http_metrics(s->http, b);
+    pipe_ref *pr = pipe_acquire(s);
+    ns_pipeline *p = pr->p;
+    ns_buf_puts(b, "# HELP northstar_recall_candidates_total Candidates produced by each recall channel.\n"
+                   "# TYPE northstar_recall_candidates_total counter\n");
+    for (int c = 0; c < ns_pipeline_channels(p); c++) {
+        uint64_t prod, served;
+        ns_pipeline_channel_counts(p, c, &prod, &served);
+        ns_buf_printf(b, "northstar_recall_candidates_total{channel=\"%s\"} %llu\n", ns_pipeline_channel_name(p, c),
+                      (unsigned long long)prod);
+    }
+    ns_buf_puts(b, "# HELP northstar_recall_served_total Recommended items each channel proposed.\n"
+                   "# TYPE northstar_recall_served_total counter\n");
+    for (int c = 0; c < ns_pipeline_channels(p); c++) {
+        uint64_t prod, served;
+        ns_pipeline_channel_counts(p, c, &prod, &served);
+        ns_buf_printf(b, "northstar_recall_served_total{channel=\"%s\"} %llu\n", ns_pipeline_channel_name(p, c),
+                      (unsigned long long)served);
+    }
+    double now = ns_rec_state_now(s->state);
+    if (now <= 0) now = ns_wall_time();
+    uint64_t num, den;
+    double v = ns_pipeline_north_star(p, now, &num, &den);
+    ns_buf_printf(b,
+                  "# HELP northstar_north_star The north-star metric declared in the pipeline config.\n"
+                  "# TYPE northstar_north_star gauge\n"
+                  "northstar_north_star{name=\"%s\",window=\"%s\"} %.6g\n"
+                  "northstar_north_star_numerator{name=\"%s\",window=\"%s\"} %llu\n"
+                  "northstar_north_star_denominator{name=\"%s\",window=\"%s\"} %llu\n",
+                  ns_pipeline_north_star_name(p), ns_pipeline_north_star_window(p), v, ns_pipeline_north_star_name(p),
+                  ns_pipeline_north_star_window(p), (unsigned long long)num, ns_pipeline_north_star_name(p),
+                  ns_pipeline_north_star_window(p), (unsigned long long)den);
+    pipe_release(s, pr);
+    ns_buf_printf(b,
+                  "# TYPE northstar_events_ingested_total counter\nnorthstar_events_ingested_total %llu\n"
+                  "# TYPE northstar_recommendations_total counter\nnorthstar_recommendations_total %llu\n"
+                  "# TYPE northstar_cold_start_total counter\nnorthstar_cold_start_total %llu\n"
+                  "# TYPE northstar_reloads_total counter\nnorthstar_reloads_total %llu\n"
+                  "# TYPE northstar_users gauge\nnorthstar_users %u\n"
+                  "# TYPE northstar_items gauge\nnorthstar_items %u\n"
+                  "# TYPE northstar_events gauge\nnorthstar_events %llu\n"
+                  "# TYPE northstar_realtime_bytes gauge\nnorthstar_realtime_bytes %zu\n",
+                  (unsigned long long)atomic_load(&s->events_in), (unsigned long long)atomic_load(&s->recs),
+                  (unsigned long long)atomic_load(&s->cold), (unsigned long long)atomic_load(&s->reloads),
+                  ns_rec_state_users(s->state), ns_rec_state_items(s->state),
+                  (unsigned long long)ns_rec_state_events(s->state), ns_rt_bytes(ns_rec_state_rt(s->state)));
+}
+
+static void h_reload(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    (void)req;
+    ns_service *s = app;
+    if (ns_service_reload(s) < 0) {
+        ns_http_error_from_ns(resp, 422);
+        return;
+    }
+    pipe_ref *pr = pipe_acquire(s);
+    ns_buf_printf(&resp->body, "{\"reloaded\":true,\"channels\":%d,\"ranker\":\"%s\"}\n", ns_pipeline_channels(pr->p),
+                  ns_pipeline_ranker_name(pr->p));
+    pipe_release(s, pr);
+}
+
+static void h_config(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    (void)req;
+    ns_service *s = app;
+    pthread_mutex_lock(&s->pipe_mu);
+    ns_buf_puts(&resp->body, s->config_text);
+    pthread_mutex_unlock(&s->pipe_mu);
+}
+
+static const ns_route routes[] = {
+    {"POST", "/v1/users", h_post_users, NS_ROUTE_BODY, "post_users"},
+    {"POST", "/v1/items", h_post_items, NS_ROUTE_BODY, "post_items"},
+    {"POST", "/v1/events", h_post_events, NS_ROUTE_BODY, "post_events"},
+    {"GET", "/v1/users/{id}", h_get_user, 0, "get_user"},
+    {"GET", "/v1/recommend/{user}", h_recommend, 0, "recommend"},
+    {"GET", "/v1/items/{id}/similar", h_similar, 0, "similar"},
+    {"GET", "/health", h_health, 0, "health"},
+    {"GET", "/metrics", h_metrics, 0, "metrics"},
+    {"POST", "/admin/reload", h_reload, NS_ROUTE_ADMIN, "admin_reload"},
+    {"GET", "/admin/config", h_config, NS_ROUTE_ADMIN, "admin_config"},
+};
+
+/* ---- lifecycle ------------------------------------------------------------------------------------------------ */
+
+ns_service_opts ns_service_defaults(void)
+{
+    ns_service_opts o;
+    memset(&o, 0, sizeof o);
+    o.http.host = "127.0.0.1";
+    o.http.port = 8080;
+    o.http.max_body = 4 << 20;
+    o.http.threads = 4;
+    o.http.conn_timeout_s = 10;
+    o.sync = NS_SYNC_FULL;
+    o.max_batch = 10000;
+    return o;
+}
+
+/* Build a pipeline from the config file (or the built-in one). */
+static int build_pipeline(ns_service *s, ns_pipeline **p, char **text)
+{
+    size_t len;
+    int rc;
+    if (s->o.config) {
+        if ((rc = ns_file_read_all(s->o.config, text, &len, 1 << 20)) < 0) return rc;
+    } else if (!(*text = ns_strdup(ns_pipeline_default_config())))
+        return NS_ENOMEM;
+    if ((rc = ns_pipeline_new(p, *text, s->o.config ? s->o.config : "default", s->state)) < 0) {
+        free(*text);
+        *text = NULL;
+    }
+    return rc;
+}
+
+int ns_service_reload(ns_service *s)
+{
+    ns_pipeline *p;
+    char *text;
+    int rc = build_pipeline(s, &p, &text);
+    if (rc < 0) {
+        ns_log_error("reload failed, keeping the pipeline in force: %s", ns_err_msg());
+        return rc;
+    }
+    pipe_ref *r = ns_calloc(1, sizeof *r);
+    if (!r) {
+        ns_pipeline_free(p);
+        free(text);
+        return NS_ENOMEM;
+    }
+    r->p = p;
+    r->refs = 1; /* the service's own reference */
+    pthread_mutex_lock(&s->pipe_mu);
+    pipe_ref *old = s->cur;
+    s->cur = r;
+    free(s->config_text);
+    s->config_text = text;
+    pthread_mutex_unlock(&s->pipe_mu);
+    if (old) pipe_release(s, old);
+    atomic_fetch_add(&s->reloads, 1);
+    ns_log_info("pipeline loaded from %s: %d channels, ranker %s", s->o.config ? s->o.config : "built-in config",
+                ns_pipeline_channels(p), ns_pipeline_ranker_name(p));
+    return 0;
+}
+
+int ns_service_start(ns_service **out, const ns_service_opts *o)
+{
+    *out = NULL;
+    if (!o->db) return ns_err_set_at(NS_EINVAL, NULL, 0, "db", NULL, "a store file is required");
+    ns_service *s = ns_calloc(1, sizeof *s);
+    if (!s) return NS_ENOMEM;
+    s->o = *o;
+    if (s->o.max_batch <= 0) s->o.max_batch = 10000;
+    s->started = ns_now();
+    pthread_mutex_init(&s->pipe_mu, NULL);
+    int rc;
+    ns_store_opts so = ns_store_defaults();
+    so.sync = o->sync;
+    if ((rc = ns_store_open(&s->store, o->db, &so)) < 0) goto fail;
+    if (!(s->state = ns_rec_state_new(NULL))) {
+        rc = NS_ENOMEM;
+        goto fail;
+    }
+    ns_timer t;
+    ns_timer_start(&t);
+    if ((rc = ns_rec_state_load(s->state, s->store)) < 0) goto fail;
+    ns_log_info("state loaded from %s in %.2f s: %u users, %u items, %llu events", o->db, ns_timer_elapsed(&t),
+                ns_rec_state_users(s->state), ns_rec_state_items(s->state),
+                (unsigned long long)ns_rec_state_events(s->state));
+    if ((rc = ns_service_reload(s)) < 0) goto fail;
+    atomic_store(&s->reloads, 0);
+    if ((rc = ns_http_start(&s->http, &o->http, routes, (int)(sizeof routes / sizeof routes[0]), s)) < 0) goto fail;
+    *out = s;
+    return 0;
+fail:
+    ns_service_stop(s);
+    return rc;
+}
+
+int ns_service_port(const ns_service *s) { return ns_http_port(s->http); }
+
+void ns_service_stop(ns_service *s)
+{
+    if (!s) return;
+    if (s->http) ns_http_stop(s->http, 10.0);
+    if (s->cur) pipe_release(s, s->cur);
+    if (s->store) {
+        ns_store_checkpoint(s->store);
+        ns_store_close(s->store);
+    }
+    ns_rec_state_free(s->state);
+    free(s->config_text);
+    pthread_mutex_destroy(&s->pipe_mu);
+    free(s);
+}
