@@ -100,6 +100,8 @@ static void scratch_free(ns__bm25_scratch *s)
     free(s->heap);
     free(s->acc);
     free(s->seen);
+    free(s->ord);
+    free(s->contrib);
     free(s);
 }
 
