@@ -73,12 +73,12 @@ TEST(index_build_search_stats)
     ASSERT_EQ_INT(run(&o1, "index search '%s' -Q '%s' -k 1 --quiet", idx, vec), 0);
     ASSERT_EQ_INT(run(&o2, "index search '%s' -Q '%s' -k 1 --exact --quiet", idx, vec), 0);
     int lines = 0, same = 0;
-    for (char *a = o1, *b = o2; *a && *b; lines++) {
-        char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+    for (char *a = o1, *c = o2; *a && *c; lines++) {
+        char *ea = strchr(a, 10), *eb = strchr(c, 10);
         if (!ea || !eb) break;
-        same += ea - a == eb - b && !memcmp(a, b, (size_t)(ea - a));
+        same += ea - a == eb - c && !memcmp(a, c, (size_t)(ea - a));
         a = ea + 1;
-        b = eb + 1;
+        c = eb + 1;
     }
     printf("  %d of %d top-1 results equal to exact search\n", same, lines);
     ASSERT_EQ_INT(lines, 501);
