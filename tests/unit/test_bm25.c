@@ -315,3 +315,48 @@ TEST(malformed_files_rejected)
     ASSERT(ns_bm25_create(&g, &p) < 0);
     ns_bm25_free(ix);
 }
+
+/* ---- concurrent add/delete and search (label tsan) ---------------------- */
+
+#include <pthread.h>
+
+typedef struct { ns_bm25 *ix; int writer, failures; } bw;
+
+static void *bm25_worker(void *arg)
+{
+    bw *w = arg;
+    char body[128];
+    for (int i = 0; i < 600; i++) {
+        if (w->writer) {
+            snprintf(body, sizeof body, "w%d w%d common words %d", i % 37, i % 11, i);
+            const char *f[2] = {"doc", body};
+            if (ns_bm25_add(w->ix, (uint32_t)i, f, NULL) < 0) w->failures++;
+            if (i % 7 == 6 && ns_bm25_delete(w->ix, (uint32_t)(i - 3)) < 0) w->failures++;
+        } else {
+            ns_hit h[10];
+            snprintf(body, sizeof body, "w%d common", i % 37);
+            int n = ns_bm25_search(w->ix, body, -1, 10, NULL, h);
+            if (n < 0) w->failures++;
+            for (int j = 1; j < n; j++)
+                if (h[j].score > h[j - 1].score) w->failures++;
+        }
+    }
+    return NULL;
+}
+
+TEST(tsan_concurrent_add_and_search)
+{
+    ns_bm25_params p = ns_bm25_defaults();
+    p.wand_min_postings = 0;
+    ns_bm25 *ix;
+    ASSERT_OK(ns_bm25_create(&ix, &p));
+    bw w[3] = {{ix, 1, 0}, {ix, 0, 0}, {ix, 0, 0}};
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, bm25_worker, &w[i]);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 3; i++) ASSERT_EQ_INT(w[i].failures, 0);
+    ns_bm25_stats st;
+    ns_bm25_get_stats(ix, &st);
+    ASSERT_EQ_INT(st.docs, 600 - 600 / 7);
+    ns_bm25_free(ix);
+}
