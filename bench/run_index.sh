@@ -26,6 +26,9 @@ lock() {
   if [ "${NS_MEASURE_LOCKED:-0}" = 1 ]; then "$@"; else flock /tmp/northstar-measure.lock "$@"; fi
 }
 [ -x "$bench" ] || { echo "run_index: build $bench first (cmake --build $build)" >&2; exit 2; }
+if [ "${NS_BENCH_SKIP_BM25:-0}" != 1 ] && [ -x "$here/index/bm25_cranfield.sh" ]; then
+  "$here/index/bm25_cranfield.sh" "$build" "$out"
+fi
 if [ "${NS_BENCH_SKIP_HNSW:-0}" != 1 ]; then
   for n in $sizes; do
     b="$out/base-$n.npy" q="$out/queries-$n.npy" t="$out/truth-$n.npy"
@@ -45,7 +48,4 @@ if [ "${NS_BENCH_SKIP_HNSW:-0}" != 1 ]; then
     fi
   done
   "$py" "$here/index/summarize_hnsw.py" "$out" $sizes
-fi
-if [ "${NS_BENCH_SKIP_BM25:-0}" != 1 ] && [ -x "$here/index/bm25_cranfield.sh" ]; then
-  "$here/index/bm25_cranfield.sh" "$build" "$out"
 fi
