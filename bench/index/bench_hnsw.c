@@ -10,8 +10,10 @@
  *       builds an HNSW index with THREADS threads (timed), then for each ef
  *       answers every query one at a time on ONE thread (timed) and prints
  *       tab-separated lines:
- *         build <seconds> <peak_rss_MiB> <index_MiB>
- *         search <ef> <recall@10> <qps>
+ *         build <seconds> <peak_rss_MiB> <index_MiB> <cpu_seconds>
+ *         search <ef> <recall@10> <qps> <queries per CPU-second>
+ * CPU time (CLOCK_PROCESS_CPUTIME_ID, all threads) is reported beside wall
+ * time because the shared machine is often loaded by other jobs.
  * The Python peers (peer_hnswlib.py, peer_faiss.py) print the same lines.
  */
 #include "northstar/base.h"
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 static int write_npy(const char *path, const char *descr, size_t rows, size_t cols, const void *data, size_t esz)
 {
@@ -79,6 +82,13 @@ static float *mixture(size_t n, int d, uint64_t seed, uint64_t stream, const flo
         }
     }
     return x;
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static double peak_rss_mib(void)
@@ -143,15 +153,15 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", ns_err_msg());
             return 1;
         }
-        double t0 = ns_now();
+        double t0 = ns_now(), c0 = cpu_now();
         if (ns_hnsw_add_batch(h, NULL, x, n) < 0) {
             fprintf(stderr, "%s\n", ns_err_msg());
             return 1;
         }
-        double tb = ns_now() - t0;
+        double tb = ns_now() - t0, cb = cpu_now() - c0;
         ns_hnsw_stats st;
         ns_hnsw_get_stats(h, &st);
-        printf("build\t%.2f\t%.0f\t%.0f\n", tb, peak_rss_mib(), st.bytes / 1048576.0);
+        printf("build\t%.2f\t%.0f\t%.0f\t%.2f\n", tb, peak_rss_mib(), st.bytes / 1048576.0, cb);
         fflush(stdout);
         ns_set_threads(1);
         ns_hit hits[10];
@@ -159,7 +169,7 @@ int main(int argc, char **argv)
             int ef = atoi(s);
             for (size_t i = 0; i < nq / 10; i++) ns_hnsw_search(h, q + i * d, 10, ef, NULL, hits); /* warm-up */
             size_t found = 0;
-            double t1 = ns_now();
+            double t1 = ns_now(), c1 = cpu_now();
             for (size_t i = 0; i < nq; i++) {
                 int g = ns_hnsw_search(h, q + i * d, 10, ef, NULL, hits);
                 for (int j = 0; j < g; j++)
@@ -169,8 +179,9 @@ int main(int argc, char **argv)
                             break;
                         }
             }
-            double ts = ns_now() - t1;
-            printf("search\t%d\t%.4f\t%.0f\n", ef, (double)found / (10.0 * (double)nq), (double)nq / ts);
+            double ts = ns_now() - t1, cs = cpu_now() - c1;
+            printf("search\t%d\t%.4f\t%.0f\t%.0f\n", ef, (double)found / (10.0 * (double)nq), (double)nq / ts,
+                   (double)nq / cs);
             fflush(stdout);
             s = strchr(s, ',');
             if (s) s++;
