@@ -212,6 +212,7 @@ int ns_ranker_load(ns_ranker **out, const char *path)
                 goto done;
         }
     }
+    ns__rank_refresh(m);
     rc = NS_OK;
 done:
     ns_st_close(f);

@@ -22,7 +22,7 @@ struct ns_ranker {
     float *wide_w, *wide_z, *wide_n;
     /* deep: x = [emb field 0 | emb field 1 | ... | dense] */
     int in_dim, emb_width, max_emb_dim;
-    int *emb_col;              /* [n_emb] first column of each field in x */
+    int *emb_col;              /* [n_emb] first column of an unfolded field in x */
     int n_layers;              /* hidden layers + the output layer */
     int dims[NS__RANK_MAXL + 1]; /* dims[0] = in_dim, ..., dims[n_layers] = 1 */
     int max_width;
@@ -30,6 +30,18 @@ struct ns_ranker {
     float *params;
     size_t *emb_off;           /* [n_emb] offset of each table */
     size_t W_off[NS__RANK_MAXL], b_off[NS__RANK_MAXL];
+    /* Folding (model.c): a field with fold[f] = 1 enters layer 0 through
+     * T_f = E_f W0_f^T [card_f, H0] instead of through the GEMM; the rest
+     * of the input is the compact x = [unfolded fields | dense]. T and W0c
+     * are derived from the parameters by ns__rank_refresh. */
+    int *fold;                 /* [n_emb] */
+    int *w0col;                /* [n_emb] first column of each field in W0 */
+    int xdim;                  /* columns of the compact x */
+    int *xmap;                 /* [xdim] W0 column of each x column */
+    float *W0c;                /* [H0, xdim] */
+    float *T;                  /* folded tables, field f at T_off[f] */
+    size_t *T_off, T_size;
+    int any_fold, any_unfolded;
 };
 
 /*
@@ -54,13 +66,15 @@ void ns__packed_release(ns__packed *p);
 /* Workspace for up to `cap` rows on one thread. */
 typedef struct ns__rank_ws {
     int cap;
-    float *x;                  /* [cap, in_dim] */
+    float *x;                  /* [cap, xdim] */
     float *h[NS__RANK_MAXL];   /* [cap, dims[l+1]]; h[n_layers-1] holds the deep logit */
     float *da, *db;            /* [cap, max(in_dim, max_width)] gradient scratch */
     float *eout;               /* [cap, max_emb_dim] */
     int32_t *off;              /* [cap+1] rebased bag offsets */
     float *logit, *dlogit, *yw, *ylab; /* [cap] */
     float *grad;               /* [n_params] this thread's dense gradient */
+    float *G;                  /* [T_size] gradient of the folded tables */
+    float *dW0c;               /* [H0, xdim] */
     /* wide gradient occurrences (index, dlogit * value) */
     int32_t *wid;
     float *wg;
@@ -82,6 +96,9 @@ void ns__rank_forward(const ns_ranker *m, ns__rank_ws *ws, const ns__packed *d, 
  * sum_i cw[y_i] w_i BCE(logit_i, y_i) / B into ws (grad, wide and, for
  * Adagrad, embedding occurrences). */
 int ns__rank_backward(const ns_ranker *m, ns__rank_ws *ws, int nb, int B);
+/* Recompute the derived state (W0c, folded tables) after the parameters
+ * changed: every training step, after loading, after a test edits them. */
+void ns__rank_refresh(ns_ranker *m);
 /* Parameter setup from cfg + spec layout (no values). */
 int ns__rank_alloc(ns_ranker *m);
 void ns__rank_init_params(ns_ranker *m);

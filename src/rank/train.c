@@ -178,6 +178,7 @@ static int train_batch(trainer *t, const ns__packed *d, const int *idx, int bsz,
     ns_adam_cfg adam = {m->cfg.lr, 0.9f, 0.999f, 1e-8f, 0.0f, 0};
     ns_adagrad_cfg ada = {m->cfg.lr, 0.0f, 0.0f, 1e-10f};
     t->step++;
+    ns__rank_refresh(m); /* the folded tables follow the last update */
 #pragma omp parallel num_threads(T) reduction(| : err)
     {
         int i = omp_get_thread_num(), nth = omp_get_num_threads();
@@ -300,6 +301,7 @@ int ns_ranker_train(ns_ranker *m, const ns_fdata *train, const ns_fdata *val, ns
         st->epochs = ep + 1;
         st->last_loss = loss / n;
         if (vprob) {
+            ns__rank_refresh(m);
             if ((rc = ns_ranker_predict_all(m, val, vprob)) < 0) goto end_progress;
             double auc = ns_rank_auc(vprob, val->label, val->n);
             ns_progress_note(&pr, "loss %.4f val auc %.4f", st->last_loss, auc);
@@ -320,8 +322,10 @@ int ns_ranker_train(ns_ranker *m, const ns_fdata *train, const ns_fdata *val, ns
         }
     }
     if (vprob && st->best_epoch && st->best_epoch != st->epochs) snap_restore(m, &snap);
+    ns__rank_refresh(m);
     rc = NS_OK;
 end_progress:
+    ns__rank_refresh(m);
     ns_progress_end(&pr);
     st->examples_per_s = st->train_seconds > 0 ? (double)n * st->epochs / st->train_seconds : 0;
     m->cfg.trained_epochs = st->best_epoch;

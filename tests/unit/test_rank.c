@@ -52,7 +52,7 @@ static const char *make_csv(const char *name, int n, uint64_t seed)
     return p;
 }
 
-static ns_ranker *new_model(const char *csv, ns_fdata *d, ns_rank_kind kind, ns_rank_opt opt)
+static ns_ranker *new_model(const char *csv, ns_fdata *d, ns_rank_kind kind, ns_rank_opt opt, int batch)
 {
     ns_feature_spec *s;
     ASSERT_OK(ns_fspec_parse(&s, SPEC, strlen(SPEC), "spec"));
@@ -64,6 +64,7 @@ static ns_ranker *new_model(const char *csv, ns_fdata *d, ns_rank_kind kind, ns_
     c.hidden[1] = 4;
     c.n_hidden = 2;
     c.emb_init_std = 0.5f;
+    c.batch = batch;
     ns_ranker *m;
     ASSERT_OK(ns_ranker_new(&m, &c, s));
     return m;
@@ -74,6 +75,7 @@ static double loss_of(ns_ranker *m, ns__rank_ws *ws, const ns_fdata *d)
 {
     ns__packed pk = {0};
     ASSERT_OK(ns__rank_pack(&pk, d));
+    ns__rank_refresh(m);
     ns__rank_forward(m, ws, &pk, NULL, 0, d->n);
     ns__packed_release(&pk);
     double s = 0;
@@ -85,10 +87,10 @@ static double loss_of(ns_ranker *m, ns__rank_ws *ws, const ns_fdata *d)
     return s / d->n;
 }
 
-static void gradcheck(ns_rank_opt opt)
+static void gradcheck(ns_rank_opt opt, int batch)
 {
     ns_fdata d;
-    ns_ranker *m = new_model(make_csv("g.csv", 12, 5), &d, NS_RANK_WIDE_DEEP, opt);
+    ns_ranker *m = new_model(make_csv("g.csv", 12, 5), &d, NS_RANK_WIDE_DEEP, opt, batch);
     m->cfg.class_weight[0] = 0.7f;
     m->cfg.class_weight[1] = 1.9f;
     for (int i = 0; i < d.n; i++) d.weight[i] = 0.5f + 0.1f * (float)i;
@@ -131,7 +133,10 @@ static void gradcheck(ns_rank_opt opt)
         *p = old;
         gn[i] = (float)((lp - lm) / (2.0 * eps));
     }
-    printf("  %zu deep parameters, %d wide weights\n", np, m->wide_dim);
+    int nf = 0;
+    for (int f = 0; f < m->lay.n_emb; f++) nf += m->fold[f];
+    printf("  %zu deep parameters, %d wide weights, %d of %d tables folded\n", np, m->wide_dim, nf, m->lay.n_emb);
+    if (batch == 5) ASSERT(nf > 0 && nf < m->lay.n_emb);
     ASSERT_CLOSE("embeddings", ga, gn, m->mlp_off, 3e-5, 2e-2);
     ASSERT_CLOSE("mlp", ga + m->mlp_off, gn + m->mlp_off, np - m->mlp_off, 3e-5, 2e-2);
     ASSERT_CLOSE("wide", ga + np, gn + np, (size_t)m->wide_dim, 3e-5, 2e-2);
@@ -146,14 +151,17 @@ static void gradcheck(ns_rank_opt opt)
     ns_ranker_free(m);
 }
 
-TEST(gradcheck_wide_deep_adam_path) { gradcheck(NS_RANK_ADAM); }
-TEST(gradcheck_wide_deep_adagrad_path) { gradcheck(NS_RANK_ADAGRAD); }
+/* batch 256: every table is folded into layer 0; batch 5: the tables with
+ * more than 5 rows are gathered into x instead (both paths in one model) */
+TEST(gradcheck_wide_deep_adam_folded) { gradcheck(NS_RANK_ADAM, 256); }
+TEST(gradcheck_wide_deep_adam_mixed) { gradcheck(NS_RANK_ADAM, 5); }
+TEST(gradcheck_wide_deep_adagrad_path) { gradcheck(NS_RANK_ADAGRAD, 256); }
 
 /* Splitting a batch across workspaces (threads) gives the batch gradient. */
 TEST(batch_split_matches_whole)
 {
     ns_fdata d;
-    ns_ranker *m = new_model(make_csv("s.csv", 40, 9), &d, NS_RANK_WIDE_DEEP, NS_RANK_ADAM);
+    ns_ranker *m = new_model(make_csv("s.csv", 40, 9), &d, NS_RANK_WIDE_DEEP, NS_RANK_ADAM, 256);
     ns__rank_ws a, b, c;
     ASSERT_OK(ns__rank_ws_init(&a, m, d.n, 1));
     ASSERT_OK(ns__rank_ws_init(&b, m, d.n, 1));
@@ -205,7 +213,7 @@ TEST(metrics_hand_computed)
 static double train_auc(ns_rank_kind kind, ns_rank_opt opt)
 {
     ns_fdata d, t;
-    ns_ranker *m = new_model(make_csv("tr.csv", 4000, 1), &d, kind, opt);
+    ns_ranker *m = new_model(make_csv("tr.csv", 4000, 1), &d, kind, opt, 256);
     m->cfg.epochs = 4;
     m->cfg.ftrl.alpha = 0.1f;
     m->cfg.lr = opt == NS_RANK_ADAGRAD ? 0.05f : 0.01f;
@@ -233,7 +241,7 @@ TEST(learns_synthetic_wide_deep_adagrad) { ASSERT(train_auc(NS_RANK_WIDE_DEEP, N
 TEST(save_load_identical_predictions)
 {
     ns_fdata d;
-    ns_ranker *m = new_model(make_csv("sl.csv", 600, 4), &d, NS_RANK_WIDE_DEEP, NS_RANK_ADAM);
+    ns_ranker *m = new_model(make_csv("sl.csv", 600, 4), &d, NS_RANK_WIDE_DEEP, NS_RANK_ADAM, 256);
     m->cfg.epochs = 2;
     ASSERT_OK(ns_ranker_train(m, &d, NULL, NULL));
     const char *path = ns_test_tmpfile("m.safetensors");
@@ -267,7 +275,7 @@ TEST(save_load_identical_predictions)
 TEST(serving_api_matches_file_scoring)
 {
     ns_fdata d;
-    ns_ranker *m = new_model(make_csv("sv.csv", 300, 6), &d, NS_RANK_WIDE_DEEP, NS_RANK_ADAM);
+    ns_ranker *m = new_model(make_csv("sv.csv", 300, 6), &d, NS_RANK_WIDE_DEEP, NS_RANK_ADAM, 256);
     m->cfg.epochs = 1;
     ASSERT_OK(ns_ranker_train(m, &d, NULL, NULL));
     float *pf = ns_malloc(sizeof(float) * (size_t)d.n);
@@ -316,7 +324,7 @@ TEST(reproducible_for_seed_and_threads)
     float *p[2];
     for (int k = 0; k < 2; k++) {
         ns_fdata d;
-        ns_ranker *m = new_model(make_csv("rp.csv", 1500, 8), &d, NS_RANK_WIDE_DEEP, NS_RANK_ADAM);
+        ns_ranker *m = new_model(make_csv("rp.csv", 1500, 8), &d, NS_RANK_WIDE_DEEP, NS_RANK_ADAM, 256);
         m->cfg.epochs = 2;
         ns_set_threads(2);
         ASSERT_OK(ns_ranker_train(m, &d, NULL, NULL));
@@ -333,7 +341,7 @@ TEST(reproducible_for_seed_and_threads)
 TEST(early_stopping_keeps_best)
 {
     ns_fdata d, v;
-    ns_ranker *m = new_model(make_csv("es.csv", 800, 10), &d, NS_RANK_DEEP, NS_RANK_ADAM);
+    ns_ranker *m = new_model(make_csv("es.csv", 800, 10), &d, NS_RANK_DEEP, NS_RANK_ADAM, 256);
     ASSERT_OK(ns_fdata_read_file((ns_feature_spec *)ns_ranker_spec(m), make_csv("esv.csv", 400, 11), 0, 1, &v));
     m->cfg.epochs = 30;
     m->cfg.lr = 0.05f; /* overfits quickly */
@@ -358,7 +366,7 @@ TEST(early_stopping_keeps_best)
 TEST(fused_gather_matches_embedding_bag_kernel)
 {
     ns_fdata d;
-    ns_ranker *m = new_model(make_csv("fg.csv", 50, 12), &d, NS_RANK_WIDE_DEEP, NS_RANK_ADAM);
+    ns_ranker *m = new_model(make_csv("fg.csv", 50, 12), &d, NS_RANK_WIDE_DEEP, NS_RANK_ADAM, 1); /* nothing folded */
     int n = d.n, idx[50];
     for (int i = 0; i < n; i++) idx[i] = n - 1 - i;
     ns__rank_ws a, b;
@@ -393,4 +401,33 @@ TEST(fused_gather_matches_embedding_bag_kernel)
     ns__rank_ws_release(&b, m);
     ns_fdata_release(&d);
     ns_ranker_free(m);
+}
+
+/* Folding a table into layer 0 is a regrouping of the same sum: a model
+ * with every table folded and one with none give the same logits from the
+ * same parameters. */
+TEST(folded_equals_unfolded)
+{
+    ns_fdata d, d2;
+    ns_ranker *a = new_model(make_csv("fo.csv", 64, 13), &d, NS_RANK_DEEP, NS_RANK_ADAM, 256);
+    ns_ranker *b = new_model(make_csv("fo.csv", 64, 13), &d2, NS_RANK_DEEP, NS_RANK_ADAM, 1);
+    ASSERT(a->any_fold && !a->any_unfolded && !b->any_fold);
+    ASSERT_EQ_INT(a->n_params, b->n_params);
+    memcpy(b->params, a->params, sizeof(float) * a->n_params);
+    ns__rank_refresh(b);
+    ns__packed pk = {0};
+    ASSERT_OK(ns__rank_pack(&pk, &d));
+    ns__rank_ws wa, wb;
+    ASSERT_OK(ns__rank_ws_init(&wa, a, d.n, 0));
+    ASSERT_OK(ns__rank_ws_init(&wb, b, d.n, 0));
+    ns__rank_forward(a, &wa, &pk, NULL, 0, d.n);
+    ns__rank_forward(b, &wb, &pk, NULL, 0, d.n);
+    ASSERT_CLOSE("folded logits", wa.logit, wb.logit, (size_t)d.n, 1e-5, 1e-4);
+    ns__packed_release(&pk);
+    ns__rank_ws_release(&wa, a);
+    ns__rank_ws_release(&wb, b);
+    ns_fdata_release(&d);
+    ns_fdata_release(&d2);
+    ns_ranker_free(a);
+    ns_ranker_free(b);
 }
