@@ -445,3 +445,29 @@ TEST(fuzz_random_rows)
     ASSERT(bad > 0);
     ns_fspec_free(s);
 }
+
+TEST(tsv_without_header_and_csv_quotes)
+{
+    const char *json = "{\"format\":\"tsv\",\"header\":false,\"columns\":[\"y\",\"n\",\"c\"],\"label\":\"y\","
+                       "\"features\":[{\"name\":\"n\",\"type\":\"numeric\"},{\"name\":\"c\",\"type\":\"categorical\",\"embed\":2}]}";
+    ns_fdata d;
+    ns_feature_spec *s = fit(json, "1\t2.5\tred\n0\t\tblue\n", &d);
+    ASSERT_EQ_INT(d.n, 2);
+    ASSERT_NEAR(d.label[0], 1, 0);
+    ASSERT_NEAR(d.dense[0], 2.5, 1e-6);
+    ASSERT_NEAR(d.dense[1], 2.5, 1e-6); /* missing -> mean */
+    ns_fdata_release(&d);
+    ns_fspec_free(s);
+    /* CSV: quoted fields with separators and doubled quotes, CRLF line ends */
+    const char *json2 = "{\"label\":\"y\",\"features\":[{\"name\":\"c\",\"type\":\"categorical\",\"embed\":2}]}";
+    s = fit(json2, "c,y\r\n\"a, \"\"b\"\"\",1\r\n\"a, \"\"b\"\"\",0\r\nz,1\r\n", &d);
+    ASSERT_EQ_INT(d.n, 3);
+    ASSERT_EQ_INT(d.emb_ids[0][0], 2); /* 'a, "b"' is the most frequent value */
+    ASSERT_EQ_INT(d.emb_ids[0][1], 2);
+    ASSERT_EQ_INT(d.emb_ids[0][2], 3);
+    char *j = ns_fspec_to_json(s);
+    ASSERT(strstr(j, "a, \\\"b\\\""));
+    free(j);
+    ns_fdata_release(&d);
+    ns_fspec_free(s);
+}
