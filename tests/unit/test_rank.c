@@ -13,6 +13,7 @@
 #include "rank/rank_int.h"
 
 #include <math.h>
+#include <pthread.h>
 
 static const char *SPEC =
     "{\"label\":\"y\",\"features\":["
@@ -430,4 +431,53 @@ TEST(folded_equals_unfolded)
     ns_fdata_release(&d2);
     ns_ranker_free(a);
     ns_ranker_free(b);
+}
+
+/* ---- concurrent scoring (label tsan) --------------------------------- */
+
+typedef struct scorer_arg {
+    const ns_ranker *m;
+    const ns_fdata *d;
+    float *out;
+    int rc;
+} scorer_arg;
+
+static void *scorer(void *p)
+{
+    scorer_arg *a = p;
+    ns_rank_ctx *cx = ns_rank_ctx_new(a->m);
+    a->rc = cx ? 0 : -1;
+    for (int r = 0; r < 20 && a->rc == 0; r++) a->rc = ns_ranker_predict(a->m, cx, a->d, a->out);
+    ns_rank_ctx_free(cx);
+    return NULL;
+}
+
+/* One loaded model, four threads scoring with their own contexts: the
+ * model is only read, every thread gets the single-threaded scores. */
+TEST(tsan_concurrent_scoring)
+{
+    ns_fdata d;
+    ns_ranker *m = new_model(make_csv("cc.csv", 300, 14), &d, NS_RANK_WIDE_DEEP, NS_RANK_ADAM, 256);
+    m->cfg.epochs = 1;
+    ns_set_threads(1);
+    ASSERT_OK(ns_ranker_train(m, &d, NULL, NULL));
+    float *want = ns_malloc(sizeof(float) * (size_t)d.n);
+    ns_rank_ctx *cx = ns_rank_ctx_new(m);
+    ASSERT_OK(ns_ranker_predict(m, cx, &d, want));
+    ns_rank_ctx_free(cx);
+    pthread_t th[4];
+    scorer_arg a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (scorer_arg){m, &d, ns_malloc(sizeof(float) * (size_t)d.n), 0};
+        ASSERT(pthread_create(&th[i], NULL, scorer, &a[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ASSERT_EQ_INT(a[i].rc, 0);
+        ASSERT(!memcmp(a[i].out, want, sizeof(float) * (size_t)d.n));
+        free(a[i].out);
+    }
+    free(want);
+    ns_fdata_release(&d);
+    ns_ranker_free(m);
 }
