@@ -34,7 +34,7 @@ echo "commit: $(cd "$here/.." && git rev-parse --short HEAD 2>/dev/null || echo 
 "$ns" rank featurize -q --spec "$spec" --out "$tmp/adult_features.safetensors" "$adult/adult.data" "$adult/adult.test"
 
 ours() { # model threads
-  "$ns" rank train -q -j "$2" --spec "$spec" --out "$tmp/$1.safetensors" --model "$1" \
+  "$ns" rank train -q -j "$2" --train-threads "$2" --spec "$spec" --out "$tmp/$1.safetensors" --model "$1" \
     --val-fraction 0 --epochs 10 --batch 256 --json --test "$adult/adult.test" "$adult/adult.data" |
     sed "s/^{/{\"system\":\"northstar\",\"threads_req\":$2,/" >>"$out"
 }

@@ -56,6 +56,8 @@ typedef struct ns_rank_cfg {
     float class_weight[2];/* loss weight of label 0 and label 1 */
     int balanced;         /* class weights n / (2 n_c) from the training rows */
     uint64_t seed;
+    int threads;          /* training threads; 0 = auto: ns_threads() when a batch
+                             is worth splitting (>= 32 MFLOP), else 1 */
     /* filled by training */
     int trained_epochs;
     double best_val_auc;
@@ -80,6 +82,7 @@ typedef struct ns_rank_train_stats {
     double last_loss;      /* mean training loss of the last epoch */
     double best_val_auc;   /* NaN without validation */
     int best_epoch;
+    int threads;           /* threads the batches were split across */
 } ns_rank_train_stats;
 
 /* Train on `train` (labels required); `val` (may be NULL) drives early

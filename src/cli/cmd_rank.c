@@ -54,7 +54,10 @@ static const char usage[] =
     "  --val-fraction X     rows held out for early stopping (default 0.1; 0 = none)\n"
     "  --patience N         epochs without a better validation AUC before stopping (2)\n"
     "  --class-weight W0,W1 | balanced   loss weights of label 0 and 1 (default 1,1)\n"
-    "  --seed N             random seed (default 1); results repeat for a seed and -j\n"
+    "  --seed N             random seed (default 1); results repeat for a seed and thread count\n"
+    "  --train-threads N    threads a batch is split across (default 0 = auto: -j threads when\n"
+    "                       a batch is >= 32 MFLOP of work, else 1, which is faster for small\n"
+    "                       models on a busy machine); -j still sets evaluation threads\n"
     "  --json               print the training/eval summary as one JSON object\n"
     "Input options:\n"
     "  --format F           csv | tsv | adult | criteo (default: the spec's)\n"
@@ -84,7 +87,7 @@ typedef struct opts {
 
 enum {
     O_SPEC = 1000, O_OUT, O_TEST, O_MODEL, O_HIDDEN, O_BATCH, O_EPOCHS, O_OPT, O_LR, O_FA, O_FB, O_L1, O_L2,
-    O_EMBSTD, O_VAL, O_PAT, O_CW, O_SEED, O_JSON, O_FORMAT, O_WITHLABEL, O_TOP, O_SPECJSON
+    O_EMBSTD, O_VAL, O_PAT, O_CW, O_SEED, O_JSON, O_FORMAT, O_WITHLABEL, O_TOP, O_SPECJSON, O_TTHREADS
 };
 
 static int parse_list(const char *s, int *v, int max)
@@ -126,6 +129,7 @@ static int on_opt(int c, const char *arg, void *ctx)
     case O_EPOCHS: if ((rc = cli_int("rank", "--epochs", arg, 0, 100000, &lv)) == 0) g->epochs = (int)lv; break;
     case O_PAT: if ((rc = cli_int("rank", "--patience", arg, 1, 100000, &lv)) == 0) g->patience = (int)lv; break;
     case O_TOP: if ((rc = cli_int("rank", "--top", arg, 1, 1000000, &lv)) == 0) o->top = (int)lv; break;
+    case O_TTHREADS: if ((rc = cli_int("rank", "--train-threads", arg, 0, 1024, &lv)) == 0) g->threads = (int)lv; break;
     case O_SEED: if ((rc = cli_int("rank", "--seed", arg, 0, 0x7fffffffL, &lv)) == 0) g->seed = (uint64_t)lv; break;
     case O_OPT:
         if (!strcmp(arg, "adam")) g->deep_opt = NS_RANK_ADAM;
@@ -272,7 +276,7 @@ static int do_train(opts *o, int argc, char **argv, int r)
         printf("{\"model\":\"%s\",\"rows\":%d,\"train_rows\":%d,\"val_rows\":%d,\"epochs\":%d,\"best_epoch\":%d,"
                "\"threads\":%d,\"read_seconds\":%.4f,\"train_seconds\":%.4f,\"examples_per_s\":%.1f,\"last_loss\":%.6f",
                ns_rank_kind_name(o->cfg.kind), all.n, train->n, val ? val->n : 0, st.epochs, st.best_epoch,
-               ns_threads(), t_read, st.train_seconds, st.examples_per_s, st.last_loss);
+               st.threads, t_read, st.train_seconds, st.examples_per_s, st.last_loss);
         if (isfinite(st.best_val_auc)) printf(",\"best_val_auc\":%.6f", st.best_val_auc);
         if (have_test) {
             printf(",");
@@ -284,7 +288,7 @@ static int do_train(opts *o, int argc, char **argv, int r)
         ns_format_count(rate, sizeof rate, st.examples_per_s);
         printf("trained %s on %d rows (%d held out): %d epochs (best %d), %.2fs in the training loop, %s examples/s, "
                "%d threads\n", ns_rank_kind_name(o->cfg.kind), train->n, val ? val->n : 0, st.epochs, st.best_epoch,
-               st.train_seconds, rate, ns_threads());
+               st.train_seconds, rate, st.threads);
         if (isfinite(st.best_val_auc)) printf("validation AUC %.4f\n", st.best_val_auc);
         if (have_test) print_metrics(o->test, &tm, 1);
         printf("saved %s\n", o->out);
@@ -540,7 +544,8 @@ int cmd_rank(int argc, char **argv)
         {"class-weight", required_argument, NULL, O_CW}, {"seed", required_argument, NULL, O_SEED},
         {"json", no_argument, NULL, O_JSON}, {"format", required_argument, NULL, O_FORMAT},
         {"with-label", no_argument, NULL, O_WITHLABEL}, {"top", required_argument, NULL, O_TOP},
-        {"spec-json", no_argument, NULL, O_SPECJSON}, {0, 0, 0, 0}};
+        {"spec-json", no_argument, NULL, O_SPECJSON}, {"train-threads", required_argument, NULL, O_TTHREADS},
+        {0, 0, 0, 0}};
     int r = cli_parse(argc, argv, "rank", usage, "", lopts, on_opt, &o);
     CLI_PARSE_RETURN(r);
     if (r >= argc) return cli_usage_error("rank", "missing subcommand (train, eval, predict, inspect or featurize)");

@@ -319,6 +319,7 @@ void ns__rank_forward(const ns_ranker *m, ns__rank_ws *ws, const ns__packed *d, 
         for (int k = 0; k < 4; k++) __builtin_prefetch(q + 16 * k);
     }
     for (int j = 0; j < nb; j++) {
+        if (j + 2 * AHEAD < nb) __builtin_prefetch(&d->start[ROW(j + 2 * AHEAD)]);
         if (j + AHEAD < nb) {
             const uint32_t *q = d->pool + d->start[ROW(j + AHEAD)];
             for (int k = 0; k < 4; k++) __builtin_prefetch(q + 16 * k);

@@ -59,11 +59,16 @@ int ns_ranker_predict(const ns_ranker *m, ns_rank_ctx *c, const ns_fdata *d, flo
     if (c->m != m) return ns_err_set(NS_EINVAL, "scoring context belongs to another model");
     int rc = ns__rank_pack(&c->packed, d);
     if (rc < 0) return rc;
+    /* Scoring runs on the calling thread, BLAS included: OpenBLAS (OpenMP
+     * build) takes its team size from this thread's OpenMP setting. */
+    int icv = omp_get_max_threads();
+    if (icv != 1) omp_set_num_threads(1);
     for (int lo = 0; lo < d->n; lo += SCORE_CHUNK) {
         int hi = d->n - lo < SCORE_CHUNK ? d->n : lo + SCORE_CHUNK;
         ns__rank_forward(m, &c->ws, &c->packed, NULL, lo, hi);
         for (int i = 0; i < hi - lo; i++) prob[lo + i] = sigmoidf_(c->ws.logit[i]);
     }
+    if (icv != 1) omp_set_num_threads(icv);
     return NS_OK;
 }
 

@@ -66,7 +66,16 @@ static int trainer_init(trainer *t, ns_ranker *m)
     memset(t, 0, sizeof *t);
     t->m = m;
     int B = m->cfg.batch;
-    int T = ns_threads();
+    int T = m->cfg.threads > 0 ? m->cfg.threads : ns_threads();
+    if (m->cfg.threads <= 0 && m->use_deep) {
+        /* Splitting a batch costs two synchronisations; on a busy machine a
+         * descheduled thread stalls every batch. Auto mode splits only when
+         * a batch carries enough work (forward + backward ~ 6 flops a MAC). */
+        double macs = (double)m->xdim * m->dims[1];
+        for (int l = 1; l < m->n_layers; l++) macs += (double)m->dims[l] * m->dims[l + 1];
+        if (6.0 * B * macs < 32e6) T = 1;
+    } else if (m->cfg.threads <= 0)
+        T = 1;
     if (T > B / 32) T = B / 32; /* fewer than 32 rows a thread costs more than it saves */
     if (T < 1) T = 1;
     t->T = T;
@@ -283,6 +292,11 @@ int ns_ranker_train(ns_ranker *m, const ns_fdata *train, const ns_fdata *val, ns
     }
     if ((rc = ns__rank_pack(&packed, train)) < 0) goto done;
     for (int i = 0; i < n; i++) perm[i] = i;
+    /* One training thread: keep BLAS on this thread too. OpenBLAS (OpenMP
+     * build) sizes its team from the caller's OpenMP thread count outside a
+     * parallel region, and a 1-thread region is not "in parallel". */
+    int icv = omp_get_max_threads();
+    if (t.T == 1) omp_set_num_threads(1);
     ns_progress pr;
     ns_progress_begin(&pr, "rank train", (double)n * m->cfg.epochs, "ex");
     int B = m->cfg.batch, bad_epochs = 0;
@@ -325,8 +339,10 @@ int ns_ranker_train(ns_ranker *m, const ns_fdata *train, const ns_fdata *val, ns
     ns__rank_refresh(m);
     rc = NS_OK;
 end_progress:
+    omp_set_num_threads(icv);
     ns__rank_refresh(m);
     ns_progress_end(&pr);
+    st->threads = t.T;
     st->examples_per_s = st->train_seconds > 0 ? (double)n * st->epochs / st->train_seconds : 0;
     m->cfg.trained_epochs = st->best_epoch;
     m->cfg.best_val_auc = st->best_val_auc;

@@ -327,8 +327,11 @@ TEST(reproducible_for_seed_and_threads)
         ns_fdata d;
         ns_ranker *m = new_model(make_csv("rp.csv", 1500, 8), &d, NS_RANK_WIDE_DEEP, NS_RANK_ADAM, 256);
         m->cfg.epochs = 2;
+        m->cfg.threads = 2; /* force the split batch path */
         ns_set_threads(2);
-        ASSERT_OK(ns_ranker_train(m, &d, NULL, NULL));
+        ns_rank_train_stats st;
+        ASSERT_OK(ns_ranker_train(m, &d, NULL, &st));
+        ASSERT_EQ_INT(st.threads, 2);
         p[k] = ns_malloc(sizeof(float) * (size_t)d.n);
         ASSERT_OK(ns_ranker_predict_all(m, &d, p[k]));
         ns_fdata_release(&d);
