@@ -153,11 +153,11 @@ int ns_w2v_corpus_from_ids(ns_w2v_corpus **out, int32_t *ids, int64_t ntok, int6
     size_t nn = ns_strmap_count(names);
     for (int64_t i = 0; i < ntok; i++)
         if (ids[i] < 0 || (size_t)ids[i] >= nn) {
+            int32_t bad = ids[i];
             free(ids);
             free(sent);
             *out = NULL;
-            return ns_err_set(NS_EINVAL, "token %lld has id %d outside [0, %zu)", (long long)i,
-                              ids[i], nn);
+            return ns_err_set(NS_EINVAL, "token %lld has id %d outside [0, %zu)", (long long)i, bad, nn);
         }
     return ns__corpus_finish(out, ids, ntok, sent, nsent, names, ntok, o, "ids");
 }
