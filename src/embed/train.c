@@ -182,38 +182,6 @@ static int draw_negatives(const trainer *t, ns_rng *r, int32_t centre, float **o
     return m;
 }
 
-static inline void prefetch_row(const float *row, size_t ld)
-{
-    for (size_t c = 0; c < ld; c += 16) __builtin_prefetch(row + c, 1, 3);
-}
-
-/* Draw the next word's negatives now and start loading their rows, so the
- * batched step finds them in cache (random output rows are the misses). */
-static void predraw(const trainer *t, ns_rng *r, int32_t *ahead)
-{
-    size_t ld = (size_t)t->m->ld;
-    for (int i = 0; i < t->o.negative; i++) {
-        ahead[i] = ns__alias_draw(t->neg.thr, t->neg.alias, t->neg.n, ns__rng_next(r));
-        prefetch_row(t->m->syn1neg + (size_t)ahead[i] * ld, ld);
-    }
-}
-
-/* Use the pre-drawn negatives for `centre` (redrawing any equal to it). */
-static int take_negatives(const trainer *t, ns_rng *r, int32_t centre, const int32_t *ahead,
-                          float **out)
-{
-    int m = 1;
-    size_t ld = (size_t)t->m->ld;
-    for (int i = 0; i < t->o.negative; i++) {
-        int32_t w = ahead[i];
-        for (int tries = 0; tries < 16 && w == centre; tries++)
-            w = ns__alias_draw(t->neg.thr, t->neg.alias, t->neg.n, ns__rng_next(r));
-        if (w == centre) continue;
-        out[m++] = t->m->syn1neg + (size_t)w * ld;
-    }
-    return m;
-}
-
 static void train_slice(trainer *t, int tid, int64_t s_lo, int64_t s_hi, float *buf,
                         int32_t *sen, float **in, float **out, int32_t *oid, float *lab,
                         float *scratch)
@@ -229,9 +197,6 @@ static void train_slice(trainer *t, int tid, int64_t s_lo, int64_t s_hi, float *
     lab[0] = 1.0f;
     float *h = buf, *dh = buf + ld;
     int64_t pending = 0;
-    int32_t ahead[1024];
-    int lookahead = o->sg && !o->classic && N > 0 && N <= 1024;
-    if (lookahead) predraw(t, &r, ahead);
     for (int ep = 0; ep < o->epochs; ep++) {
         for (int64_t s = s_lo; s < s_hi; s++) {
             const int32_t *tok = c->tok + c->sent[s];
@@ -271,10 +236,7 @@ static void train_slice(trainer *t, int tid, int64_t s_lo, int64_t s_hi, float *
                 if (o->sg && !o->classic) {
                     if (N > 0) {
                         out[0] = m->syn1neg + (size_t)centre * ld;
-                        int mm = take_negatives(t, &r, centre, ahead, out);
-                        predraw(t, &r, ahead);
-                        if (i + 1 < len) prefetch_row(m->syn1neg + (size_t)sen[i + 1] * ld, ld);
-                        if (i + b + 1 < len) prefetch_row(m->syn0 + (size_t)sen[i + b + 1] * ld, ld);
+                        int mm = draw_negatives(t, &r, centre, out, oid);
                         ns__w2v_step(in, k, out, mm, lab, (int)ld, alpha, scratch);
                     }
                     if (hm) ns__w2v_step(in, k, out + N + 1, hm, lab + N + 1, (int)ld, alpha, scratch);

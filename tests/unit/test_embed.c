@@ -315,8 +315,12 @@ static ns_vectors *random_vectors(int64_t n, int dim)
     ns_rng r;
     ns_rng_seed(&r, 2, 2);
     ns_rng_fill_normal(&r, v->v, (size_t)n * (size_t)dim, 0, 3);
+    /* Magnitudes from 1e-8 to 1e8 exercise every branch of the text writer. */
+    for (int64_t i = 0; i < n * dim; i++) v->v[i] *= powf(10.0f, (float)(i % 17) - 8.0f);
     v->v[0] = 1e-30f;
     v->v[1] = -123456.789f;
+    v->v[2] = 9.9999999f;
+    v->v[3] = 0.0f;
     for (int64_t i = 0; i < n; i++) {
         int k = snprintf(text, sizeof text, i % 3 ? "w%lld" : "mot\xC3\xA9%lld", (long long)i);
         ns_strmap_intern(v->words, text, (size_t)k);
