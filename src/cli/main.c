@@ -22,6 +22,7 @@ static const command commands[] = {
     {"import", cmd_import, "fill the service store from MovieLens, CSV or JSONL files"},
     {"safetensors", cmd_safetensors, "inspect and validate safetensors files"},
     {"serve", cmd_serve, "the recommendation service over HTTP/JSON"},
+    {"sim", cmd_sim, "simulate users, items and traffic into a store or a server"},
     {"version", cmd_version, "print version and build information"},
     {"word2vec", cmd_word2vec, "train, query and evaluate word vectors (skip-gram, CBOW)"},
     {"deepwalk", cmd_deepwalk, "node vectors from random walks (DeepWalk, node2vec)"},

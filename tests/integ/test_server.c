@@ -16,69 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-typedef struct {
-    pid_t pid;
-    int port;
-    FILE *out;
-} server;
-
-/* Servers still running when a case fails are killed at exit, so no
- * orphan keeps the test's output open. */
-static pid_t live[8];
-static int nlive;
-
-static void kill_live(void)
-{
-    for (int i = 0; i < nlive; i++)
-        if (live[i] > 0) kill(live[i], SIGKILL);
-}
-
-/* Start the server; the port is read from its first stdout line. */
-static server start(const char *db, const char *extra)
-{
-    int fd[2];
-    ASSERT_EQ_INT(pipe(fd), 0);
-    server s = {0};
-    s.pid = fork();
-    ASSERT(s.pid >= 0);
-    if (s.pid == 0) {
-        dup2(fd[1], 1);
-        close(fd[0]);
-        close(fd[1]);
-        char cmd[2048];
-        snprintf(cmd, sizeof cmd, "exec %s serve --quiet --port 0 --db %s %s", ns_test_northstar_bin(), db,
-                 extra ? extra : "");
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    close(fd[1]);
-    if (!nlive) atexit(kill_live);
-    if (nlive < 8) live[nlive++] = s.pid;
-    s.out = fdopen(fd[0], "r");
-    char line[512];
-    ASSERT_MSG(fgets(line, sizeof line, s.out), "server printed nothing (did it start?)");
-    const char *p = strstr(line, "127.0.0.1:");
-    ASSERT_MSG(p, "unexpected first line: %s", line);
-    s.port = atoi(p + 10);
-    ASSERT(s.port > 0);
-    return s;
-}
-
-static void forget(pid_t pid)
-{
-    for (int i = 0; i < nlive; i++)
-        if (live[i] == pid) live[i] = 0;
-}
-
-static int stop(server *s, int sig)
-{
-    kill(s->pid, sig);
-    int st = 0;
-    waitpid(s->pid, &st, 0);
-    forget(s->pid);
-    fclose(s->out);
-    return st;
-}
+#include "svc_harness.h"
 
 typedef struct { int status; char *body; } reply;
 
