@@ -17,9 +17,10 @@
  * seen. Events older than a window's span (late arrivals) are not counted
  * in that window.
  *
- * Threads: any number of threads may add and read at once. Writers and
- * readers of a key take one of 256 striped mutexes; growth takes a
- * rwlock for writing (rare: only when a key beyond the capacity arrives).
+ * Threads: any number of threads may add and read at once, lock-free: a
+ * bucket is one 64-bit atomic word (stamp, count) updated by
+ * compare-and-swap; keys live in chunks of 1,024 that are added, never
+ * moved, as the catalogue grows (at most 2^26 keys).
  *
  * The service's feature set (ns_rt):
  *   user clicks in the last 30 min        (30 x 1 min buckets)
@@ -82,6 +83,10 @@ int ns_rt_event(ns_rt *rt, uint32_t user, uint32_t item, int type, double ts);
 double ns_rt_now(const ns_rt *rt);
 uint64_t ns_rt_user_clicks_30m(ns_rt *rt, uint32_t user, double now);
 void ns_rt_item_stats(ns_rt *rt, uint32_t item, double now, ns_rt_item *out);
+/* The same for many items: the global CTR prior is read once. */
+void ns_rt_items_stats(ns_rt *rt, const uint32_t *items, size_t stride_bytes, size_t n, double now, ns_rt_item *out);
+/* Impressions and clicks of one item in the hour (day = 0) or day (1). */
+void ns_rt_item_counts(ns_rt *rt, uint32_t item, double now, int day, uint64_t *imp, uint64_t *clk);
 void ns_rt_global_stats(ns_rt *rt, double now, ns_rt_global *out);
 size_t ns_rt_bytes(const ns_rt *rt);
 

@@ -4,9 +4,9 @@
  * semantics; this file is about keeping them cheap under concurrency.
  *
  * Workload: every ingested event touches 2-5 windows; every recommendation
- * reads item windows for a few hundred candidates. An add or a read of one
- * key is a striped mutex plus a read lock, O(nbuckets) for reads. Counts and
- * stamps of a key are adjacent in memory (one cache line for 12 buckets).
+ * reads item windows for a few hundred candidates. An add is one
+ * compare-and-swap, a read nbuckets atomic loads of adjacent words (12
+ * buckets: 1.5 cache lines); no lock is taken anywhere.
  */
 #include "northstar/realtime.h"
 
@@ -14,26 +14,42 @@
 #include "northstar/store.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { NSTRIPES = 256 };
-
-typedef struct {
-    uint32_t stamp; /* bucket number + 1 (0 = never written) */
-    uint32_t count;
-} bucket;
+/* Keys live in chunks of CHUNK keys, found through a fixed directory of
+ * DIR chunk pointers (calloc'd: untouched pages cost nothing), so the table
+ * grows without ever moving: readers and writers take no lock. A bucket is
+ * one 64-bit word, (stamp << 32) | count, read with one atomic load and
+ * updated with a compare-and-swap, so a reader never sees a stamp with
+ * another bucket's count. stamp = bucket number + 1 (0 = never written). */
+enum { CHUNK = 1024, DIR = 65536 };
 
 struct ns_window {
     double width, span;
     int nb;
-    uint32_t cap;
-    bucket *b; /* cap * nb */
-    pthread_rwlock_t grow;
-    pthread_mutex_t stripe[NSTRIPES];
+    _Atomic(_Atomic uint64_t *) *dir; /* DIR chunk pointers */
+    _Atomic uint32_t nchunks;
 };
+
+static _Atomic uint64_t *chunk_of(ns_window *w, uint32_t key, int create)
+{
+    uint32_t c = key / CHUNK;
+    if (c >= DIR) return NULL;
+    _Atomic uint64_t *ch = atomic_load_explicit(&w->dir[c], memory_order_acquire);
+    if (ch || !create) return ch;
+    _Atomic uint64_t *fresh = ns_calloc((size_t)CHUNK * (size_t)w->nb, sizeof(uint64_t));
+    if (!fresh) return NULL;
+    _Atomic uint64_t *expect = NULL;
+    if (atomic_compare_exchange_strong_explicit(&w->dir[c], &expect, fresh, memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        atomic_fetch_add(&w->nchunks, 1);
+        return fresh;
+    }
+    free(fresh); /* another thread won */
+    return expect;
+}
 
 ns_window *ns_window_new(double span_s, int nbuckets, uint32_t capacity)
 {
@@ -46,39 +62,41 @@ ns_window *ns_window_new(double span_s, int nbuckets, uint32_t capacity)
     w->span = span_s;
     w->nb = nbuckets;
     w->width = span_s / nbuckets;
-    w->cap = capacity ? capacity : 1;
-    w->b = ns_calloc((size_t)w->cap * (size_t)nbuckets, sizeof(bucket));
-    if (!w->b) {
+    if (!(w->dir = ns_calloc(DIR, sizeof *w->dir))) {
         free(w);
         return NULL;
     }
-    pthread_rwlock_init(&w->grow, NULL);
-    for (int i = 0; i < NSTRIPES; i++) pthread_mutex_init(&w->stripe[i], NULL);
+    for (uint32_t k = 0; k < (capacity ? capacity : 1); k += CHUNK)
+        if (!chunk_of(w, k, 1)) {
+            ns_window_free(w);
+            return NULL;
+        }
     return w;
 }
 
 void ns_window_free(ns_window *w)
 {
     if (!w) return;
-    pthread_rwlock_destroy(&w->grow);
-    for (int i = 0; i < NSTRIPES; i++) pthread_mutex_destroy(&w->stripe[i]);
-    free(w->b);
+    if (w->dir)
+        for (int c = 0; c < DIR; c++) free((void *)atomic_load(&w->dir[c]));
+    free(w->dir);
     free(w);
 }
 
 uint32_t ns_window_capacity(ns_window *w)
 {
-    pthread_rwlock_rdlock(&w->grow);
-    uint32_t c = w->cap;
-    pthread_rwlock_unlock(&w->grow);
-    return c;
+    /* Keys below the first missing chunk. */
+    uint32_t c = 0;
+    while (c < DIR && atomic_load_explicit(&w->dir[c], memory_order_acquire)) c++;
+    return c * CHUNK;
 }
 
 double ns_window_span(const ns_window *w) { return w->span; }
 
 size_t ns_window_bytes(const ns_window *w)
 {
-    return sizeof *w + (size_t)ns_window_capacity((ns_window *)w) * (size_t)w->nb * sizeof(bucket);
+    return sizeof *w + DIR * sizeof(void *) +
+           (size_t)atomic_load(&((ns_window *)w)->nchunks) * CHUNK * (size_t)w->nb * sizeof(uint64_t);
 }
 
 /* Bucket number of a time (+1, so 0 means empty). Times before the epoch
@@ -91,65 +109,35 @@ static uint32_t bucket_of(const ns_window *w, double ts)
     return (uint32_t)b + 1;
 }
 
-static int grow(ns_window *w, uint32_t key)
-{
-    pthread_rwlock_wrlock(&w->grow);
-    int rc = 0;
-    if (key >= w->cap) {
-        uint64_t ncap = (uint64_t)w->cap * 2;
-        if (ncap <= key) ncap = (uint64_t)key + 1;
-        if (ncap > UINT32_MAX) ncap = UINT32_MAX;
-        bucket *nb = ns_realloc(w->b, (size_t)ncap * (size_t)w->nb * sizeof(bucket));
-        if (!nb) rc = NS_ENOMEM;
-        else {
-            memset(nb + (size_t)w->cap * (size_t)w->nb, 0, (size_t)(ncap - w->cap) * (size_t)w->nb * sizeof(bucket));
-            w->b = nb;
-            w->cap = (uint32_t)ncap;
-        }
-    }
-    pthread_rwlock_unlock(&w->grow);
-    return rc;
-}
-
 int ns_window_add(ns_window *w, uint32_t key, double ts, uint32_t n)
 {
     uint32_t bn = bucket_of(w, ts);
-    for (;;) {
-        pthread_rwlock_rdlock(&w->grow);
-        if (key < w->cap) break;
-        pthread_rwlock_unlock(&w->grow);
-        int rc = grow(w, key);
-        if (rc < 0) return rc;
-    }
-    pthread_mutex_t *m = &w->stripe[key % NSTRIPES];
-    pthread_mutex_lock(m);
-    bucket *b = &w->b[(size_t)key * (size_t)w->nb + bn % (uint32_t)w->nb];
-    if (b->stamp < bn) { /* the slot held an older bucket: recycle it */
-        b->stamp = bn;
-        b->count = 0;
-    }
-    if (b->stamp == bn) b->count = b->count + n < b->count ? UINT32_MAX : b->count + n;
-    /* else: the slot already holds a newer bucket, the event is older than
-     * the window: not counted. */
-    pthread_mutex_unlock(m);
-    pthread_rwlock_unlock(&w->grow);
+    _Atomic uint64_t *ch = chunk_of(w, key, 1);
+    if (!ch) return key / CHUNK >= DIR ? ns_err_set(NS_ERANGE, "window: key %u beyond the table", key) : NS_ENOMEM;
+    _Atomic uint64_t *b = &ch[(size_t)(key % CHUNK) * (size_t)w->nb + bn % (uint32_t)w->nb];
+    uint64_t old = atomic_load_explicit(b, memory_order_relaxed), nw;
+    do {
+        uint32_t stamp = (uint32_t)(old >> 32), count = (uint32_t)old;
+        if (stamp > bn) return 0; /* the slot holds a newer bucket: older than the window, not counted */
+        if (stamp < bn) count = 0; /* recycle an older bucket */
+        count = count + n < count ? UINT32_MAX : count + n;
+        nw = (uint64_t)bn << 32 | count;
+    } while (!atomic_compare_exchange_weak_explicit(b, &old, nw, memory_order_relaxed, memory_order_relaxed));
     return 0;
 }
 
 uint64_t ns_window_get(ns_window *w, uint32_t key, double now)
 {
     uint32_t nowb = bucket_of(w, now);
+    _Atomic uint64_t *ch = chunk_of(w, key, 0);
+    if (!ch) return 0;
+    const _Atomic uint64_t *b = &ch[(size_t)(key % CHUNK) * (size_t)w->nb];
     uint64_t sum = 0;
-    pthread_rwlock_rdlock(&w->grow);
-    if (key < w->cap) {
-        pthread_mutex_t *m = &w->stripe[key % NSTRIPES];
-        pthread_mutex_lock(m);
-        const bucket *b = &w->b[(size_t)key * (size_t)w->nb];
-        for (int i = 0; i < w->nb; i++)
-            if (b[i].stamp && b[i].stamp <= nowb && b[i].stamp + (uint32_t)w->nb > nowb) sum += b[i].count;
-        pthread_mutex_unlock(m);
+    for (int i = 0; i < w->nb; i++) {
+        uint64_t v = atomic_load_explicit(&b[i], memory_order_relaxed);
+        uint32_t stamp = (uint32_t)(v >> 32);
+        if (stamp && stamp <= nowb && stamp + (uint32_t)w->nb > nowb) sum += (uint32_t)v;
     }
-    pthread_rwlock_unlock(&w->grow);
     return sum;
 }
 
@@ -243,16 +231,39 @@ void ns_rt_global_stats(ns_rt *rt, double now, ns_rt_global *g)
     g->clk_total = atomic_load(&rt->clk_total);
 }
 
-void ns_rt_item_stats(ns_rt *rt, uint32_t item, double now, ns_rt_item *o)
+/* Global CTR of the day, the prior of the smoothed item CTR. */
+static double global_ctr(ns_rt *rt, double now)
+{
+    uint64_t gi = ns_window_get(rt->w[W_G_IMP1D], 0, now), gc = ns_window_get(rt->w[W_G_CLK1D], 0, now);
+    double p = gi ? (double)gc / (double)gi : 0.05;
+    return p > 1 ? 1 : p;
+}
+
+static void item_stats(ns_rt *rt, uint32_t item, double now, double p, ns_rt_item *o)
 {
     o->imp_1h = ns_window_get(rt->w[W_ITEM_IMP1H], item, now);
     o->clk_1h = ns_window_get(rt->w[W_ITEM_CLK1H], item, now);
     o->imp_1d = ns_window_get(rt->w[W_ITEM_IMP1D], item, now);
     o->clk_1d = ns_window_get(rt->w[W_ITEM_CLK1D], item, now);
-    uint64_t gi = ns_window_get(rt->w[W_G_IMP1D], 0, now), gc = ns_window_get(rt->w[W_G_CLK1D], 0, now);
-    double p = gi ? (double)gc / (double)gi : 0.05;
-    if (p > 1) p = 1;
     o->ctr = ((double)o->clk_1d + rt->prior * p) / ((double)o->imp_1d + rt->prior + 1e-12);
+}
+
+void ns_rt_item_stats(ns_rt *rt, uint32_t item, double now, ns_rt_item *o)
+{
+    item_stats(rt, item, now, global_ctr(rt, now), o);
+}
+
+void ns_rt_items_stats(ns_rt *rt, const uint32_t *items, size_t stride_bytes, size_t n, double now, ns_rt_item *out)
+{
+    double p = global_ctr(rt, now);
+    for (size_t i = 0; i < n; i++)
+        item_stats(rt, *(const uint32_t *)((const char *)items + i * stride_bytes), now, p, &out[i]);
+}
+
+void ns_rt_item_counts(ns_rt *rt, uint32_t item, double now, int day, uint64_t *imp, uint64_t *clk)
+{
+    *imp = ns_window_get(rt->w[day ? W_ITEM_IMP1D : W_ITEM_IMP1H], item, now);
+    *clk = ns_window_get(rt->w[day ? W_ITEM_CLK1D : W_ITEM_CLK1H], item, now);
 }
 
 size_t ns_rt_bytes(const ns_rt *rt)

@@ -461,7 +461,7 @@ int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_resu
         goto out;
     }
     ns_rt *rtf = ns_rec_state_rt(st);
-    for (int i = 0; i < kept; i++) ns_rt_item_stats(rtf, cand[i].item, now, &rt[i]);
+    ns_rt_items_stats(rtf, &cand[0].item, sizeof cand[0], (size_t)kept, now, rt);
     ns_rank_input in = {st, &rr, cand, kept, rt, known ? ns_rt_user_clicks_30m(rtf, user, now) : 0,
                         p->names, p->nch};
     if ((rc = p->rk->score(p->rk_self, &in, scores)) < 0) {

@@ -50,6 +50,8 @@ typedef struct {
     uint64_t pos;
     nb_t *nb; /* cooc_neighbours entries, allocated on first co-click */
     int nnb;
+    double last_active; /* newest impression or click */
+    int in_active;      /* listed in the state's active list */
 } item_t;
 
 typedef struct {
@@ -57,7 +59,7 @@ typedef struct {
     int n;
     double built_wall;
     uint64_t built_events;
-    int valid;
+    int valid, building;
 } cache_t;
 
 struct ns_rec_state {
@@ -73,6 +75,8 @@ struct ns_rec_state {
     ns_window *type_1h, *type_1d;
     uint64_t type_total[NS_EV__COUNT];
     ns_u64map *seg[NSEG];
+    uint32_t *active; /* items with an impression or click in the last day (and some older, until compacted) */
+    uint32_t nactive, capactive;
     pthread_mutex_t cache_mu;
     cache_t c_popular, c_fresh, c_trend[2], *c_seg; /* c_seg: NSEG entries */
     double refresh_s;
@@ -121,6 +125,7 @@ void ns_rec_state_free(ns_rec_state *s)
     }
     free(s->users);
     free(s->items);
+    free(s->active);
     for (int i = 0; i < NSEG; i++) {
         if (s->seg[i]) ns_u64map_release(s->seg[i]);
         free(s->seg[i]);
@@ -424,6 +429,32 @@ static void cooc_add(ns_rec_state *s, item_t *it, uint32_t other)
     else it->nb[minj] = (nb_t){other, it->nb[minj].count + 1};
 }
 
+/* Trending only looks at items seen in the last day: keep them in a list,
+ * dropping the stale ones every 4096 events. Write lock held. */
+static int mark_active(ns_rec_state *s, uint32_t ii, int type, double ts)
+{
+    if (type != NS_EV_IMPRESSION && type != NS_EV_CLICK) return 0;
+    item_t *it = &s->items[ii];
+    if (ts > it->last_active) it->last_active = ts;
+    if (!it->in_active) {
+        int rc = grow_array((void **)&s->active, &s->capactive, s->nactive + 1, sizeof(uint32_t));
+        if (rc < 0) return rc;
+        s->active[s->nactive++] = ii;
+        it->in_active = 1;
+    }
+    if ((s->nevents & 4095) == 0) {
+        double horizon = ns_rt_now(s->rt) - 86400.0;
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < s->nactive; j++) {
+            item_t *x = &s->items[s->active[j]];
+            if (x->last_active >= horizon) s->active[k++] = s->active[j];
+            else x->in_active = 0;
+        }
+        s->nactive = k;
+    }
+    return 0;
+}
+
 int ns_rec_state_event(ns_rec_state *s, const ns_event_rec *ev)
 {
     pthread_rwlock_wrlock(&s->lock);
@@ -437,6 +468,7 @@ int ns_rec_state_event(ns_rec_state *s, const ns_event_rec *ev)
     ii = (uint32_t)iid;
     if ((rc = user_ensure(s, ev->user, &ui)) < 0) goto out;
     if ((rc = ns_rt_event(s->rt, ui, ii, ev->type, ev->ts)) < 0) goto out;
+    if ((rc = mark_active(s, ii, ev->type, ev->ts)) < 0) goto out;
     ns_window_add(s->type_1h, (uint32_t)ev->type, ev->ts, 1);
     ns_window_add(s->type_1d, (uint32_t)ev->type, ev->ts, 1);
     s->type_total[ev->type]++;
@@ -544,23 +576,35 @@ void ns__topk_sort(ns_scored *h, int n) { qsort(h, (size_t)n, sizeof *h, cmp_bes
 
 typedef void (*fill_fn)(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg);
 
-/* Copy a cached list, rebuilding it with `fill` when stale. */
+/* Copy a cached list, rebuilding it with `fill` when stale. The first
+ * build happens under the cache mutex; later ones are done by the one
+ * reader that finds the list stale, outside the mutex, while the others
+ * keep copying the previous list (stale while revalidating), so a rebuild
+ * over all items never stalls the requests that arrive meanwhile. */
 static int cached(ns_rec_state *s, cache_t *c, fill_fn fill, const void *arg, ns_scored *out, int max)
 {
     pthread_mutex_lock(&s->cache_mu);
     double wall = ns_now();
     int stale = !c->valid || (wall - c->built_wall >= s->refresh_s && c->built_events != s->nevents);
-    if (stale) {
-        if (!c->list && !(c->list = ns_malloc(sizeof(ns_scored) * CACHE_CAP))) {
+    if (stale && (!c->valid || !c->building)) {
+        ns_scored *fresh = ns_malloc(sizeof(ns_scored) * CACHE_CAP);
+        if (!fresh) {
             pthread_mutex_unlock(&s->cache_mu);
             return NS_ENOMEM;
         }
-        c->n = 0;
-        fill(s, c->list, &c->n, CACHE_CAP, arg);
-        ns__topk_sort(c->list, c->n);
+        int first = !c->valid, n = 0;
+        c->building = 1;
+        if (!first) pthread_mutex_unlock(&s->cache_mu);
+        fill(s, fresh, &n, CACHE_CAP, arg);
+        ns__topk_sort(fresh, n);
+        if (!first) pthread_mutex_lock(&s->cache_mu);
+        free(c->list);
+        c->list = fresh;
+        c->n = n;
         c->built_wall = wall;
         c->built_events = s->nevents;
         c->valid = 1;
+        c->building = 0;
     }
     int n = c->n < max ? c->n : max;
     memcpy(out, c->list, sizeof(ns_scored) * (size_t)n);
@@ -595,10 +639,12 @@ typedef struct { int day; double now; } trend_arg;
 static void fill_trending(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg)
 {
     const trend_arg *a = arg;
-    for (uint32_t i = 0; i < s->nitems; i++) {
-        ns_rt_item st;
-        ns_rt_item_stats(s->rt, i, a->now, &st);
-        uint64_t clk = a->day ? st.clk_1d : st.clk_1h, imp = a->day ? st.imp_1d : st.imp_1h;
+    double horizon = a->now - (a->day ? 86400.0 : 3600.0);
+    for (uint32_t j = 0; j < s->nactive; j++) {
+        uint32_t i = s->active[j];
+        if (s->items[i].last_active < horizon) continue;
+        uint64_t imp, clk;
+        ns_rt_item_counts(s->rt, i, a->now, a->day, &imp, &clk);
         if (clk || imp) heap_push(h, n, k, (ns_scored){i, (float)clk + 0.001f * (float)imp});
     }
 }
