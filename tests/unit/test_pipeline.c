@@ -4,6 +4,8 @@
 #include "harness.h"
 #include "northstar/pipeline.h"
 
+#include <pthread.h>
+
 static const double T0 = 1.7e9;
 
 /* 4 users (u0,u1: 25-34 M engineer; u2: 45-49 F artist; u3 no attributes),
@@ -222,6 +224,61 @@ TEST(registered_channel_type_and_provenance)
     ASSERT_EQ_INT(r.items[1].item, 9);
     ASSERT_EQ_INT(r.items[1].channels, 1);
     ns_arena_release(&a);
+    ns_pipeline_free(p);
+    ns_rec_state_free(s);
+}
+
+/* Events (writers) and recommendations (readers, sharing the top-list
+ * caches) at once on one state; run under ThreadSanitizer by `make tsan`. */
+typedef struct { ns_rec_state *s; ns_pipeline *p; int id; int errors; } conc_t;
+
+static void *conc_writer(void *arg)
+{
+    conc_t *c = arg;
+    for (int k = 0; k < 3000; k++) {
+        char u[16], i[16];
+        snprintf(u, sizeof u, "w%d", k % 50);
+        snprintf(i, sizeof i, "i%d", (k * 7 + c->id) % 11);
+        ns_event_rec e = {u, i, k % 3 ? NS_EV_IMPRESSION : NS_EV_CLICK, 1, T0 + k, NULL};
+        if (ns_rec_state_event(c->s, &e) < 0) c->errors++;
+    }
+    return NULL;
+}
+
+static void *conc_reader(void *arg)
+{
+    conc_t *c = arg;
+    ns_context ctx;
+    ns_context_make(&ctx, T0, 0, NULL, NULL);
+    ns_arena a;
+    ns_arena_init(&a, 0);
+    for (int k = 0; k < 300; k++) {
+        char u[16];
+        snprintf(u, sizeof u, "w%d", k % 60);
+        ns_rec_request req = {u, 5, &ctx};
+        ns_rec_result r;
+        if (ns_pipeline_recommend(c->p, &req, &r, &a) < 0 || r.n < 0 || r.n > 5) c->errors++;
+        ns_arena_reset(&a);
+    }
+    ns_arena_release(&a);
+    return NULL;
+}
+
+TEST(tsan_events_and_recommendations_concurrently)
+{
+    ns_rec_state *s = make_state();
+    ev(s, "u0", "i1", NS_EV_CLICK, T0);
+    ns_pipeline *p;
+    ASSERT_OK(ns_pipeline_new(&p, ns_pipeline_default_config(), "default", s));
+    pthread_t th[4];
+    conc_t c[4];
+    for (int k = 0; k < 4; k++) {
+        c[k] = (conc_t){s, p, k, 0};
+        pthread_create(&th[k], NULL, k < 2 ? conc_writer : conc_reader, &c[k]);
+    }
+    for (int k = 0; k < 4; k++) pthread_join(th[k], NULL);
+    for (int k = 0; k < 4; k++) ASSERT_EQ_INT(c[k].errors, 0);
+    ASSERT_EQ_INT(ns_rec_state_events(s), 1 + 2 * 3000);
     ns_pipeline_free(p);
     ns_rec_state_free(s);
 }

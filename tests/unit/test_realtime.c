@@ -88,7 +88,7 @@ static void *writer(void *p)
     return NULL;
 }
 
-TEST(window_concurrent_writers_lose_nothing)
+TEST(tsan_window_concurrent_writers_lose_nothing)
 {
     ns_window *w = ns_window_new(100, 10, 8); /* small: forces growth under contention */
     pthread_t th[4];
