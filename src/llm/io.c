@@ -1,0 +1,257 @@
+/*
+ * io.c — model files: our safetensors form (config + tokenizer in metadata,
+ * shapes checked tensor by tensor against the config) and llama2.c's
+ * legacy checkpoint format (read and export), so models trained with
+ * llama2.c run here and ours run under its run.c.
+ */
+#include "llm_int.h"
+
+#include "northstar/safetensors.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int ns__llm_add_tensors(const ns_llm *m, ns_st_writer *w, const ns_bpe *tok)
+{
+    int rc = NS_OK;
+    for (int k = 0; k < P__COUNT && rc >= 0; k++) {
+        const ns__llm_tensor *t = &m->t[k];
+        if (!t->numel) continue;
+        rc = ns_st_writer_add(w, t->name, NS_DT_F32, t->ndim, t->shape, m->params + t->offset);
+    }
+    if (rc < 0) return rc;
+    char *cj = ns_llm_config_json(&m->cfg);
+    if (!cj) return NS_ENOMEM;
+    rc = ns_st_writer_meta(w, "config", cj);
+    free(cj);
+    if (rc >= 0) rc = ns_st_writer_meta(w, "format", "northstar-llm-1");
+    if (rc >= 0 && tok) {
+        char *tj = NULL;
+        rc = ns_bpe_to_json(tok, &tj);
+        if (rc >= 0) rc = ns_st_writer_meta(w, "tokenizer", tj);
+        free(tj);
+    }
+    return rc;
+}
+
+int ns_llm_save(const ns_llm *m, const ns_bpe *tok, const char *path)
+{
+    ns_st_writer *w = ns_st_writer_new();
+    if (!w) return NS_ENOMEM;
+    int rc = ns__llm_add_tensors(m, w, tok);
+    if (rc >= 0) rc = ns_st_writer_write(w, path);
+    ns_st_writer_free(w);
+    return rc;
+}
+
+int ns__llm_from_st(ns_llm **out, ns_bpe **tok, ns_st_file *f, const char *path)
+{
+    *out = NULL;
+    if (tok) *tok = NULL;
+    const char *cj = ns_st_meta(f, "config");
+    if (!cj)
+        return ns_err_set_at(NS_EFORMAT, path, 0, "config", NULL,
+                             "no model config in the metadata: not a northstar LLM file");
+    ns_llm_config c;
+    int rc = ns_llm_config_parse(&c, cj, path);
+    if (rc < 0) return rc;
+    ns_llm *m;
+    rc = ns_llm_new(&m, &c);
+    if (rc < 0) return rc;
+    int found = 0;
+    for (int i = 0; i < ns_st_count(f); i++) {
+        const ns_st_tensor *st = ns_st_at(f, i);
+        if (!strncmp(st->name, "adam.", 5)) continue; /* checkpoint state, read by train.c */
+        int k = -1;
+        for (int j = 0; j < P__COUNT; j++)
+            if (m->t[j].numel && !strcmp(m->t[j].name, st->name)) k = j;
+        if (k < 0) {
+            rc = ns_err_set_at(NS_EFORMAT, path, 0, st->name, NULL,
+                               "tensor '%s' does not belong to a %s model with this config", st->name,
+                               ns_llm_arch_name(c.arch));
+            goto fail;
+        }
+        rc = ns_st_read_f32_shape(f, st->name, m->params + m->t[k].offset, m->t[k].ndim, m->t[k].shape);
+        if (rc < 0) {
+            ns_err_wrap("%s: shape disagrees with the config", path);
+            goto fail;
+        }
+        found++;
+    }
+    if (found != ns_llm_tensor_count(m)) {
+        for (int j = 0; j < P__COUNT; j++)
+            if (m->t[j].numel && !ns_st_find(f, m->t[j].name)) {
+                rc = ns_err_set_at(NS_EFORMAT, path, 0, m->t[j].name, NULL, "missing tensor '%s'", m->t[j].name);
+                goto fail;
+            }
+    }
+    const char *tj = ns_st_meta(f, "tokenizer");
+    if (tj && tok) {
+        rc = ns_bpe_from_json(tok, tj, strlen(tj), path);
+        if (rc < 0) goto fail;
+        if (ns_bpe_vocab_size(*tok) > c.vocab_size) {
+            rc = ns_err_set_at(NS_EFORMAT, path, 0, "tokenizer", NULL, "tokenizer has %d ids, model vocab_size %d",
+                               ns_bpe_vocab_size(*tok), c.vocab_size);
+            ns_bpe_free(*tok);
+            *tok = NULL;
+            goto fail;
+        }
+    }
+    *out = m;
+    return NS_OK;
+fail:
+    ns_llm_free(m);
+    return rc;
+}
+
+/* ======================================================================= */
+/* llama2.c                                                                  */
+/* ======================================================================= */
+
+typedef struct { int dim, hidden, L, H, KVH, V, seq; } l2c_hdr;
+
+static size_t l2c_floats(const l2c_hdr *h, int shared)
+{
+    size_t dim = (size_t)h->dim, hd = dim / (size_t)h->H, kv = hd * (size_t)h->KVH, L = (size_t)h->L;
+    size_t V = (size_t)h->V, F = (size_t)h->hidden;
+    size_t n = V * dim + L * dim + L * dim * dim + 2 * L * dim * kv + L * dim * dim + L * dim + 3 * L * dim * F + dim +
+               (size_t)h->seq * hd; /* freq_cis_real + imag: 2 * seq * hd/2 */
+    if (!shared) n += V * dim;
+    return n;
+}
+
+static int load_llama2c(ns_llm **out, const char *path)
+{
+    const void *map;
+    size_t len;
+    int rc = ns_file_map(path, &map, &len);
+    if (rc < 0) return rc;
+    const unsigned char *p = map;
+    if (len < 28) {
+        rc = ns_err_set_at(NS_ETRUNCATED, path, 0, NULL, NULL, "llama2.c checkpoint shorter than its 28-byte header");
+        goto done;
+    }
+    int32_t hv[7];
+    memcpy(hv, p, sizeof hv);
+    if ((uint32_t)hv[0] == 0x616b3432u) {
+        rc = ns_err_set_at(NS_EUNSUPPORTED, path, 0, NULL, NULL,
+                           "llama2.c version-1+ file (magic 'ak42'): export it with version 0 (legacy)");
+        goto done;
+    }
+    l2c_hdr h = {hv[0], hv[1], hv[2], hv[3], hv[4], hv[5] < 0 ? -hv[5] : hv[5], hv[6]};
+    int shared = hv[5] > 0;
+    if (h.dim <= 0 || h.hidden <= 0 || h.L <= 0 || h.H <= 0 || h.KVH <= 0 || h.V <= 0 || h.seq <= 0 ||
+        h.dim % h.H || h.H % h.KVH || h.dim > 65536 || h.L > 1024 || h.seq > (1 << 20) || h.V > (1 << 24)) {
+        rc = ns_err_set_at(NS_EFORMAT, path, 0, "header", NULL,
+                           "implausible llama2.c header dim=%d hidden=%d layers=%d heads=%d kv_heads=%d vocab=%d seq=%d",
+                           hv[0], hv[1], hv[2], hv[3], hv[4], hv[5], hv[6]);
+        goto done;
+    }
+    size_t want = 28 + 4 * l2c_floats(&h, shared);
+    if (len != want) {
+        rc = ns_err_set_at(len < want ? NS_ETRUNCATED : NS_EFORMAT, path, 0, NULL, NULL,
+                           "llama2.c checkpoint is %zu bytes, its header implies %zu (%s classifier)", len, want,
+                           shared ? "shared" : "separate");
+        goto done;
+    }
+    ns_llm_config c = ns_llm_config_default(NS_LLM_LLAMA);
+    c.vocab_size = h.V;
+    c.max_seq = h.seq;
+    c.n_layer = h.L;
+    c.n_head = h.H;
+    c.n_kv_head = h.KVH;
+    c.d_model = h.dim;
+    c.d_ff = h.hidden;
+    c.tied = shared;
+    c.norm_eps = 1e-5f;
+    c.rope_theta = 10000.0f;
+    ns_llm *m;
+    rc = ns_llm_new(&m, &c);
+    if (rc < 0) {
+        ns_err_wrap("%s", path);
+        goto done;
+    }
+    const float *w = (const float *)(p + 28); /* mapping is page aligned; 28 is 4-aligned */
+    size_t C = (size_t)h.dim, hd = C / (size_t)h.H, kv = hd * (size_t)h.KVH, L = (size_t)h.L, F = (size_t)h.hidden;
+    size_t Q = (size_t)m->qkv_dim;
+#define TAKE(dst, n) do { memcpy((dst), w, sizeof(float) * (n)); w += (n); } while (0)
+    TAKE(ns__llm_p(m, P_WTE), (size_t)h.V * C);
+    TAKE(ns__llm_p(m, P_LN1W), L * C);
+    for (size_t l = 0; l < L; l++) TAKE(ns__llm_p(m, P_QKVW) + l * Q * C, C * C);
+    for (size_t l = 0; l < L; l++) TAKE(ns__llm_p(m, P_QKVW) + l * Q * C + C * C, kv * C);
+    for (size_t l = 0; l < L; l++) TAKE(ns__llm_p(m, P_QKVW) + l * Q * C + C * C + kv * C, kv * C);
+    TAKE(ns__llm_p(m, P_PROJW), L * C * C);
+    TAKE(ns__llm_p(m, P_LN2W), L * C);
+    for (size_t l = 0; l < L; l++) TAKE(ns__llm_p(m, P_FCW) + l * 2 * F * C, F * C);   /* w1: gate */
+    TAKE(ns__llm_p(m, P_FCPW), L * C * F);                                              /* w2: down */
+    for (size_t l = 0; l < L; l++) TAKE(ns__llm_p(m, P_FCW) + l * 2 * F * C + F * C, F * C); /* w3: up */
+    TAKE(ns__llm_p(m, P_LNFW), C);
+    w += (size_t)h.seq * hd; /* freq_cis_real, freq_cis_imag: recomputed */
+    if (!shared) TAKE(ns__llm_p(m, P_LMHEAD), (size_t)h.V * C);
+#undef TAKE
+    *out = m;
+done:
+    ns_file_unmap(map, len);
+    return rc;
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+int ns_llm_load(ns_llm **out, ns_bpe **tok, const char *path)
+{
+    *out = NULL;
+    if (tok) *tok = NULL;
+    if (ends_with(path, ".bin")) return load_llama2c(out, path);
+    ns_st_file *f;
+    int rc = ns_st_open(&f, path);
+    if (rc < 0) return rc;
+    rc = ns__llm_from_st(out, tok, f, path);
+    ns_st_close(f);
+    return rc;
+}
+
+int ns_llm_export_llama2c(const ns_llm *m, const char *path)
+{
+    const ns_llm_config *c = &m->cfg;
+    if (c->arch != NS_LLM_LLAMA)
+        return ns_err_set(NS_EUNSUPPORTED, "llama2.c export needs a Llama-family model (this one is %s)",
+                          ns_llm_arch_name(c->arch));
+    l2c_hdr h = {c->d_model, c->d_ff, c->n_layer, c->n_head, c->n_kv_head, c->vocab_size, c->max_seq};
+    size_t nf = l2c_floats(&h, c->tied), bytes = 28 + 4 * nf;
+    unsigned char *buf = ns_malloc(bytes);
+    if (!buf) return NS_ENOMEM;
+    int32_t hv[7] = {h.dim, h.hidden, h.L, h.H, h.KVH, c->tied ? h.V : -h.V, h.seq};
+    memcpy(buf, hv, sizeof hv);
+    float *w = (float *)(buf + 28);
+    size_t C = (size_t)h.dim, hd = C / (size_t)h.H, kv = hd * (size_t)h.KVH, L = (size_t)h.L, F = (size_t)h.hidden;
+    size_t Q = (size_t)m->qkv_dim;
+#define PUT(src, n) do { memcpy(w, (src), sizeof(float) * (n)); w += (n); } while (0)
+    PUT(ns__llm_p(m, P_WTE), (size_t)h.V * C);
+    PUT(ns__llm_p(m, P_LN1W), L * C);
+    for (size_t l = 0; l < L; l++) PUT(ns__llm_p(m, P_QKVW) + l * Q * C, C * C);
+    for (size_t l = 0; l < L; l++) PUT(ns__llm_p(m, P_QKVW) + l * Q * C + C * C, kv * C);
+    for (size_t l = 0; l < L; l++) PUT(ns__llm_p(m, P_QKVW) + l * Q * C + C * C + kv * C, kv * C);
+    PUT(ns__llm_p(m, P_PROJW), L * C * C);
+    PUT(ns__llm_p(m, P_LN2W), L * C);
+    for (size_t l = 0; l < L; l++) PUT(ns__llm_p(m, P_FCW) + l * 2 * F * C, F * C);
+    PUT(ns__llm_p(m, P_FCPW), L * C * F);
+    for (size_t l = 0; l < L; l++) PUT(ns__llm_p(m, P_FCW) + l * 2 * F * C + F * C, F * C);
+    PUT(ns__llm_p(m, P_LNFW), C);
+    /* freq_cis tables (unused by run.c, kept for the format) */
+    size_t half = hd / 2;
+    for (size_t t = 0; t < (size_t)h.seq; t++)
+        for (size_t i = 0; i < half; i++) w[t * half + i] = m->rope_cos[t * half + i];
+    w += (size_t)h.seq * half;
+    for (size_t t = 0; t < (size_t)h.seq; t++)
+        for (size_t i = 0; i < half; i++) w[t * half + i] = m->rope_sin[t * half + i];
+    w += (size_t)h.seq * half;
+    if (!c->tied) PUT(ns__llm_p(m, P_LMHEAD), (size_t)h.V * C);
+#undef PUT
+    int rc = ns_file_write_atomic(path, buf, bytes);
+    free(buf);
+    return rc;
+}

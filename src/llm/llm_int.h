@@ -1,0 +1,97 @@
+/*
+ * llm_int.h — internals of the GPT engine shared by the files of src/llm:
+ * the parameter table, the activation layout and the model struct.
+ */
+#ifndef NS_LLM_INT_H
+#define NS_LLM_INT_H
+
+#include "northstar/llm.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parameter tensors, in file order. */
+enum {
+    P_WTE = 0, P_WPE, P_LN1W, P_LN1B, P_QKVW, P_QKVB, P_PROJW, P_PROJB, P_LN2W, P_LN2B,
+    P_FCW, P_FCB, P_FCPW, P_FCPB, P_LNFW, P_LNFB, P_LMHEAD, P__COUNT
+};
+
+typedef struct ns__llm_tensor {
+    const char *name;
+    size_t offset, numel; /* into the flat array; numel 0 = absent */
+    int ndim;
+    int64_t shape[3];
+    int decay;            /* AdamW weight decay applies (matrices, embeddings) */
+} ns__llm_tensor;
+
+/* Activations kept for backward (one allocation, sized for B x T). */
+typedef struct ns__llm_acts {
+    float *resid;   /* [L+1, B,T,C] residual stream: input of each layer, output */
+    float *ln1;     /* [L, B,T,C] */
+    float *ln1_mean, *ln1_rstd; /* [L, B,T] */
+    float *qkv;     /* [L, B,T,QKV] (q, k after RoPE) */
+    float *atty;    /* [L, B,T,C] */
+    float *att;     /* [L, B,H,T,T] */
+    float *res2;    /* [L, B,T,C] */
+    float *ln2;     /* [L, B,T,C] */
+    float *ln2_mean, *ln2_rstd;
+    float *fch;     /* [L, B,T,F1]  F1 = F (GPT-2) or 2F (Llama) */
+    float *fcg;     /* [L, B,T,F]   gelu(fch) or swiglu(gate, up) */
+    float *lnf;     /* [B,T,C] */
+    float *lnf_mean, *lnf_rstd; /* [B,T] */
+    float *logits;  /* [B,T,V] */
+    float *losses;  /* [B,T] */
+    /* backward scratch */
+    float *dres;    /* [B,T,C] gradient of the residual stream */
+    float *dln;     /* [B,T,C] */
+    float *datty;   /* [B,T,C] */
+    float *dqkv;    /* [B,T,QKV] */
+    float *dfcg;    /* [B,T,F] */
+    float *dfch;    /* [B,T,F1] */
+    float *datt;    /* [B,H,T,T] */
+    float *dlogits; /* [B,T,V] */
+} ns__llm_acts;
+
+struct ns_llm {
+    ns_llm_config cfg;
+    int hd, qkv_dim, f1;           /* head dim, fused qkv width, fc output width */
+    ns__llm_tensor t[P__COUNT];
+    size_t n_params;
+    float *params;                 /* [n_params] */
+    float *grads;                  /* [n_params] or NULL */
+    float *rope_cos, *rope_sin;    /* [Tmax, hd/2] (Llama) */
+    /* activations */
+    float *act_mem;
+    size_t act_cap;                /* floats allocated */
+    int B, T;                      /* shape of the last forward */
+    ns__llm_acts a;
+    int32_t *idx, *targets;        /* copies of the last batch [B*T] */
+    size_t idx_cap;
+    int have_targets, hidden_only;
+};
+
+/* Pointer to parameter (or gradient when g = 1) tensor k, NULL if absent. */
+static inline float *ns__llm_p(const ns_llm *m, int k)
+{
+    return m->t[k].numel ? m->params + m->t[k].offset : NULL;
+}
+static inline float *ns__llm_g(const ns_llm *m, int k)
+{
+    return m->t[k].numel && m->grads ? m->grads + m->t[k].offset : NULL;
+}
+/* The output projection (lm_head or wte when tied). */
+static inline const float *ns__llm_head(const ns_llm *m)
+{
+    return m->cfg.tied ? ns__llm_p(m, P_WTE) : ns__llm_p(m, P_LMHEAD);
+}
+
+/* Allocate gradients (zeroed) if not yet there. */
+int ns__llm_alloc_grads(ns_llm *m);
+
+/* Safetensors helpers shared by model files and checkpoints. */
+typedef struct ns_st_writer ns_st_writer;
+typedef struct ns_st_file ns_st_file;
+int ns__llm_add_tensors(const ns_llm *m, ns_st_writer *w, const ns_bpe *tok);
+int ns__llm_from_st(ns_llm **out, ns_bpe **tok, ns_st_file *f, const char *path);
+
+#endif
