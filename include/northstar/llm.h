@@ -230,7 +230,9 @@ typedef int (*ns_llm_piece_fn)(const char *text, size_t len, void *ctx);
 int ns_llm_sample(float *logits, int V, const ns_llm_gen_cfg *g, const int32_t *recent,
                   int n_recent, ns_rng *rng);
 
-/* Encode the prompt, prefill, then sample until max_tokens, EOS, a stop
+/* Encode the prompt (special-token texts become their ids; BOS is
+ * prepended to an empty prompt and to every prompt of a llama2.c
+ * tokenizer), prefill, then sample until max_tokens, EOS, a stop
  * sequence or the end of the context. A prompt longer than Tmax - 1 tokens
  * is truncated from the left (a warning is logged and stats->truncated
  * says how many tokens went). Invalid UTF-8 in the prompt is NS_EFORMAT.
@@ -242,6 +244,42 @@ int ns_llm_generate(const ns_llm *m, const ns_bpe *tok, const char *prompt,
 int ns_llm_generate_ctx(ns_llm_ctx *c, const ns_bpe *tok, const char *prompt,
                         const ns_llm_gen_cfg *g, ns_llm_piece_fn fn, void *fn_ctx, ns_buf *out,
                         ns_llm_gen_stats *stats);
+
+/* ---- fine-tuning -------------------------------------------------------- */
+
+/* GPT-1 classification: a linear head [K, C+1] (weights, bias) on the final
+ * hidden state of each text's last token (EOS appended as the extract token
+ * when the tokenizer has one), trained jointly with the model (AdamW,
+ * warmup 10% + cosine). Texts longer than max_len tokens keep their start. */
+typedef struct ns_llm_cls_cfg {
+    int n_classes, epochs, batch, max_len;
+    float lr, weight_decay;
+    uint64_t seed;
+} ns_llm_cls_cfg;
+ns_llm_cls_cfg ns_llm_cls_defaults(void);
+int ns_llm_cls_train(ns_llm *m, const ns_bpe *tok, const char *const *texts, const int *labels, int n,
+                     const ns_llm_cls_cfg *cfg, float *head, float *final_loss);
+int ns_llm_cls_predict(ns_llm *m, const ns_bpe *tok, const char *const *texts, int n, int max_len,
+                       const float *head, int K, int *pred);
+/* Model + tokenizer + tensor "cls.head" [K, C+1]. */
+int ns_llm_cls_save(const ns_llm *m, const ns_bpe *tok, const float *head, int K, const char *path);
+
+/* SFT: "<|user|>\n{prompt}\n<|assistant|>\n" then the response and EOS; ids
+ * [n] and targets [n] with -1 on every position that predicts a prompt
+ * token, so the loss counts response tokens (and EOS) only. Responses are
+ * cut to fit max_len + 1 tokens. */
+typedef struct ns_llm_sft_ex {
+    int32_t *ids, *tgt;
+    int n;
+} ns_llm_sft_ex;
+int ns_llm_sft_encode(const ns_bpe *tok, const char *prompt, const char *response, int max_len,
+                      ns_llm_sft_ex *ex);
+/* JSONL, one {"prompt": "...", "response": "..."} per line; errors name the line. */
+int ns_llm_sft_load(const char *path, const ns_bpe *tok, int max_len, ns_llm_sft_ex **out, int *n);
+void ns_llm_sft_free(ns_llm_sft_ex *ex, int n);
+/* One AdamW step on a random batch (trainer's RNG and batch size), rows
+ * right-padded with ignored targets. */
+int ns_llm_sft_step(ns_llm_trainer *t, const ns_llm_sft_ex *ex, int n, float *loss);
 
 #ifdef __cplusplus
 }

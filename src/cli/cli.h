@@ -59,5 +59,6 @@ int cmd_rank(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_llm(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static const command commands[] = {
     {"index", cmd_index, "HNSW vector index: build, search, stats"},
     {"rank", cmd_rank, "feature-driven rankers: wide (FTRL), deep, Wide & Deep"},
     {"import", cmd_import, "fill the service store from MovieLens, CSV or JSONL files"},
+    {"llm", cmd_llm, "train, fine-tune and run GPT-2 / Llama style language models"},
     {"safetensors", cmd_safetensors, "inspect and validate safetensors files"},
     {"serve", cmd_serve, "the recommendation service over HTTP/JSON"},
     {"sim", cmd_sim, "simulate users, items and traffic into a store or a server"},

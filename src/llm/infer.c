@@ -11,6 +11,7 @@
  * (no allocation per token, one pass per operation).
  */
 #include "llm_int.h"
+#include "llm_fast.h"
 
 #include "northstar/tensor.h"
 #include "northstar/text.h"
@@ -291,8 +292,8 @@ static void step_token(ns_llm_ctx *c, int32_t tok, int want_logits)
         mv(c, x, LP(P_PROJW, (size_t)C * C), c->quant ? &c->qproj[l] : NULL, c->atty, LP(P_PROJB, C), C, C, 1);
         norm1(c, c->xb, x, LP(P_LN2W, C), LP(P_LN2B, C));
         mv(c, c->hb, LP(P_FCW, (size_t)F1 * C), c->quant ? &c->qfc[l] : NULL, c->xb, LP(P_FCB, F), F1, C, 0);
-        if (gpt) ns_gelu_forward(c->hb2, c->hb, (size_t)F);
-        else ns_swiglu_forward(c->hb2, c->hb, c->hb + F, (size_t)F);
+        if (gpt) ns__gelu_fwd(c->hb2, c->hb, (size_t)F);
+        else ns__swiglu_fwd(c->hb2, c->hb, c->hb + F, (size_t)F);
         mv(c, x, LP(P_FCPW, (size_t)C * F), c->quant ? &c->qfcp[l] : NULL, c->hb2, LP(P_FCPB, C), C, F, 1);
 #undef LP
     }
@@ -540,8 +541,10 @@ int ns_llm_generate_ctx(ns_llm_ctx *c, const ns_bpe *tok, const char *prompt, co
     size_t n = 0;
     int rc = ns_bpe_encode(tok, prompt, plen, 1, &ids, &n);
     if (rc < 0) return rc;
+    /* BOS starts an empty prompt, and every prompt of a llama2.c
+     * (sentencepiece) tokenizer, as its models were trained that way. */
     int bos = ns_bpe_bos(tok);
-    if (bos >= 0 && (n == 0 || ids[0] != bos)) {
+    if (bos >= 0 && (n == 0 || (ns_bpe_type(tok) == NS_BPE_SCORES && ids[0] != bos))) {
         int32_t *t2 = ns_realloc(ids, sizeof(int32_t) * (n + 1));
         if (!t2) {
             free(ids);

@@ -10,6 +10,7 @@
  * them where that saves a sweep over memory.
  */
 #include "llm_int.h"
+#include "llm_fast.h"
 
 #include "northstar/tensor.h"
 
@@ -373,12 +374,10 @@ static int forward_body(ns_llm *m, const int32_t *idx, int B, int T)
         linear_residual(res2, x, atty, projw, projb, N, C, C);
         norm_forward(m, ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, res2, ln2w, ln2b, N);
         ns_matmul_forward(fch, ln2, fcw, fcb, N, C, F1);
-        if (gpt) {
-            ns_gelu_forward(fcg, fch, (size_t)N * F);
-        } else {
 #pragma omp parallel for if (PAR_ROWS(N, F))
-            for (int n = 0; n < N; n++)
-                ns_swiglu_forward(fcg + (size_t)n * F, fch + (size_t)n * F1, fch + (size_t)n * F1 + F, (size_t)F);
+        for (int n = 0; n < N; n++) {
+            if (gpt) ns__gelu_fwd(fcg + (size_t)n * F, fch + (size_t)n * F, (size_t)F);
+            else ns__swiglu_fwd(fcg + (size_t)n * F, fch + (size_t)n * F1, fch + (size_t)n * F1 + F, (size_t)F);
         }
         linear_residual(xo, res2, fcg, fcpw, fcpb, N, F, C);
     }
@@ -449,16 +448,11 @@ static void backward_body(ns_llm *m)
 #define LG(k, stride) (m->t[k].numel ? ns__llm_g(m, k) + (size_t)l * (stride) : NULL)
         /* MLP: xo = res2 + fcg @ fcpw^T + fcpb */
         linear_backward(a->dfcg, LG(P_FCPW, (size_t)C * F), LG(P_FCPB, C), dres, fcg, LP(P_FCPW, (size_t)C * F), N, F, C);
-        memset(a->dfch, 0, sizeof(float) * (size_t)N * F1);
-        if (gpt) {
-            ns_gelu_backward(a->dfch, a->dfcg, fch, (size_t)N * F);
-        } else {
 #pragma omp parallel for if (PAR_ROWS(N, F))
-            for (int n = 0; n < N; n++) {
-                size_t o1 = (size_t)n * F1;
-                ns_swiglu_backward(a->dfch + o1, a->dfch + o1 + F, a->dfcg + (size_t)n * F, fch + o1,
-                                   fch + o1 + F, (size_t)F);
-            }
+        for (int n = 0; n < N; n++) {
+            size_t o1 = (size_t)n * F1;
+            if (gpt) ns__gelu_bwd(a->dfch + o1, a->dfcg + (size_t)n * F, fch + o1, (size_t)F);
+            else ns__swiglu_bwd(a->dfch + o1, a->dfch + o1 + F, a->dfcg + (size_t)n * F, fch + o1, fch + o1 + F, (size_t)F);
         }
         linear_backward(dln, LG(P_FCW, (size_t)F1 * C), LG(P_FCB, F), a->dfch, ln2, LP(P_FCW, (size_t)F1 * C), N, C, F1);
         norm_backward(m, dres, LG(P_LN2W, C), LG(P_LN2B, C), dln, res2, LP(P_LN2W, C),
