@@ -58,7 +58,8 @@ typedef struct {
     long max_tokens, top_k, repeat_last_n;
     double temperature, top_p, repeat_penalty;
     const char *stops[8];
-    int n_stop, int8, stats, no_stream;
+    int n_stop, int8, stats, no_stream, ignore_eos, random_init;
+    const char *prompt_ids;
     /* tokenizer */
     long vocab;
     const char *specials[16];
@@ -103,7 +104,7 @@ enum {
     O_DATA, O_TOK, O_OUT, O_MODEL, O_RESUME, O_CKPT, O_CKPT_EVERY, O_CHAR, O_BPE_VOCAB, O_VALFRAC, O_STEPS,
     O_BATCH, O_SEQ, O_WARMUP, O_ACCUM, O_EVAL_EVERY, O_EVAL_ITERS, O_SEED, O_LR, O_MINLR, O_WD, O_CLIP,
     O_BETA2, O_DECAY, O_PROMPT, O_MAXTOK, O_TEMP, O_TOPK, O_TOPP, O_REP, O_REPN, O_STOP, O_INT8, O_STATS,
-    O_VOCAB, O_SPECIAL, O_TOKOUT, O_EPOCHS, O_NOSTREAM
+    O_VOCAB, O_SPECIAL, O_TOKOUT, O_EPOCHS, O_NOSTREAM, O_IDS, O_NOEOS, O_INITRAND
 };
 
 static const struct option all_opts[] = {
@@ -132,7 +133,8 @@ static const struct option all_opts[] = {
     {"int8", no_argument, NULL, O_INT8}, {"stats", no_argument, NULL, O_STATS},
     {"vocab", required_argument, NULL, O_VOCAB}, {"special", required_argument, NULL, O_SPECIAL},
     {"tokenizer-out", required_argument, NULL, O_TOKOUT}, {"epochs", required_argument, NULL, O_EPOCHS},
-    {"no-stream", no_argument, NULL, O_NOSTREAM}, {0, 0, 0, 0},
+    {"no-stream", no_argument, NULL, O_NOSTREAM}, {"prompt-ids", required_argument, NULL, O_IDS},
+    {"ignore-eos", no_argument, NULL, O_NOEOS}, {"random-init", no_argument, NULL, O_INITRAND}, {0, 0, 0, 0},
 };
 
 static int on_opt(int c, const char *arg, void *ctx)
@@ -197,6 +199,9 @@ static int on_opt(int c, const char *arg, void *ctx)
     case O_INT8: o->int8 = 1; return 0;
     case O_STATS: o->stats = 1; return 0;
     case O_NOSTREAM: o->no_stream = 1; return 0;
+    case O_IDS: o->prompt_ids = arg; return 0;
+    case O_NOEOS: o->ignore_eos = 1; return 0;
+    case O_INITRAND: o->random_init = 1; return 0;
     LI(O_VOCAB, vocab, 259, 1 << 20);
     case O_SPECIAL:
         if (o->n_specials == 16) return cli_usage_error(cmd, "at most 16 --special tokens");
@@ -356,7 +361,8 @@ static const char usage_train[] =
     "  --decay-steps steps --weight-decay 0.1 --beta2 0.99 --clip 1.0 --accum 1 --seed 1337\n"
     "  --eval-every 250 --eval-iters 20 --val-frac 0.1\n"
     "  --checkpoint CKPT --checkpoint-every N   write a resumable checkpoint (also at the end)\n"
-    "Prints train/val loss at each evaluation, then 'final: ...' with val loss and tokens/s.\n";
+    "Prints train/val loss at each evaluation, then 'final: ...' with val loss and tokens/s.\n"
+    "  --random-init --vocab N   only write a model with fresh weights (no data, no tokenizer)\n";
 
 static int build_config(const lopts *o, int vocab, ns_llm_config *c)
 {
@@ -445,6 +451,18 @@ static int cmd_train(int argc, char **argv)
     int r = ns__cli_llm_parse(argc, argv, cmd, usage_train, &o);
     CLI_PARSE_RETURN(r);
     if (r != argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[r]);
+    if (o.random_init) {
+        /* a model with fresh weights and no tokenizer (benchmarks, tests) */
+        if (!o.out) return cli_usage_error(cmd, "--random-init needs --out");
+        ns_llm_config c;
+        ns_llm *m;
+        if (build_config(&o, (int)o.vocab, &c) < 0 || ns_llm_new(&m, &c) < 0) return cli_fail(cmd);
+        ns_llm_init(m, (uint64_t)o.seed);
+        int rc = ns_llm_save(m, NULL, o.out);
+        printf("random %s model, %zu params -> %s\n", ns_llm_arch_name(c.arch), ns_llm_num_params(m), o.out);
+        ns_llm_free(m);
+        return rc < 0 ? cli_fail(cmd) : CLI_OK;
+    }
     if (!o.data) return cli_usage_error(cmd, "--data FILE is required");
     if (!o.out && !o.checkpoint) return cli_usage_error(cmd, "--out MODEL (or --checkpoint CKPT) is required");
     char *text;
@@ -538,6 +556,8 @@ static const char usage_gen[] =
     "  --max-tokens 256 --temperature 0.8 (0 = greedy) --top-k 40 --top-p 0.95 --seed 42\n"
     "  --repeat-penalty 1.0 --repeat-last-n 64   --stop TEXT (up to 8)   --int8 (quantised weights)\n"
     "  --stats              print prompt/generated token counts and tokens/s to stderr\n"
+    "  --prompt-ids 'I J K' feed token ids and print generated ids (no tokenizer needed)\n"
+    "  --ignore-eos         do not stop at the EOS token\n"
     "A prompt longer than the context is truncated from the left (with a warning).\n"
     "Invalid UTF-8 in the prompt is an error.\n";
 
@@ -562,6 +582,79 @@ static void gen_cfg_from(const lopts *o, ns_llm_gen_cfg *g)
     g->stop = o->stops;
     g->n_stop = o->n_stop;
     g->int8 = o->int8;
+    g->stop_at_eos = !o->ignore_eos;
+}
+
+/* Token ids in, token ids out: for benchmarks and cross-checks against
+ * other implementations on the same weights. */
+static int generate_ids(const lopts *o)
+{
+    const char *cmd = "llm generate";
+    ns_llm *m = NULL;
+    if (!o->model) return cli_usage_error(cmd, "--model is required");
+    if (ns_llm_load(&m, NULL, o->model) < 0) return cli_fail(cmd);
+    int V = ns_llm_cfg(m)->vocab_size, Tm = ns_llm_cfg(m)->max_seq;
+    int32_t ids[4096];
+    int n = 0;
+    for (const char *p = o->prompt_ids; *p && n < 4096;) {
+        char *e;
+        long v = strtol(p, &e, 10);
+        if (e == p) break;
+        if (v < 0 || v >= V) {
+            ns_llm_free(m);
+            return cli_usage_error(cmd, "--prompt-ids: id %ld outside [0, %d)", v, V);
+        }
+        ids[n++] = (int32_t)v;
+        p = e;
+    }
+    if (!n) {
+        ns_llm_free(m);
+        return cli_usage_error(cmd, "--prompt-ids needs at least one id");
+    }
+    ns_llm_gen_cfg g;
+    gen_cfg_from(o, &g);
+    ns_llm_ctx *c = NULL;
+    float *lg = ns_malloc(sizeof(float) * (size_t)V);
+    int ret = CLI_OK;
+    if (ns_llm_ctx_new(&c, m) < 0 || (o->int8 && ns_llm_ctx_quantize_int8(c) < 0)) {
+        ret = cli_fail(cmd);
+        goto done;
+    }
+    if (n > Tm - 1) n = Tm - 1;
+    ns_rng rng;
+    ns_rng_seed(&rng, g.seed, 7);
+    const float *logits;
+    double t0 = ns_now();
+    if (ns_llm_ctx_feed(c, ids, n, &logits) < 0) {
+        ret = cli_fail(cmd);
+        goto done;
+    }
+    double t1 = ns_now();
+    int gen = 0;
+    for (; gen < g.max_tokens; gen++) {
+        memcpy(lg, logits, sizeof(float) * (size_t)V);
+        int next = ns_llm_sample(lg, V, &g, NULL, 0, &rng);
+        printf("%s%d", gen ? " " : "", next);
+        if (gen + 1 == g.max_tokens || ns_llm_ctx_pos(c) >= Tm) {
+            gen++;
+            break;
+        }
+        int32_t nx = next;
+        if (ns_llm_ctx_feed(c, &nx, 1, &logits) < 0) {
+            ret = cli_fail(cmd);
+            goto done;
+        }
+    }
+    double t2 = ns_now();
+    printf("\n");
+    if (o->stats)
+        fprintf(stderr, "prompt %d tokens in %.3fs; generated %d tokens in %.3fs: %.1f tokens/s (%s, %d threads)\n", n,
+                t1 - t0, gen, t2 - t1, gen > 1 ? (gen - 1) / (t2 - t1) : 0.0, o->int8 ? "int8" : "fp32", ns_threads());
+done:
+    free(lg);
+    ns_llm_ctx_free(c);
+    ns_llm_free(m);
+    return ret;
 }
 
 static int cmd_generate(int argc, char **argv)
@@ -572,6 +665,7 @@ static int cmd_generate(int argc, char **argv)
     CLI_PARSE_RETURN(r);
     if (r < argc && !o.prompt) o.prompt = argv[r++];
     if (r != argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[r]);
+    if (o.prompt_ids) return generate_ids(&o);
     ns_llm *m = NULL;
     ns_bpe *tok = NULL;
     if (load_model(&o, &m, &tok) < 0) {

@@ -17,6 +17,7 @@
 #include "northstar/text.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,9 +37,10 @@ struct ns_llm_ctx {
     float *hb, *hb2;              /* [F1], [F] */
     float *att;                   /* [H, Tmax] */
     float *logits;                /* [V] */
-    float mean_s, rstd_s;
-    int8_t *xq;                   /* quantised activations [max(C, F)] */
-    float *xs;                    /* their scales */
+    int nt;                       /* threads per token */
+    float *xbt;                   /* [nt, max(C, F)] private normalised inputs */
+    int8_t *xq;                   /* [nt, max(C, F) + 64] private quantised inputs */
+    float *xs;                    /* [nt, max(C, F) / 32 + 2] their scales */
     int quant;
     qmat *qqkv, *qproj, *qfc, *qfcp, qhead; /* per layer */
 };
@@ -69,10 +71,14 @@ int ns_llm_ctx_new(ns_llm_ctx **out, const ns_llm *m)
     x->hb2 = ns_malloc_aligned(sizeof(float) * (size_t)c->d_ff);
     x->att = ns_malloc_aligned(sizeof(float) * (size_t)c->n_head * T);
     x->logits = ns_malloc_aligned(sizeof(float) * (size_t)c->vocab_size);
-    x->xq = ns_malloc_aligned(mx + 64);
-    x->xs = ns_malloc_aligned(sizeof(float) * (mx / QG + 2));
+    /* small models decode faster on one thread than with a barrier per op */
+    x->nt = ns_threads();
+    if ((size_t)c->d_model * c->d_ff * 3 < 200000) x->nt = 1;
+    x->xbt = ns_malloc_aligned(sizeof(float) * mx * (size_t)x->nt);
+    x->xq = ns_malloc_aligned((mx + 64) * (size_t)x->nt);
+    x->xs = ns_malloc_aligned(sizeof(float) * (mx / QG + 2) * (size_t)x->nt);
     if (!x->kc || !x->vc || !x->x || !x->xb || !x->atty || !x->qkv || !x->hb || !x->hb2 || !x->att ||
-        !x->logits || !x->xq || !x->xs) {
+        !x->logits || !x->xq || !x->xs || !x->xbt) {
         ns_llm_ctx_free(x);
         return NS_ENOMEM;
     }
@@ -95,6 +101,7 @@ void ns_llm_ctx_free(ns_llm_ctx *c)
     ns_free_aligned(c->logits);
     ns_free_aligned(c->xq);
     ns_free_aligned(c->xs);
+    ns_free_aligned(c->xbt);
     if (c->qqkv) {
         for (int l = 0; l < c->m->cfg.n_layer; l++) {
             qmat_release(&c->qqkv[l]);
@@ -117,20 +124,6 @@ int ns_llm_ctx_pos(const ns_llm_ctx *c) { return c->pos; }
 /* ======================================================================= */
 /* kernels                                                                   */
 /* ======================================================================= */
-
-/* out[r] = (acc ? out[r] : 0) + b[r] + W[r,:] . x   for r in [0, rows) */
-static void matvec(float *out, const float *W, const float *x, const float *b, int rows, int cols, int acc)
-{
-#pragma omp parallel for schedule(static) if ((size_t)rows * cols > 16384)
-    for (int r = 0; r < rows; r++) {
-        const float *w = W + (size_t)r * cols;
-        float s = 0;
-#pragma omp simd reduction(+ : s)
-        for (int i = 0; i < cols; i++) s += w[i] * x[i];
-        if (b) s += b[r];
-        out[r] = acc ? out[r] + s : s;
-    }
-}
 
 static int qmat_make(qmat *q, const float *W, int rows, int cols)
 {
@@ -164,25 +157,6 @@ static void quantize_x(int8_t *xq, float *xs, const float *x, int n)
     }
 }
 
-static void qmatvec(float *out, const qmat *W, const int8_t *xq, const float *xs, const float *b, int acc)
-{
-    int rows = W->rows, cols = W->cols, ng = cols / QG;
-#pragma omp parallel for schedule(static) if ((size_t)rows * cols > 16384)
-    for (int r = 0; r < rows; r++) {
-        const int8_t *w = W->q + (size_t)r * cols;
-        const float *ws = W->s + (size_t)r * ng;
-        float s = 0;
-        for (int g = 0; g < ng; g++) {
-            int32_t iv = 0;
-#pragma omp simd reduction(+ : iv)
-            for (int i = 0; i < QG; i++) iv += (int32_t)w[g * QG + i] * (int32_t)xq[g * QG + i];
-            s += (float)iv * ws[g] * xs[g];
-        }
-        if (b) s += b[r];
-        out[r] = acc ? out[r] + s : s;
-    }
-}
-
 int ns_llm_ctx_quantize_int8(ns_llm_ctx *c)
 {
     if (c->quant) return NS_OK;
@@ -209,36 +183,76 @@ int ns_llm_ctx_quantize_int8(ns_llm_ctx *c)
     return NS_OK;
 }
 
-/* y = W x (+ b) (+= when acc), float or int8 path. */
-static void mv(ns_llm_ctx *c, float *out, const float *W, const qmat *qw, const float *x, const float *b, int rows,
-               int cols, int acc)
+/* ---- one token -------------------------------------------------------- */
+/*
+ * One parallel region per token. Every thread keeps private copies of the
+ * normalised input (and its int8 quantisation), computes a contiguous range
+ * of output rows of each matrix, and meets the others at a barrier only
+ * where the next step needs a whole vector: after QKV (RoPE and the cache
+ * store are done on the thread's own rows), after attention (heads split),
+ * after the output projection, after the gate/up rows (SwiGLU fused), after
+ * the down projection. The norms are recomputed by each thread (C floats)
+ * instead of costing a barrier.
+ */
+
+static inline float dot_f(const float *w, const float *x, int n)
 {
-    if (c->quant && qw) {
-        quantize_x(c->xq, c->xs, x, cols);
-        qmatvec(out, qw, c->xq, c->xs, b, acc);
-    } else {
-        matvec(out, W, x, b, rows, cols, acc);
+    float s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int i = 0; i < n; i++) s += w[i] * x[i];
+    return s;
+}
+
+static inline float dot_q(const qmat *W, int r, const int8_t *xq, const float *xs)
+{
+    int cols = W->cols, ng = cols / QG;
+    const int8_t *w = W->q + (size_t)r * cols;
+    const float *ws = W->s + (size_t)r * ng;
+    float s = 0;
+    for (int g = 0; g < ng; g++) {
+        int32_t iv = 0;
+#pragma omp simd reduction(+ : iv)
+        for (int i = 0; i < QG; i++) iv += (int32_t)w[g * QG + i] * (int32_t)xq[g * QG + i];
+        s += (float)iv * ws[g] * xs[g];
     }
+    return s;
 }
 
-static void norm1(ns_llm_ctx *c, float *out, const float *x, const float *w, const float *b)
+/* Row r of W (float or int8) times the current input vector. */
+typedef struct {
+    const float *x;
+    const int8_t *xq;
+    const float *xs;
+} vin;
+
+static inline float rowdot(const float *W, const qmat *qw, int r, int cols, const vin *v)
 {
-    const ns_llm *m = c->m;
-    if (m->cfg.arch == NS_LLM_GPT2)
-        ns_layernorm_forward(out, &c->mean_s, &c->rstd_s, x, w, b, 1, m->cfg.d_model, m->cfg.norm_eps);
-    else
-        ns_rmsnorm_forward(out, &c->rstd_s, x, w, 1, m->cfg.d_model, m->cfg.norm_eps);
+    return qw ? dot_q(qw, r, v->xq, v->xs) : dot_f(W + (size_t)r * cols, v->x, cols);
 }
 
-/* One token at c->pos; logits only when want_logits. */
+static void norm_private(const ns_llm *m, float *out, const float *x, const float *w, const float *b)
+{
+    float mean, rstd;
+    if (m->cfg.arch == NS_LLM_GPT2)
+        ns_layernorm_forward(out, &mean, &rstd, x, w, b, 1, m->cfg.d_model, m->cfg.norm_eps);
+    else
+        ns_rmsnorm_forward(out, &rstd, x, w, 1, m->cfg.d_model, m->cfg.norm_eps);
+}
+
+static void range_of(int n, int tid, int nth, int align, int *lo, int *hi)
+{
+    int units = n / align;
+    *lo = units * tid / nth * align;
+    *hi = tid + 1 == nth ? n : units * (tid + 1) / nth * align;
+}
+
 static void step_token(ns_llm_ctx *c, int32_t tok, int want_logits)
 {
     const ns_llm *m = c->m;
     const ns_llm_config *cf = &m->cfg;
     int L = cf->n_layer, C = cf->d_model, F = cf->d_ff, F1 = m->f1, Q = m->qkv_dim, H = cf->n_head;
-    int KVH = cf->n_kv_head, hd = m->hd, Tm = cf->max_seq, G = H / KVH, pos = c->pos;
-    int gpt = cf->arch == NS_LLM_GPT2;
-    size_t kvd = (size_t)KVH * hd;
+    int KVH = cf->n_kv_head, hd = m->hd, Tm = cf->max_seq, G = H / KVH, pos = c->pos, V = cf->vocab_size;
+    int gpt = cf->arch == NS_LLM_GPT2, kvd = KVH * hd, half = hd / 2;
     float *x = c->x;
     memcpy(x, ns__llm_p(m, P_WTE) + (size_t)tok * C, sizeof(float) * (size_t)C);
     if (gpt) {
@@ -246,61 +260,117 @@ static void step_token(ns_llm_ctx *c, int32_t tok, int want_logits)
         for (int i = 0; i < C; i++) x[i] += p[i];
     }
     float scale = 1.0f / sqrtf((float)hd);
-    int32_t pp = pos;
-    for (int l = 0; l < L; l++) {
+    const float *cs = m->rope_cos ? m->rope_cos + (size_t)pos * half : NULL;
+    const float *sn = m->rope_sin ? m->rope_sin + (size_t)pos * half : NULL;
+    int nt = c->nt;
+    int mx = C > F ? C : F;
+#pragma omp parallel num_threads(nt)
+    {
+        int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        float *xb = c->xbt + (size_t)tid * mx;
+        int8_t *xq = c->xq + (size_t)tid * (mx + 64);
+        float *xs = c->xs + (size_t)tid * (mx / QG + 2);
+        vin v = {xb, xq, xs};
+        int lo, hi;
+        for (int l = 0; l < L; l++) {
 #define LP(k, stride) (m->t[k].numel ? ns__llm_p(m, k) + (size_t)l * (stride) : NULL)
-        norm1(c, c->xb, x, LP(P_LN1W, C), LP(P_LN1B, C));
-        mv(c, c->qkv, LP(P_QKVW, (size_t)Q * C), c->quant ? &c->qqkv[l] : NULL, c->xb, LP(P_QKVB, Q), Q, C, 0);
-        if (!gpt) {
-            ns_rope_forward(c->qkv, m->rope_cos, m->rope_sin, &pp, 1, 1, H, hd, Q);
-            ns_rope_forward(c->qkv + C, m->rope_cos, m->rope_sin, &pp, 1, 1, KVH, hd, Q);
-        }
-        float *kc = c->kc + (size_t)l * Tm * kvd, *vc = c->vc + (size_t)l * Tm * kvd;
-        memcpy(kc + (size_t)pos * kvd, c->qkv + C, sizeof(float) * kvd);
-        memcpy(vc + (size_t)pos * kvd, c->qkv + C + kvd, sizeof(float) * kvd);
-        int n = pos + 1;
-#pragma omp parallel for if ((size_t)H * n * hd > 32768)
-        for (int h = 0; h < H; h++) {
-            const float *q = c->qkv + (size_t)h * hd;
-            float *a = c->att + (size_t)h * Tm;
-            size_t ko = (size_t)(h / G) * hd;
-            float mx = -INFINITY;
-            for (int t = 0; t < n; t++) {
-                const float *k = kc + (size_t)t * kvd + ko;
-                float s = 0;
-#pragma omp simd reduction(+ : s)
-                for (int i = 0; i < hd; i++) s += q[i] * k[i];
-                s *= scale;
-                a[t] = s;
-                mx = s > mx ? s : mx;
+            /* QKV rows (pairs kept together for RoPE), cache store */
+            norm_private(m, xb, x, LP(P_LN1W, C), LP(P_LN1B, C));
+            if (c->quant) quantize_x(xq, xs, xb, C);
+            const float *W = LP(P_QKVW, (size_t)Q * C), *bq = LP(P_QKVB, Q);
+            const qmat *qw = c->quant ? &c->qqkv[l] : NULL;
+            float *kc = c->kc + (size_t)l * Tm * kvd, *vc = c->vc + (size_t)l * Tm * kvd;
+            range_of(Q, tid, nth, 2, &lo, &hi);
+            for (int r = lo; r < hi; r++) c->qkv[r] = rowdot(W, qw, r, C, &v) + (bq ? bq[r] : 0);
+            for (int r = lo; r < hi; r += 2) {
+                if (!gpt && r < C + kvd) {
+                    int i = (r < C ? r : r - C) % hd / 2;
+                    float x0 = c->qkv[r], x1 = c->qkv[r + 1];
+                    c->qkv[r] = x0 * cs[i] - x1 * sn[i];
+                    c->qkv[r + 1] = x0 * sn[i] + x1 * cs[i];
+                }
+                for (int k = 0; k < 2 && r + k < hi; k++) {
+                    int rr = r + k;
+                    if (rr >= C && rr < C + kvd) kc[(size_t)pos * kvd + (rr - C)] = c->qkv[rr];
+                    else if (rr >= C + kvd) vc[(size_t)pos * kvd + (rr - C - kvd)] = c->qkv[rr];
+                }
             }
-            float sum = 0;
-            for (int t = 0; t < n; t++) {
-                a[t] = expf(a[t] - mx);
-                sum += a[t];
-            }
-            float inv = 1.0f / sum;
-            float *o = c->atty + (size_t)h * hd;
-            memset(o, 0, sizeof(float) * (size_t)hd);
-            for (int t = 0; t < n; t++) {
-                const float *v = vc + (size_t)t * kvd + ko;
-                float w = a[t] * inv;
+#pragma omp barrier
+            /* attention, heads split across threads */
+            int n = pos + 1;
+            range_of(H, tid, nth, 1, &lo, &hi);
+            for (int h = lo; h < hi; h++) {
+                const float *q = c->qkv + (size_t)h * hd;
+                float *a = c->att + (size_t)h * Tm;
+                size_t ko = (size_t)(h / G) * hd;
+                float amax = -INFINITY;
+                for (int t = 0; t < n; t++) {
+                    float sc = dot_f(kc + (size_t)t * kvd + ko, q, hd) * scale;
+                    a[t] = sc;
+                    amax = sc > amax ? sc : amax;
+                }
+                float sum = 0;
+                for (int t = 0; t < n; t++) {
+                    a[t] = expf(a[t] - amax);
+                    sum += a[t];
+                }
+                float inv = 1.0f / sum, *o = c->atty + (size_t)h * hd;
+                memset(o, 0, sizeof(float) * (size_t)hd);
+                for (int t = 0; t < n; t++) {
+                    const float *vv = vc + (size_t)t * kvd + ko;
+                    float w = a[t] * inv;
 #pragma omp simd
-                for (int i = 0; i < hd; i++) o[i] += w * v[i];
+                    for (int i = 0; i < hd; i++) o[i] += w * vv[i];
+                }
             }
-        }
-        mv(c, x, LP(P_PROJW, (size_t)C * C), c->quant ? &c->qproj[l] : NULL, c->atty, LP(P_PROJB, C), C, C, 1);
-        norm1(c, c->xb, x, LP(P_LN2W, C), LP(P_LN2B, C));
-        mv(c, c->hb, LP(P_FCW, (size_t)F1 * C), c->quant ? &c->qfc[l] : NULL, c->xb, LP(P_FCB, F), F1, C, 0);
-        if (gpt) ns__gelu_fwd(c->hb2, c->hb, (size_t)F);
-        else ns__swiglu_fwd(c->hb2, c->hb, c->hb + F, (size_t)F);
-        mv(c, x, LP(P_FCPW, (size_t)C * F), c->quant ? &c->qfcp[l] : NULL, c->hb2, LP(P_FCPB, C), C, F, 1);
+#pragma omp barrier
+            /* output projection into the residual, own rows */
+            vin va = {c->atty, xq, xs};
+            if (c->quant) quantize_x(xq, xs, c->atty, C);
+            W = LP(P_PROJW, (size_t)C * C);
+            const float *bo = LP(P_PROJB, C);
+            qw = c->quant ? &c->qproj[l] : NULL;
+            range_of(C, tid, nth, 1, &lo, &hi);
+            for (int r = lo; r < hi; r++) x[r] += rowdot(W, qw, r, C, &va) + (bo ? bo[r] : 0);
+#pragma omp barrier
+            /* MLP: gate/up rows with the activation fused, then down rows */
+            norm_private(m, xb, x, LP(P_LN2W, C), LP(P_LN2B, C));
+            if (c->quant) quantize_x(xq, xs, xb, C);
+            W = LP(P_FCW, (size_t)F1 * C);
+            const float *bf = LP(P_FCB, F);
+            qw = c->quant ? &c->qfc[l] : NULL;
+            range_of(F, tid, nth, 1, &lo, &hi);
+            if (gpt) {
+                for (int r = lo; r < hi; r++) c->hb[r] = rowdot(W, qw, r, C, &v) + (bf ? bf[r] : 0);
+                ns__gelu_fwd(c->hb2 + lo, c->hb + lo, (size_t)(hi - lo));
+            } else {
+                for (int r = lo; r < hi; r++) {
+                    c->hb[r] = rowdot(W, qw, r, C, &v);
+                    c->hb[F + r] = rowdot(W, qw, F + r, C, &v);
+                }
+                ns__swiglu_fwd(c->hb2 + lo, c->hb + lo, c->hb + F + lo, (size_t)(hi - lo));
+            }
+#pragma omp barrier
+            vin vh = {c->hb2, xq, xs};
+            if (c->quant) quantize_x(xq, xs, c->hb2, F);
+            W = LP(P_FCPW, (size_t)C * F);
+            const float *bp = LP(P_FCPB, C);
+            qw = c->quant ? &c->qfcp[l] : NULL;
+            range_of(C, tid, nth, 1, &lo, &hi);
+            for (int r = lo; r < hi; r++) x[r] += rowdot(W, qw, r, F, &vh) + (bp ? bp[r] : 0);
+#pragma omp barrier
 #undef LP
+        }
+        if (want_logits) {
+            norm_private(m, xb, x, ns__llm_p(m, P_LNFW), ns__llm_p(m, P_LNFB));
+            if (c->quant) quantize_x(xq, xs, xb, C);
+            const float *W = ns__llm_head(m);
+            const qmat *qw = c->quant ? &c->qhead : NULL;
+            range_of(V, tid, nth, 1, &lo, &hi);
+            for (int r = lo; r < hi; r++) c->logits[r] = rowdot(W, qw, r, C, &v);
+        }
     }
     c->pos++;
-    if (!want_logits) return;
-    norm1(c, c->xb, x, ns__llm_p(m, P_LNFW), ns__llm_p(m, P_LNFB));
-    mv(c, c->logits, ns__llm_head(m), c->quant ? &c->qhead : NULL, c->xb, NULL, cf->vocab_size, C, 0);
 }
 
 int ns_llm_ctx_feed(ns_llm_ctx *c, const int32_t *ids, int n, const float **logits)

@@ -59,6 +59,8 @@ struct ns_llm {
     size_t n_params;
     float *params;                 /* [n_params] */
     float *grads;                  /* [n_params] or NULL */
+    float *tgrads;                 /* [n_tgrads, n_params]: threads 1.. of a backward */
+    int n_tgrads;
     float *rope_cos, *rope_sin;    /* [Tmax, hd/2] (Llama) */
     /* activations */
     float *act_mem;

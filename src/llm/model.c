@@ -15,6 +15,7 @@
 #include "northstar/tensor.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +106,7 @@ void ns_llm_free(ns_llm *m)
     ns_free_aligned(m->params);
     ns_free_aligned(m->grads);
     ns_free_aligned(m->act_mem);
+    ns_free_aligned(m->tgrads);
     free(m->rope_cos);
     free(m->rope_sin);
     free(m->idx);
@@ -317,72 +319,112 @@ static int check_ids(const ns_llm *m, const int32_t *idx, const int32_t *targets
 /* ======================================================================= */
 /* forward                                                                   */
 /* ======================================================================= */
+/*
+ * Threads: a pass is ONE parallel region. Thread t owns batch rows
+ * [b0, b1) and runs every layer on them with single-threaded kernels and
+ * BLAS (nested regions are inactive), so a forward has no barrier at all
+ * and a backward one (before the gradient reduction). Per-thread weight
+ * gradients go to private buffers that are summed at the end. With fewer
+ * rows than threads (B = 1) the single thread's kernels thread themselves.
+ */
 
-static int forward_body(ns_llm *m, const int32_t *idx, int B, int T)
+static int n_threads_for(int B)
+{
+    int nt = ns_threads();
+    return nt < B ? nt : B;
+}
+
+/* Rows of [L, B*T, W] arrays for layer l, starting at row r0. */
+#define LROW(base, l, W) ((base) + ((size_t)(l) * N + r0) * (size_t)(W))
+
+static void forward_slice(ns_llm *m, const int32_t *idx, int b0, int nb)
 {
     const ns_llm_config *c = &m->cfg;
     int L = c->n_layer, C = c->d_model, F = c->d_ff, F1 = m->f1, Q = m->qkv_dim;
-    int H = c->n_head, KVH = c->n_kv_head, hd = m->hd, N = B * T;
+    int H = c->n_head, KVH = c->n_kv_head, hd = m->hd, B = m->B, T = m->T, N = B * T;
     int gpt = c->arch == NS_LLM_GPT2;
-    int rc = carve_acts(m, B, T);
-    if (rc < 0) return rc;
-    memcpy(m->idx, idx, sizeof(int32_t) * (size_t)N);
+    size_t r0 = (size_t)b0 * T;
+    int n = nb * T;
     ns__llm_acts *a = &m->a;
 
-    /* embeddings */
     const float *wte = ns__llm_p(m, P_WTE), *wpe = ns__llm_p(m, P_WPE);
-#pragma omp parallel for if (PAR_ROWS(N, C))
-    for (int n = 0; n < N; n++) {
-        float *o = a->resid + (size_t)n * C;
-        const float *e = wte + (size_t)idx[n] * C;
+    for (int i = 0; i < n; i++) {
+        float *o = a->resid + (r0 + (size_t)i) * C;
+        const float *e = wte + (size_t)idx[r0 + (size_t)i] * C;
         if (gpt) {
-            const float *p = wpe + (size_t)(n % T) * C;
+            const float *p = wpe + (size_t)(i % T) * C;
 #pragma omp simd
-            for (int i = 0; i < C; i++) o[i] = e[i] + p[i];
+            for (int k = 0; k < C; k++) o[k] = e[k] + p[k];
         } else {
             memcpy(o, e, sizeof(float) * (size_t)C);
         }
     }
-
     for (int l = 0; l < L; l++) {
-        size_t lNC = (size_t)l * N * C;
-        float *x = a->resid + lNC, *xo = a->resid + lNC + (size_t)N * C;
-        float *ln1 = a->ln1 + lNC, *ln2 = a->ln2 + lNC, *res2 = a->res2 + lNC, *atty = a->atty + lNC;
-        float *qkv = a->qkv + (size_t)l * N * Q;
-        float *att = a->att + (size_t)l * B * H * T * T;
-        float *fch = a->fch + (size_t)l * N * F1, *fcg = a->fcg + (size_t)l * N * F;
-        const float *ln1w = ns__llm_p(m, P_LN1W) + (size_t)l * C;
-        const float *ln1b = m->t[P_LN1B].numel ? ns__llm_p(m, P_LN1B) + (size_t)l * C : NULL;
-        const float *ln2w = ns__llm_p(m, P_LN2W) + (size_t)l * C;
-        const float *ln2b = m->t[P_LN2B].numel ? ns__llm_p(m, P_LN2B) + (size_t)l * C : NULL;
-        const float *qkvw = ns__llm_p(m, P_QKVW) + (size_t)l * Q * C;
-        const float *qkvb = m->t[P_QKVB].numel ? ns__llm_p(m, P_QKVB) + (size_t)l * Q : NULL;
-        const float *projw = ns__llm_p(m, P_PROJW) + (size_t)l * C * C;
-        const float *projb = m->t[P_PROJB].numel ? ns__llm_p(m, P_PROJB) + (size_t)l * C : NULL;
-        const float *fcw = ns__llm_p(m, P_FCW) + (size_t)l * F1 * C;
-        const float *fcb = m->t[P_FCB].numel ? ns__llm_p(m, P_FCB) + (size_t)l * F : NULL;
-        const float *fcpw = ns__llm_p(m, P_FCPW) + (size_t)l * C * F;
-        const float *fcpb = m->t[P_FCPB].numel ? ns__llm_p(m, P_FCPB) + (size_t)l * C : NULL;
-
-        norm_forward(m, ln1, a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, x, ln1w, ln1b, N);
-        ns_matmul_forward(qkv, ln1, qkvw, qkvb, N, C, Q);
+        float *x = LROW(a->resid, l, C), *xo = LROW(a->resid, l + 1, C);
+        float *ln1 = LROW(a->ln1, l, C), *ln2 = LROW(a->ln2, l, C), *res2 = LROW(a->res2, l, C);
+        float *atty = LROW(a->atty, l, C), *qkv = LROW(a->qkv, l, Q);
+        float *att = a->att + ((size_t)l * B + b0) * H * T * T;
+        float *fch = LROW(a->fch, l, F1), *fcg = LROW(a->fcg, l, F);
+#define LP(k, stride) (m->t[k].numel ? ns__llm_p(m, k) + (size_t)l * (stride) : NULL)
+        norm_forward(m, ln1, LROW(a->ln1_mean, l, 1), LROW(a->ln1_rstd, l, 1), x, LP(P_LN1W, C), LP(P_LN1B, C), n);
+        ns_matmul_forward(qkv, ln1, LP(P_QKVW, (size_t)Q * C), LP(P_QKVB, Q), n, C, Q);
         if (!gpt) {
-            ns_rope_forward(qkv, m->rope_cos, m->rope_sin, NULL, B, T, H, hd, Q);
-            ns_rope_forward(qkv + C, m->rope_cos, m->rope_sin, NULL, B, T, KVH, hd, Q);
+            ns_rope_forward(qkv, m->rope_cos, m->rope_sin, NULL, nb, T, H, hd, Q);
+            ns_rope_forward(qkv + C, m->rope_cos, m->rope_sin, NULL, nb, T, KVH, hd, Q);
         }
-        ns_attention_forward(atty, att, qkv, qkv + C, qkv + C + KVH * hd, B, T, H, KVH, hd, Q, Q, Q, C);
-        linear_residual(res2, x, atty, projw, projb, N, C, C);
-        norm_forward(m, ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, res2, ln2w, ln2b, N);
-        ns_matmul_forward(fch, ln2, fcw, fcb, N, C, F1);
-#pragma omp parallel for if (PAR_ROWS(N, F))
-        for (int n = 0; n < N; n++) {
-            if (gpt) ns__gelu_fwd(fcg + (size_t)n * F, fch + (size_t)n * F, (size_t)F);
-            else ns__swiglu_fwd(fcg + (size_t)n * F, fch + (size_t)n * F1, fch + (size_t)n * F1 + F, (size_t)F);
+        ns_attention_forward(atty, att, qkv, qkv + C, qkv + C + KVH * hd, nb, T, H, KVH, hd, Q, Q, Q, C);
+        linear_residual(res2, x, atty, LP(P_PROJW, (size_t)C * C), LP(P_PROJB, C), n, C, C);
+        norm_forward(m, ln2, LROW(a->ln2_mean, l, 1), LROW(a->ln2_rstd, l, 1), res2, LP(P_LN2W, C), LP(P_LN2B, C), n);
+        ns_matmul_forward(fch, ln2, LP(P_FCW, (size_t)F1 * C), LP(P_FCB, F), n, C, F1);
+        for (int i = 0; i < n; i++) {
+            if (gpt) ns__gelu_fwd(fcg + (size_t)i * F, fch + (size_t)i * F, (size_t)F);
+            else ns__swiglu_fwd(fcg + (size_t)i * F, fch + (size_t)i * F1, fch + (size_t)i * F1 + F, (size_t)F);
         }
-        linear_residual(xo, res2, fcg, fcpw, fcpb, N, F, C);
+        linear_residual(xo, res2, fcg, LP(P_FCPW, (size_t)C * F), LP(P_FCPB, C), n, F, C);
+#undef LP
     }
-    norm_forward(m, a->lnf, a->lnf_mean, a->lnf_rstd, a->resid + (size_t)L * N * C,
-                 ns__llm_p(m, P_LNFW), ns__llm_p(m, P_LNFB), N);
+    norm_forward(m, a->lnf + r0 * C, a->lnf_mean + r0, a->lnf_rstd + r0, LROW(a->resid, L, C), ns__llm_p(m, P_LNFW),
+                 ns__llm_p(m, P_LNFB), n);
+}
+
+static int counted(const int32_t *t, size_t n)
+{
+    int k = 0;
+    for (size_t i = 0; i < n; i++) k += t[i] != -1;
+    return k;
+}
+
+static int forward_all(ns_llm *m, const int32_t *idx, const int32_t *targets, int B, int T, int logits, float *loss)
+{
+    int rc = carve_acts(m, B, T);
+    if (rc < 0) return rc;
+    size_t N = (size_t)B * T;
+    memcpy(m->idx, idx, sizeof(int32_t) * N);
+    if (targets) memcpy(m->targets, targets, sizeof(int32_t) * N);
+    int V = m->cfg.vocab_size, C = m->cfg.d_model, nt = n_threads_for(B);
+    double lsum = 0;
+#pragma omp parallel num_threads(nt) reduction(+ : lsum)
+    {
+        int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        int b0 = B * tid / nth, b1 = B * (tid + 1) / nth;
+        if (b1 > b0) {
+            forward_slice(m, idx, b0, b1 - b0);
+            size_t r0 = (size_t)b0 * T, n = (size_t)(b1 - b0) * T;
+            if (logits) {
+                ns_gemm(0, 1, (int)n, V, C, 1.0f, m->a.lnf + r0 * C, C, ns__llm_head(m), C, 0.0f,
+                        m->a.logits + r0 * V, V);
+                if (targets) {
+                    double mean = ns_cross_entropy_forward(m->a.losses + r0, m->a.logits + r0 * V, targets + r0, NULL,
+                                                           -1, (int)n, V);
+                    lsum += mean * counted(targets + r0, n);
+                }
+            }
+        }
+    }
+    if (loss) {
+        int k = targets ? counted(targets, N) : 0;
+        *loss = k ? (float)(lsum / k) : 0.0f;
+    }
     return NS_OK;
 }
 
@@ -390,27 +432,17 @@ int ns_llm_forward(ns_llm *m, const int32_t *idx, const int32_t *targets, int B,
 {
     int rc = check_ids(m, idx, targets, B, T);
     if (rc < 0) return rc;
-    rc = forward_body(m, idx, B, T);
-    if (rc < 0) return rc;
-    int N = B * T, V = m->cfg.vocab_size, C = m->cfg.d_model;
-    ns_gemm(0, 1, N, V, C, 1.0f, m->a.lnf, C, ns__llm_head(m), C, 0.0f, m->a.logits, V);
+    rc = forward_all(m, idx, targets, B, T, 1, loss);
     m->hidden_only = 0;
     m->have_targets = targets != NULL;
-    if (targets) {
-        memcpy(m->targets, targets, sizeof(int32_t) * (size_t)N);
-        double l = ns_cross_entropy_forward(m->a.losses, m->a.logits, targets, NULL, -1, N, V);
-        if (loss) *loss = (float)l;
-    } else if (loss) {
-        *loss = 0;
-    }
-    return NS_OK;
+    return rc;
 }
 
 int ns_llm_forward_hidden(ns_llm *m, const int32_t *idx, int B, int T)
 {
     int rc = check_ids(m, idx, NULL, B, T);
     if (rc < 0) return rc;
-    rc = forward_body(m, idx, B, T);
+    rc = forward_all(m, idx, NULL, B, T, 0, NULL);
     m->hidden_only = 1;
     m->have_targets = 0;
     return rc;
@@ -423,90 +455,140 @@ const float *ns_llm_hidden(const ns_llm *m) { return m->a.lnf; }
 /* backward                                                                  */
 /* ======================================================================= */
 
-/* From dln = gradient on the final normalised hidden states. */
-static void backward_body(ns_llm *m)
+/* Gradient tensor k inside the gradient set g (NULL if absent). */
+#define GT(g, k) (m->t[k].numel ? (g) + m->t[k].offset : NULL)
+
+/* From dln (rows of this slice) = gradient on the final hidden states. */
+static void backward_slice(ns_llm *m, float *g, int b0, int nb)
 {
     const ns_llm_config *c = &m->cfg;
     int L = c->n_layer, C = c->d_model, F = c->d_ff, F1 = m->f1, Q = m->qkv_dim;
     int H = c->n_head, KVH = c->n_kv_head, hd = m->hd, B = m->B, T = m->T, N = B * T;
     int gpt = c->arch == NS_LLM_GPT2;
+    size_t r0 = (size_t)b0 * T;
+    int n = nb * T;
     ns__llm_acts *a = &m->a;
-    float *dres = a->dres, *dln = a->dln;
+    float *dres = a->dres + r0 * C, *dln = a->dln + r0 * C, *datty = a->datty + r0 * C;
+    float *dqkv = a->dqkv + r0 * Q, *dfcg = a->dfcg + r0 * F, *dfch = a->dfch + r0 * F1;
+    float *datt = a->datt + (size_t)b0 * H * T * T;
 
-    memset(dres, 0, sizeof(float) * (size_t)N * C);
-    norm_backward(m, dres, ns__llm_g(m, P_LNFW), ns__llm_g(m, P_LNFB), dln, a->resid + (size_t)L * N * C,
-                  ns__llm_p(m, P_LNFW), a->lnf_mean, a->lnf_rstd, N);
-
+    memset(dres, 0, sizeof(float) * (size_t)n * C);
+    norm_backward(m, dres, GT(g, P_LNFW), GT(g, P_LNFB), dln, LROW(a->resid, L, C), ns__llm_p(m, P_LNFW),
+                  a->lnf_mean + r0, a->lnf_rstd + r0, n);
     for (int l = L - 1; l >= 0; l--) {
-        size_t lNC = (size_t)l * N * C;
-        float *x = a->resid + lNC;
-        float *ln1 = a->ln1 + lNC, *ln2 = a->ln2 + lNC, *res2 = a->res2 + lNC, *atty = a->atty + lNC;
-        float *qkv = a->qkv + (size_t)l * N * Q;
-        float *att = a->att + (size_t)l * B * H * T * T;
-        float *fch = a->fch + (size_t)l * N * F1, *fcg = a->fcg + (size_t)l * N * F;
+        float *x = LROW(a->resid, l, C);
+        float *ln1 = LROW(a->ln1, l, C), *ln2 = LROW(a->ln2, l, C), *res2 = LROW(a->res2, l, C);
+        float *atty = LROW(a->atty, l, C), *qkv = LROW(a->qkv, l, Q);
+        float *att = a->att + ((size_t)l * B + b0) * H * T * T;
+        float *fch = LROW(a->fch, l, F1), *fcg = LROW(a->fcg, l, F);
 #define LP(k, stride) (m->t[k].numel ? ns__llm_p(m, k) + (size_t)l * (stride) : NULL)
-#define LG(k, stride) (m->t[k].numel ? ns__llm_g(m, k) + (size_t)l * (stride) : NULL)
+#define LG(k, stride) (m->t[k].numel ? g + m->t[k].offset + (size_t)l * (stride) : NULL)
         /* MLP: xo = res2 + fcg @ fcpw^T + fcpb */
-        linear_backward(a->dfcg, LG(P_FCPW, (size_t)C * F), LG(P_FCPB, C), dres, fcg, LP(P_FCPW, (size_t)C * F), N, F, C);
-#pragma omp parallel for if (PAR_ROWS(N, F))
-        for (int n = 0; n < N; n++) {
-            size_t o1 = (size_t)n * F1;
-            if (gpt) ns__gelu_bwd(a->dfch + o1, a->dfcg + (size_t)n * F, fch + o1, (size_t)F);
-            else ns__swiglu_bwd(a->dfch + o1, a->dfch + o1 + F, a->dfcg + (size_t)n * F, fch + o1, fch + o1 + F, (size_t)F);
+        linear_backward(dfcg, LG(P_FCPW, (size_t)C * F), LG(P_FCPB, C), dres, fcg, LP(P_FCPW, (size_t)C * F), n, F, C);
+        for (int i = 0; i < n; i++) {
+            size_t o1 = (size_t)i * F1;
+            if (gpt) ns__gelu_bwd(dfch + o1, dfcg + (size_t)i * F, fch + o1, (size_t)F);
+            else ns__swiglu_bwd(dfch + o1, dfch + o1 + F, dfcg + (size_t)i * F, fch + o1, fch + o1 + F, (size_t)F);
         }
-        linear_backward(dln, LG(P_FCW, (size_t)F1 * C), LG(P_FCB, F), a->dfch, ln2, LP(P_FCW, (size_t)F1 * C), N, C, F1);
-        norm_backward(m, dres, LG(P_LN2W, C), LG(P_LN2B, C), dln, res2, LP(P_LN2W, C),
-                      a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, N);
+        linear_backward(dln, LG(P_FCW, (size_t)F1 * C), LG(P_FCB, F), dfch, ln2, LP(P_FCW, (size_t)F1 * C), n, C, F1);
+        norm_backward(m, dres, LG(P_LN2W, C), LG(P_LN2B, C), dln, res2, LP(P_LN2W, C), LROW(a->ln2_mean, l, 1),
+                      LROW(a->ln2_rstd, l, 1), n);
         /* attention: res2 = x + atty @ projw^T + projb */
-        linear_backward(a->datty, LG(P_PROJW, (size_t)C * C), LG(P_PROJB, C), dres, atty, LP(P_PROJW, (size_t)C * C), N, C, C);
-        memset(a->dqkv, 0, sizeof(float) * (size_t)N * Q);
-        ns_attention_backward(a->dqkv, a->dqkv + C, a->dqkv + C + KVH * hd, a->datt, a->datty, qkv, qkv + C,
-                              qkv + C + KVH * hd, att, B, T, H, KVH, hd, Q, Q, Q, C);
+        linear_backward(datty, LG(P_PROJW, (size_t)C * C), LG(P_PROJB, C), dres, atty, LP(P_PROJW, (size_t)C * C), n, C, C);
+        memset(dqkv, 0, sizeof(float) * (size_t)n * Q);
+        ns_attention_backward(dqkv, dqkv + C, dqkv + C + KVH * hd, datt, datty, qkv, qkv + C, qkv + C + KVH * hd, att,
+                              nb, T, H, KVH, hd, Q, Q, Q, C);
         if (!gpt) {
-            ns_rope_backward(a->dqkv, m->rope_cos, m->rope_sin, NULL, B, T, H, hd, Q);
-            ns_rope_backward(a->dqkv + C, m->rope_cos, m->rope_sin, NULL, B, T, KVH, hd, Q);
+            ns_rope_backward(dqkv, m->rope_cos, m->rope_sin, NULL, nb, T, H, hd, Q);
+            ns_rope_backward(dqkv + C, m->rope_cos, m->rope_sin, NULL, nb, T, KVH, hd, Q);
         }
-        linear_backward(dln, LG(P_QKVW, (size_t)Q * C), LG(P_QKVB, Q), a->dqkv, ln1, LP(P_QKVW, (size_t)Q * C), N, C, Q);
-        norm_backward(m, dres, LG(P_LN1W, C), LG(P_LN1B, C), dln, x, LP(P_LN1W, C),
-                      a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, N);
+        linear_backward(dln, LG(P_QKVW, (size_t)Q * C), LG(P_QKVB, Q), dqkv, ln1, LP(P_QKVW, (size_t)Q * C), n, C, Q);
+        norm_backward(m, dres, LG(P_LN1W, C), LG(P_LN1B, C), dln, x, LP(P_LN1W, C), LROW(a->ln1_mean, l, 1),
+                      LROW(a->ln1_rstd, l, 1), n);
 #undef LP
 #undef LG
     }
-    /* embeddings */
-    ns_embedding_backward(ns__llm_g(m, P_WTE), dres, m->idx, N, c->vocab_size, C);
+    ns_embedding_backward(GT(g, P_WTE), dres, m->idx + r0, n, c->vocab_size, C);
     if (gpt) {
-        float *dwpe = ns__llm_g(m, P_WPE);
-        for (int n = 0; n < N; n++) {
-            float *d = dwpe + (size_t)(n % T) * C;
-            const float *s = dres + (size_t)n * C;
+        float *dwpe = GT(g, P_WPE);
+        for (int i = 0; i < n; i++) {
+            float *d = dwpe + (size_t)(i % T) * C;
+            const float *s = dres + (size_t)i * C;
 #pragma omp simd
-            for (int i = 0; i < C; i++) d[i] += s[i];
+            for (int k = 0; k < C; k++) d[k] += s[k];
         }
     }
+}
+
+/* Per-thread gradient buffers for threads 1..nt-1. */
+static int ensure_tgrads(ns_llm *m, int nt)
+{
+    int rc = ns__llm_alloc_grads(m);
+    if (rc < 0) return rc;
+    if (nt - 1 <= m->n_tgrads) return NS_OK;
+    ns_free_aligned(m->tgrads);
+    m->n_tgrads = 0;
+    m->tgrads = ns_malloc_aligned(sizeof(float) * m->n_params * (size_t)(nt - 1));
+    if (!m->tgrads) return NS_ENOMEM;
+    m->n_tgrads = nt - 1;
+    return NS_OK;
+}
+
+/* mode 0: from the loss (scale); mode 1: from dhidden. */
+static int backward_all(ns_llm *m, float scale, const float *dhidden)
+{
+    int B = m->B, T = m->T, nt = n_threads_for(B);
+    int V = m->cfg.vocab_size, C = m->cfg.d_model;
+    int rc = ensure_tgrads(m, nt);
+    if (rc < 0) return rc;
+    size_t N = (size_t)B * T, np = m->n_params;
+    int total = dhidden ? 0 : counted(m->targets, N);
+#pragma omp parallel num_threads(nt)
+    {
+        int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        int b0 = B * tid / nth, b1 = B * (tid + 1) / nth;
+        float *g = tid == 0 ? m->grads : m->tgrads + (size_t)(tid - 1) * np;
+        if (tid > 0) memset(g, 0, sizeof(float) * np);
+        if (b1 > b0) {
+            size_t r0 = (size_t)b0 * T, n = (size_t)(b1 - b0) * T;
+            if (dhidden) {
+                memcpy(m->a.dln + r0 * C, dhidden + r0 * C, sizeof(float) * n * C);
+            } else {
+                float *dlogits = m->a.dlogits + r0 * V;
+                memset(dlogits, 0, sizeof(float) * n * V);
+                int k = counted(m->targets + r0, n);
+                /* the kernel averages over this slice's k rows; rescale to
+                 * the whole batch's count */
+                if (k > 0)
+                    ns_cross_entropy_backward(dlogits, m->a.logits + r0 * V, m->targets + r0, NULL, -1,
+                                              scale * (float)k / (float)total, (int)n, V);
+                float *dhead = m->cfg.tied ? GT(g, P_WTE) : GT(g, P_LMHEAD);
+                linear_backward(m->a.dln + r0 * C, dhead, NULL, dlogits, m->a.lnf + r0 * C, ns__llm_head(m), (int)n, C, V);
+            }
+            backward_slice(m, g, b0, b1 - b0);
+        }
+        if (nth > 1) {
+#pragma omp barrier
+            size_t lo = np * (size_t)tid / (size_t)nth, hi = np * (size_t)(tid + 1) / (size_t)nth;
+            for (int t = 1; t < nth; t++) {
+                const float *src = m->tgrads + (size_t)(t - 1) * np;
+#pragma omp simd
+                for (size_t i = lo; i < hi; i++) m->grads[i] += src[i];
+            }
+        }
+    }
+    return NS_OK;
 }
 
 int ns_llm_backward(ns_llm *m, float scale)
 {
     if (!m->B || m->hidden_only || !m->have_targets)
         return ns_err_set(NS_EINVAL, "backward needs a forward with targets first");
-    int rc = ns__llm_alloc_grads(m);
-    if (rc < 0) return rc;
-    int N = m->B * m->T, V = m->cfg.vocab_size, C = m->cfg.d_model;
-    float *dlogits = m->a.dlogits;
-    memset(dlogits, 0, sizeof(float) * (size_t)N * V);
-    ns_cross_entropy_backward(dlogits, m->a.logits, m->targets, NULL, -1, scale, N, V);
-    float *dhead = m->cfg.tied ? ns__llm_g(m, P_WTE) : ns__llm_g(m, P_LMHEAD);
-    linear_backward(m->a.dln, dhead, NULL, dlogits, m->a.lnf, ns__llm_head(m), N, C, V);
-    backward_body(m);
-    return NS_OK;
+    return backward_all(m, scale, NULL);
 }
 
 int ns_llm_backward_hidden(ns_llm *m, const float *dhidden)
 {
     if (!m->B) return ns_err_set(NS_EINVAL, "backward needs a forward first");
-    int rc = ns__llm_alloc_grads(m);
-    if (rc < 0) return rc;
-    memcpy(m->a.dln, dhidden, sizeof(float) * (size_t)m->B * m->T * m->cfg.d_model);
-    backward_body(m);
-    return NS_OK;
+    return backward_all(m, 1.0f, dhidden);
 }

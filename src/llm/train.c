@@ -12,6 +12,8 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,23 +80,50 @@ void ns_llm_sample_batch(ns_llm_trainer *t, const int32_t *tokens, size_t n, int
     }
 }
 
+/* One parallel region: each thread takes a slice of the flat parameters,
+ * the squared gradient norm is reduced, and each thread clips and applies
+ * AdamW to its slice (ns_adam_step on the pieces of each tensor it owns,
+ * with that tensor's decay). Same arithmetic as ns_clip_grad_norm_multi +
+ * ns_adam_step, without a fork/join per tensor. */
 void ns_llm_trainer_update(ns_llm_trainer *t)
 {
     ns_llm *m = t->m;
     const ns_llm_train_cfg *c = &t->cfg;
     float *g = m->grads;
-    size_t n = m->n_params;
-    t->last_norm = c->grad_clip > 0 ? ns_clip_grad_norm_multi(&g, &n, 1, c->grad_clip)
-                                    : ns_clip_grad_norm_multi(&g, &n, 1, 1e30f);
+    size_t np = m->n_params;
     float lr = ns_lr_warmup_cosine(t->step, c->warmup, c->decay_steps, c->lr, c->min_lr);
     t->last_lr = lr;
-    ns_adam_cfg ac = {lr, c->beta1, c->beta2, c->eps, 0, 1};
-    for (int k = 0; k < P__COUNT; k++) {
-        const ns__llm_tensor *tt = &m->t[k];
-        if (!tt->numel) continue;
-        ac.weight_decay = tt->decay ? c->weight_decay : 0.0f;
-        ns_adam_step(&ac, m->params + tt->offset, g + tt->offset, t->adam_m + tt->offset,
-                     t->adam_v + tt->offset, tt->numel, t->step + 1);
+    int nt = ns_threads();
+    if ((size_t)nt * 4096 > np) nt = 1;
+    double ss = 0;
+    long step = t->step + 1;
+#pragma omp parallel num_threads(nt) reduction(+ : ss)
+    {
+        int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        size_t lo = np * (size_t)tid / (size_t)nth, hi = np * (size_t)(tid + 1) / (size_t)nth;
+        double part = 0;
+        for (size_t i = lo; i < hi; i++) part += (double)g[i] * g[i];
+        ss += part;
+    }
+    double total = sqrt(ss);
+    t->last_norm = total;
+    double coef = c->grad_clip > 0 ? c->grad_clip / (total + 1e-6) : 1.0;
+    float cf = (float)coef;
+    int clip = coef < 1.0;
+#pragma omp parallel num_threads(nt)
+    {
+        int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        size_t lo = np * (size_t)tid / (size_t)nth, hi = np * (size_t)(tid + 1) / (size_t)nth;
+        if (clip)
+            for (size_t i = lo; i < hi; i++) g[i] *= cf;
+        ns_adam_cfg ac = {lr, c->beta1, c->beta2, c->eps, 0, 1};
+        for (int k = 0; k < P__COUNT; k++) {
+            const ns__llm_tensor *tt = &m->t[k];
+            size_t a = tt->offset > lo ? tt->offset : lo, b = tt->offset + tt->numel < hi ? tt->offset + tt->numel : hi;
+            if (!tt->numel || a >= b) continue;
+            ac.weight_decay = tt->decay ? c->weight_decay : 0.0f;
+            ns_adam_step(&ac, m->params + a, g + a, t->adam_m + a, t->adam_v + a, b - a, step);
+        }
     }
     t->step++;
 }

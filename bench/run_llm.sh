@@ -1,0 +1,105 @@
+#!/bin/sh
+# bench/run_llm.sh BUILD_DIR — the GPT engine (issue 6) against PyTorch, side by side.
+#
+#   1. Tiny Shakespeare, char level, nanoGPT's CPU config (4 layers, 4 heads, 128 dims,
+#      context 64, batch 12, no bias, no dropout, AdamW lr 1e-3, 2000 steps; 90/10 split):
+#      ours then PyTorch (bench/llm/train_gpt_torch.py), 2 threads each, full runs, then a
+#      second shorter round of each; val loss and training tokens/s, ratio.
+#   2. Inference: a 15.2M-parameter Llama (llama2.c's stories15M shape: dim 288, 6 layers,
+#      6 heads, hidden 768, vocab 32000, context 256, random weights), exported once to
+#      llama2.c format and loaded by both sides; greedy decode of 255 tokens from 1 token
+#      (fills the context), ours fp32 and int8 vs PyTorch eager with a KV cache
+#      (bench/llm/infer_llama_torch.py), at 2 and 1 threads; greedy ids are compared.
+#   3. Quality, not timed: TinyStories (BPE + small Llama, samples) and SMS spam
+#      (pre-train on the training texts, finetune-classify, accuracy / spam F1).
+#
+# Peers at their best: OPENBLAS_NUM_THREADS=1 beside torch.set_num_threads(N), and the same
+# OMP_WAIT_POLICY for both sides (default PASSIVE: on this shared 2-core machine spinning
+# OpenMP barriers collapse when other jobs hold the cores; set LLM_OMP_WAIT=ACTIVE to
+# compare spinning). bench/run.sh holds /tmp/northstar-measure.lock around this script.
+# Knobs: LLM_STEPS (2000), LLM_SPEED_STEPS (300), LLM_QUALITY=0 skips part 3.
+set -eu
+build=$(cd "${1:-build}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+ns=$build/northstar
+PY=/usr/bin/python3
+: "${NORTHSTAR_DATA:=$(cd "$here/../.." && pwd)/shared/data}"
+export OPENBLAS_NUM_THREADS=1
+export OMP_WAIT_POLICY="${LLM_OMP_WAIT:-PASSIVE}"
+STEPS=${LLM_STEPS:-2000}
+SPEED_STEPS=${LLM_SPEED_STEPS:-300}
+tmp=$(mktemp -d /tmp/ns-llm-bench.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+field() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p" | tail -1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+echo "# GPT engine (issue 6) — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
+
+shakes=$NORTHSTAR_DATA/tinyshakespeare/input.txt
+if [ -f "$shakes" ]; then
+  echo
+  echo "## Tiny Shakespeare, char level, nanoGPT CPU config, 2 threads"
+  ours() { "$ns" llm train -q --data "$shakes" --char --arch gpt2 --no-bias --layers 4 --heads 4 --dim 128 \
+             --context 64 --batch 12 --seq 64 --lr 1e-3 --min-lr 1e-4 --warmup 100 --decay-steps 2000 \
+             --beta2 0.99 --weight-decay 0.1 --clip 1.0 --eval-every 0 --eval-iters 200 --steps "$1" \
+             --out "$tmp/shakes.st" -j2; }
+  peer() { $PY "$here/llm/train_gpt_torch.py" "$shakes" --steps "$1" --eval-every 0 --eval-iters 200 --threads 2; }
+  o1=$(ours "$STEPS"); p1=$(peer "$STEPS")
+  o2=$(ours "$SPEED_STEPS"); p2=$(peer "$SPEED_STEPS")
+  printf '| run | steps | ours val loss | PyTorch val loss | ours tokens/s | PyTorch tokens/s | ratio |\n|---|---|---|---|---|---|---|\n'
+  printf '| full | %s | %s | %s | %s | %s | %sx |\n' "$STEPS" "$(echo "$o1" | field val_loss)" "$(echo "$p1" | field val_loss)" \
+    "$(echo "$o1" | field train_tokens_per_s)" "$(echo "$p1" | field train_tokens_per_s)" \
+    "$(ratio "$(echo "$o1" | field train_tokens_per_s)" "$(echo "$p1" | field train_tokens_per_s)")"
+  printf '| speed | %s | - | - | %s | %s | %sx |\n' "$SPEED_STEPS" \
+    "$(echo "$o2" | field train_tokens_per_s)" "$(echo "$p2" | field train_tokens_per_s)" \
+    "$(ratio "$(echo "$o2" | field train_tokens_per_s)" "$(echo "$p2" | field train_tokens_per_s)")"
+  echo "(val loss: mean of 200 random val batches of 12 x 64; targets: val loss <= 1.88, ratio >= 1.5)"
+  echo
+  echo "sample from our model (greedy off, temperature 0.8, seed 42):"
+  "$ns" llm generate -m "$tmp/shakes.st" --prompt "ROMEO:" --max-tokens 200 --temperature 0.8 --seed 42 -j2 | sed 's/^/    /'
+fi
+
+echo
+echo "## Inference: 15.2M-param Llama (stories15M shape), context 256, greedy, same llama2.c file"
+"$ns" llm train -q --random-init --arch llama --layers 6 --heads 6 --kv-heads 6 --dim 288 --ff 768 --context 256 \
+  --vocab 32000 --seed 15 --out "$tmp/l15.st" >/dev/null
+"$ns" llm export -q -m "$tmp/l15.st" -o "$tmp/l15.bin" >/dev/null
+printf '| threads | ours fp32 tok/s | ours int8 tok/s | PyTorch eager tok/s | fp32 ratio | int8 ratio | greedy ids equal (fp32 / int8 vs torch) |\n|---|---|---|---|---|---|---|\n'
+for th in 2 1; do
+  of=$("$ns" llm generate -m "$tmp/l15.bin" --prompt-ids 1 --max-tokens 255 --temperature 0 --stats -j$th 2>"$tmp/of.err")
+  oi=$("$ns" llm generate -m "$tmp/l15.bin" --prompt-ids 1 --max-tokens 255 --temperature 0 --stats --int8 -j$th 2>"$tmp/oi.err")
+  pt=$($PY "$here/llm/infer_llama_torch.py" "$tmp/l15.bin" --prompt-ids 1 --max-tokens 255 --threads $th 2>"$tmp/pt.err")
+  rf=$(field 's:' < "$tmp/of.err"); ri=$(field 's:' < "$tmp/oi.err"); rp=$(field 's:' < "$tmp/pt.err")
+  eqf=no; [ "$of" = "$pt" ] && eqf=yes
+  eqi=no; [ "$oi" = "$pt" ] && eqi=yes
+  printf '| %s | %s | %s | %s | %sx | %sx | %s / %s |\n' $th "$rf" "$ri" "$rp" "$(ratio "$rf" "$rp")" "$(ratio "$ri" "$rp")" $eqf $eqi
+done
+echo "(tokens/s = (255 - 1) decode steps / their wall time, prefill excluded on both sides; target ratio >= 3)"
+
+[ "${LLM_QUALITY:-1}" = 0 ] && exit 0
+
+stories=$NORTHSTAR_DATA/tinystories/tiny_stories.txt
+if [ -f "$stories" ]; then
+  echo
+  echo "## TinyStories (not timed): byte-level BPE 2048 + Llama (6 layers, 6 heads, 2 kv heads, 192 dims, context 128)"
+  "$ns" llm tokenizer train -q --vocab 2048 --out "$tmp/ts_tok.json" "$stories"
+  "$ns" llm train -q --data "$stories" --tokenizer "$tmp/ts_tok.json" --arch llama --layers 6 --heads 6 --kv-heads 2 \
+    --dim 192 --context 128 --batch 16 --seq 128 --steps "${LLM_TS_STEPS:-1500}" --lr 2e-3 --min-lr 2e-4 --warmup 100 \
+    --eval-every 0 --eval-iters 50 --out "$tmp/ts.st" -j2
+  for seed in 1 2 3; do
+    echo "sample (seed $seed, temperature 0.8, top-k 40):"
+    "$ns" llm generate -m "$tmp/ts.st" --prompt "Once upon a time" --max-tokens 120 --temperature 0.8 --top-k 40 \
+      --seed $seed -j2 | sed 's/^/    /'
+  done
+fi
+
+sms=$NORTHSTAR_DATA/sms-spam/SMSSpamCollection
+if [ -f "$sms" ]; then
+  echo
+  echo "## SMS spam (not timed): pre-train on the training texts, then finetune-classify (test = every 5th line)"
+  awk -F'\t' 'NR % 5 != 0 { print $2 }' "$sms" > "$tmp/sms_train.txt"
+  "$ns" llm tokenizer train -q --vocab 1024 --out "$tmp/sms_tok.json" "$tmp/sms_train.txt"
+  "$ns" llm train -q --data "$tmp/sms_train.txt" --tokenizer "$tmp/sms_tok.json" --arch gpt2 --layers 4 --heads 4 \
+    --dim 128 --context 64 --batch 12 --seq 64 --steps "${LLM_SMS_STEPS:-800}" --eval-every 0 --out "$tmp/sms_pre.st" -j2
+  "$ns" llm finetune-classify -q -m "$tmp/sms_pre.st" --data "$sms" --epochs 2 --seq 64 -j2
+fi
