@@ -101,5 +101,5 @@ if [ -f "$sms" ]; then
   "$ns" llm tokenizer train -q --vocab 1024 --out "$tmp/sms_tok.json" "$tmp/sms_train.txt"
   "$ns" llm train -q --data "$tmp/sms_train.txt" --tokenizer "$tmp/sms_tok.json" --arch gpt2 --layers 4 --heads 4 \
     --dim 128 --context 64 --batch 12 --seq 64 --steps "${LLM_SMS_STEPS:-800}" --eval-every 0 --out "$tmp/sms_pre.st" -j2
-  "$ns" llm finetune-classify -q -m "$tmp/sms_pre.st" --data "$sms" --epochs 2 --seq 64 -j2
+  "$ns" llm finetune-classify -q -m "$tmp/sms_pre.st" --data "$sms" --epochs "${LLM_SMS_EPOCHS:-2}" --seq 64 -j2
 fi
