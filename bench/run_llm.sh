@@ -81,10 +81,10 @@ echo "(tokens/s = (255 - 1) decode steps / their wall time, prefill excluded on 
 stories=$NORTHSTAR_DATA/tinystories/tiny_stories.txt
 if [ -f "$stories" ]; then
   echo
-  echo "## TinyStories (not timed): byte-level BPE 2048 + Llama (6 layers, 6 heads, 2 kv heads, 192 dims, context 128)"
+  echo "## TinyStories (not timed): byte-level BPE 2048 + Llama (4 layers, 4 heads, 2 kv heads, 128 dims, context 128)"
   "$ns" llm tokenizer train -q --vocab 2048 --out "$tmp/ts_tok.json" "$stories"
-  "$ns" llm train -q --data "$stories" --tokenizer "$tmp/ts_tok.json" --arch llama --layers 6 --heads 6 --kv-heads 2 \
-    --dim 192 --context 128 --batch 16 --seq 128 --steps "${LLM_TS_STEPS:-1500}" --lr 2e-3 --min-lr 2e-4 --warmup 100 \
+  "$ns" llm train -q --data "$stories" --tokenizer "$tmp/ts_tok.json" --arch llama --layers 4 --heads 4 --kv-heads 2 \
+    --dim 128 --context 128 --batch 16 --seq 128 --steps "${LLM_TS_STEPS:-1000}" --lr 2e-3 --min-lr 2e-4 --warmup 100 \
     --eval-every 0 --eval-iters 50 --out "$tmp/ts.st" -j2
   for seed in 1 2 3; do
     echo "sample (seed $seed, temperature 0.8, top-k 40):"

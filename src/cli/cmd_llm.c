@@ -59,7 +59,7 @@ typedef struct {
     double temperature, top_p, repeat_penalty;
     const char *stops[8];
     int n_stop, int8, stats, no_stream, ignore_eos, random_init;
-    const char *prompt_ids;
+    const char *prompt_ids, *prompt_file;
     /* tokenizer */
     long vocab;
     const char *specials[16];
@@ -104,7 +104,7 @@ enum {
     O_DATA, O_TOK, O_OUT, O_MODEL, O_RESUME, O_CKPT, O_CKPT_EVERY, O_CHAR, O_BPE_VOCAB, O_VALFRAC, O_STEPS,
     O_BATCH, O_SEQ, O_WARMUP, O_ACCUM, O_EVAL_EVERY, O_EVAL_ITERS, O_SEED, O_LR, O_MINLR, O_WD, O_CLIP,
     O_BETA2, O_DECAY, O_PROMPT, O_MAXTOK, O_TEMP, O_TOPK, O_TOPP, O_REP, O_REPN, O_STOP, O_INT8, O_STATS,
-    O_VOCAB, O_SPECIAL, O_TOKOUT, O_EPOCHS, O_NOSTREAM, O_IDS, O_NOEOS, O_INITRAND
+    O_VOCAB, O_SPECIAL, O_TOKOUT, O_EPOCHS, O_NOSTREAM, O_IDS, O_NOEOS, O_INITRAND, O_PFILE
 };
 
 static const struct option all_opts[] = {
@@ -134,7 +134,7 @@ static const struct option all_opts[] = {
     {"vocab", required_argument, NULL, O_VOCAB}, {"special", required_argument, NULL, O_SPECIAL},
     {"tokenizer-out", required_argument, NULL, O_TOKOUT}, {"epochs", required_argument, NULL, O_EPOCHS},
     {"no-stream", no_argument, NULL, O_NOSTREAM}, {"prompt-ids", required_argument, NULL, O_IDS},
-    {"ignore-eos", no_argument, NULL, O_NOEOS}, {"random-init", no_argument, NULL, O_INITRAND}, {0, 0, 0, 0},
+    {"ignore-eos", no_argument, NULL, O_NOEOS}, {"prompt-file", required_argument, NULL, O_PFILE}, {"random-init", no_argument, NULL, O_INITRAND}, {0, 0, 0, 0},
 };
 
 static int on_opt(int c, const char *arg, void *ctx)
@@ -200,6 +200,7 @@ static int on_opt(int c, const char *arg, void *ctx)
     case O_STATS: o->stats = 1; return 0;
     case O_NOSTREAM: o->no_stream = 1; return 0;
     case O_IDS: o->prompt_ids = arg; return 0;
+    case O_PFILE: o->prompt_file = arg; return 0;
     case O_NOEOS: o->ignore_eos = 1; return 0;
     case O_INITRAND: o->random_init = 1; return 0;
     LI(O_VOCAB, vocab, 259, 1 << 20);
@@ -556,6 +557,7 @@ static const char usage_gen[] =
     "  --max-tokens 256 --temperature 0.8 (0 = greedy) --top-k 40 --top-p 0.95 --seed 42\n"
     "  --repeat-penalty 1.0 --repeat-last-n 64   --stop TEXT (up to 8)   --int8 (quantised weights)\n"
     "  --stats              print prompt/generated token counts and tokens/s to stderr\n"
+    "  --prompt-file FILE   read the prompt from FILE (exact bytes)\n"
     "  --prompt-ids 'I J K' feed token ids and print generated ids (no tokenizer needed)\n"
     "  --ignore-eos         do not stop at the EOS token\n"
     "A prompt longer than the context is truncated from the left (with a warning).\n"
@@ -666,10 +668,22 @@ static int cmd_generate(int argc, char **argv)
     if (r < argc && !o.prompt) o.prompt = argv[r++];
     if (r != argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[r]);
     if (o.prompt_ids) return generate_ids(&o);
+    char *pfile = NULL;
+    if (o.prompt_file) {
+        size_t pl;
+        if (ns_file_read_all(o.prompt_file, &pfile, &pl, (size_t)64 << 20) < 0) return cli_fail(cmd);
+        if (strlen(pfile) != pl) {
+            free(pfile);
+            ns_err_set_at(NS_EFORMAT, o.prompt_file, 0, NULL, NULL, "prompt contains a NUL byte");
+            return cli_fail(cmd);
+        }
+        o.prompt = pfile;
+    }
     ns_llm *m = NULL;
     ns_bpe *tok = NULL;
     if (load_model(&o, &m, &tok) < 0) {
         ns_llm_free(m);
+        free(pfile);
         return cli_fail(cmd);
     }
     ns_llm_gen_cfg g;
@@ -689,7 +703,9 @@ static int cmd_generate(int argc, char **argv)
     ns_buf_release(&out);
     ns_llm_free(m);
     ns_bpe_free(tok);
-    return rc < 0 ? cli_fail(cmd) : CLI_OK;
+    rc = rc < 0 ? cli_fail(cmd) : CLI_OK;
+    free(pfile);
+    return rc;
 }
 
 static const char usage_chat[] =
