@@ -120,6 +120,34 @@ static size_t l2c_floats(const l2c_hdr *h, int shared)
     return n;
 }
 
+/* The weights of a llama2.c file in file order, as (pointer into our
+ * parameters, count) segments: the reader and the writer walk the same
+ * list. The freq_cis tables (seq * hd/2 twice) are not ours: NULL. */
+typedef struct { float *p; size_t n; } l2c_seg;
+
+static int l2c_segments(const ns_llm *m, l2c_seg *sg)
+{
+    const ns_llm_config *c = &m->cfg;
+    size_t C = (size_t)c->d_model, hd = (size_t)m->hd, kv = hd * (size_t)c->n_kv_head, L = (size_t)c->n_layer;
+    size_t F = (size_t)c->d_ff, Q = (size_t)m->qkv_dim, V = (size_t)c->vocab_size;
+    float *qkv = ns__llm_p(m, P_QKVW), *fc = ns__llm_p(m, P_FCW);
+    int k = 0;
+    sg[k++] = (l2c_seg){ns__llm_p(m, P_WTE), V * C};
+    sg[k++] = (l2c_seg){ns__llm_p(m, P_LN1W), L * C};
+    for (size_t l = 0; l < L; l++) sg[k++] = (l2c_seg){qkv + l * Q * C, C * C};                 /* wq */
+    for (size_t l = 0; l < L; l++) sg[k++] = (l2c_seg){qkv + l * Q * C + C * C, kv * C};        /* wk */
+    for (size_t l = 0; l < L; l++) sg[k++] = (l2c_seg){qkv + l * Q * C + C * C + kv * C, kv * C}; /* wv */
+    sg[k++] = (l2c_seg){ns__llm_p(m, P_PROJW), L * C * C};                                      /* wo */
+    sg[k++] = (l2c_seg){ns__llm_p(m, P_LN2W), L * C};
+    for (size_t l = 0; l < L; l++) sg[k++] = (l2c_seg){fc + l * 2 * F * C, F * C};              /* w1: gate */
+    sg[k++] = (l2c_seg){ns__llm_p(m, P_FCPW), L * C * F};                                       /* w2: down */
+    for (size_t l = 0; l < L; l++) sg[k++] = (l2c_seg){fc + l * 2 * F * C + F * C, F * C};      /* w3: up */
+    sg[k++] = (l2c_seg){ns__llm_p(m, P_LNFW), C};
+    sg[k++] = (l2c_seg){NULL, (size_t)c->max_seq * hd}; /* freq_cis_real + freq_cis_imag */
+    if (!c->tied) sg[k++] = (l2c_seg){ns__llm_p(m, P_LMHEAD), V * C};
+    return k;
+}
+
 static int load_llama2c(ns_llm **out, const char *path)
 {
     const void *map;
@@ -172,23 +200,16 @@ static int load_llama2c(ns_llm **out, const char *path)
         goto done;
     }
     const float *w = (const float *)(p + 28); /* mapping is page aligned; 28 is 4-aligned */
-    size_t C = (size_t)h.dim, hd = C / (size_t)h.H, kv = hd * (size_t)h.KVH, L = (size_t)h.L, F = (size_t)h.hidden;
-    size_t Q = (size_t)m->qkv_dim;
-#define TAKE(dst, n) do { memcpy((dst), w, sizeof(float) * (n)); w += (n); } while (0)
-    TAKE(ns__llm_p(m, P_WTE), (size_t)h.V * C);
-    TAKE(ns__llm_p(m, P_LN1W), L * C);
-    for (size_t l = 0; l < L; l++) TAKE(ns__llm_p(m, P_QKVW) + l * Q * C, C * C);
-    for (size_t l = 0; l < L; l++) TAKE(ns__llm_p(m, P_QKVW) + l * Q * C + C * C, kv * C);
-    for (size_t l = 0; l < L; l++) TAKE(ns__llm_p(m, P_QKVW) + l * Q * C + C * C + kv * C, kv * C);
-    TAKE(ns__llm_p(m, P_PROJW), L * C * C);
-    TAKE(ns__llm_p(m, P_LN2W), L * C);
-    for (size_t l = 0; l < L; l++) TAKE(ns__llm_p(m, P_FCW) + l * 2 * F * C, F * C);   /* w1: gate */
-    TAKE(ns__llm_p(m, P_FCPW), L * C * F);                                              /* w2: down */
-    for (size_t l = 0; l < L; l++) TAKE(ns__llm_p(m, P_FCW) + l * 2 * F * C + F * C, F * C); /* w3: up */
-    TAKE(ns__llm_p(m, P_LNFW), C);
-    w += (size_t)h.seq * hd; /* freq_cis_real, freq_cis_imag: recomputed */
-    if (!shared) TAKE(ns__llm_p(m, P_LMHEAD), (size_t)h.V * C);
-#undef TAKE
+    l2c_seg *sg = ns_malloc(sizeof(l2c_seg) * (8 + 5 * (size_t)h.L));
+    if (!sg) {
+        ns_llm_free(m);
+        rc = NS_ENOMEM;
+        goto done;
+    }
+    int ns = l2c_segments(m, sg);
+    for (int i = 0; i < ns; w += sg[i].n, i++)
+        if (sg[i].p) memcpy(sg[i].p, w, sizeof(float) * sg[i].n);
+    free(sg);
     *out = m;
 done:
     ns_file_unmap(map, len);
@@ -227,30 +248,22 @@ int ns_llm_export_llama2c(const ns_llm *m, const char *path)
     int32_t hv[7] = {h.dim, h.hidden, h.L, h.H, h.KVH, c->tied ? h.V : -h.V, h.seq};
     memcpy(buf, hv, sizeof hv);
     float *w = (float *)(buf + 28);
-    size_t C = (size_t)h.dim, hd = C / (size_t)h.H, kv = hd * (size_t)h.KVH, L = (size_t)h.L, F = (size_t)h.hidden;
-    size_t Q = (size_t)m->qkv_dim;
-#define PUT(src, n) do { memcpy(w, (src), sizeof(float) * (n)); w += (n); } while (0)
-    PUT(ns__llm_p(m, P_WTE), (size_t)h.V * C);
-    PUT(ns__llm_p(m, P_LN1W), L * C);
-    for (size_t l = 0; l < L; l++) PUT(ns__llm_p(m, P_QKVW) + l * Q * C, C * C);
-    for (size_t l = 0; l < L; l++) PUT(ns__llm_p(m, P_QKVW) + l * Q * C + C * C, kv * C);
-    for (size_t l = 0; l < L; l++) PUT(ns__llm_p(m, P_QKVW) + l * Q * C + C * C + kv * C, kv * C);
-    PUT(ns__llm_p(m, P_PROJW), L * C * C);
-    PUT(ns__llm_p(m, P_LN2W), L * C);
-    for (size_t l = 0; l < L; l++) PUT(ns__llm_p(m, P_FCW) + l * 2 * F * C, F * C);
-    PUT(ns__llm_p(m, P_FCPW), L * C * F);
-    for (size_t l = 0; l < L; l++) PUT(ns__llm_p(m, P_FCW) + l * 2 * F * C + F * C, F * C);
-    PUT(ns__llm_p(m, P_LNFW), C);
-    /* freq_cis tables (unused by run.c, kept for the format) */
-    size_t half = hd / 2;
-    for (size_t t = 0; t < (size_t)h.seq; t++)
-        for (size_t i = 0; i < half; i++) w[t * half + i] = m->rope_cos[t * half + i];
-    w += (size_t)h.seq * half;
-    for (size_t t = 0; t < (size_t)h.seq; t++)
-        for (size_t i = 0; i < half; i++) w[t * half + i] = m->rope_sin[t * half + i];
-    w += (size_t)h.seq * half;
-    if (!c->tied) PUT(ns__llm_p(m, P_LMHEAD), (size_t)h.V * C);
-#undef PUT
+    l2c_seg *sg = ns_malloc(sizeof(l2c_seg) * (8 + 5 * (size_t)h.L));
+    if (!sg) {
+        free(buf);
+        return NS_ENOMEM;
+    }
+    int ns = l2c_segments(m, sg);
+    size_t half = (size_t)m->hd / 2, tab = (size_t)h.seq * half;
+    for (int i = 0; i < ns; w += sg[i].n, i++) {
+        if (sg[i].p) {
+            memcpy(w, sg[i].p, sizeof(float) * sg[i].n);
+        } else { /* freq_cis tables: unused by run.c, kept for the format */
+            memcpy(w, m->rope_cos, sizeof(float) * tab);
+            memcpy(w + tab, m->rope_sin, sizeof(float) * tab);
+        }
+    }
+    free(sg);
     int rc = ns_file_write_atomic(path, buf, bytes);
     free(buf);
     return rc;
