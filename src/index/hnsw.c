@@ -399,11 +399,14 @@ static inline void prefetch_vec(const ns_hnsw *h, uint32_t i)
     for (size_t l = 0; l < lines; l++) PREFETCH(p + 64 * l);
 }
 
-/* Does slot i count as a result? (not deleted, not `skip`, passes filter) */
+/* Does slot i count as a result? (not deleted, not `skip`, passes filter).
+ * While linking a node (skip != NS__NO_NODE) deleted nodes are accepted as
+ * neighbours: they still route searches, and a node added after every
+ * other one was deleted must still get links. */
 static inline int accept(const ns_hnsw *h, uint32_t i, uint32_t skip, const ns_filter *f)
 {
     if (i == skip) return 0;
-    if (atomic_load_explicit(&h->flags[i], memory_order_acquire) & NS__HF_DELETED) return 0;
+    if (skip == NS__NO_NODE && (atomic_load_explicit(&h->flags[i], memory_order_acquire) & NS__HF_DELETED)) return 0;
     return f ? ns_filter_pass(f, h->labels[i]) : 1;
 }
 

@@ -218,6 +218,16 @@ TEST(deletes_updates_and_slot_reuse)
     float back[16];
     ASSERT_EQ_INT(ns_hnsw_get(h, 1, back), 1);
     ASSERT_CLOSE("updated vector", back, far, 16, 0, 0);
+    /* delete everything, then add again: the new nodes are found */
+    for (size_t i = 1; i < n; i += 2) ASSERT_OK(ns_hnsw_delete(h, (uint32_t)i));
+    for (size_t i = 0; i < n / 2; i++) ASSERT_OK(ns_hnsw_delete(h, (uint32_t)(100000 + i)));
+    ASSERT_EQ_INT(ns_hnsw_count(h), 0);
+    ASSERT_EQ_INT(ns_hnsw_search(h, x, 5, 50, NULL, got), 0);
+    for (size_t i = 0; i < 50; i++) ASSERT_OK(ns_hnsw_add(h, (uint32_t)(200000 + i), y + i * (size_t)d));
+    for (size_t i = 0; i < 50; i++) {
+        ASSERT_EQ_INT(ns_hnsw_search(h, y + i * (size_t)d, 1, 50, NULL, got), 1);
+        ASSERT_EQ_INT(got[0].id, 200000 + i);
+    }
     free(x);
     free(y);
     ns_hnsw_free(h);
