@@ -159,10 +159,18 @@ int ns_hnsw_load(ns_hnsw **out, const char *path)
     p.seed = (uint64_t)seed;
     p.brute_force_below = (int)bfb;
     size_t n = (size_t)count;
-    rc = ns__hnsw_alloc(&h, &p, n, 0);
-    if (rc < 0) goto fail;
-    if ((long long)h->rec != rec) {
-        rc = bad(path, "rec", "record size %lld does not match the layout (%lld)", rec, (long long)h->rec);
+    /* check the layout and the tensor shapes before allocating anything, so
+     * a lying count cannot make us allocate more than the file holds */
+    ns_hnsw lay;
+    memset(&lay, 0, sizeof lay);
+    lay.p = p;
+    if ((rc = ns__hnsw_layout(&lay)) < 0) {
+        ns_err_wrap("%s: bad config", path);
+        rc = NS_EFORMAT;
+        goto fail;
+    }
+    if ((long long)lay.rec != rec) {
+        rc = bad(path, "rec", "record size %lld does not match the layout (%lld)", rec, (long long)lay.rec);
         goto fail;
     }
     const ns_st_tensor *tl0 = need(f, path, "l0", NS_DT_U8, (int64_t)n, rec);
@@ -178,6 +186,8 @@ int ns_hnsw_load(ns_hnsw **out, const char *path)
         rc = ns_err_set_at(NS_EFORMAT, path, 0, "upper", NULL, "not a valid hnsw index: tensor \"upper\" missing or not I32 [u]");
         goto fail;
     }
+    rc = ns__hnsw_alloc(&h, &p, n, 0);
+    if (rc < 0) goto fail;
     const uint8_t *lev = tlev->data, *del = tdel->data;
     size_t nup = 0;
     for (size_t i = 0; i < n; i++) {
