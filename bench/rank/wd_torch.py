@@ -61,14 +61,18 @@ class Split:
         else:
             self.wide_off, self.wide_ids_flat, self.wide_vals_flat = off, ids, vals
         self.emb = []
+        singles = []
         for f in range(len(layout["emb"])):
             eo = T["%s.emb%d_off" % (pre, f)].astype(np.int64)
             ei = T["%s.emb%d_ids" % (pre, f)].astype(np.int64)
             c = np.diff(eo)
             if (c == 1).all():
-                self.emb.append(("single", torch.from_numpy(ei.copy())))
+                self.emb.append(("single", len(singles)))
+                singles.append(ei)
             else:
                 self.emb.append(("bag", (eo, ei)))
+        # single-valued fields as one [n, k] table: one gather per batch
+        self.single = torch.from_numpy(np.stack(singles, 1).copy()) if singles else None
         self.dense = torch.from_numpy(T[pre + ".dense"].astype(np.float32).copy())
         self.label = torch.from_numpy(T[pre + ".label"].astype(np.float32).copy())
         self.weight = torch.from_numpy(T[pre + ".weight"].astype(np.float32).copy())
@@ -86,9 +90,10 @@ class Split:
             wide = (torch.from_numpy(self.wide_ids_flat[flat]), torch.from_numpy(self.wide_vals_flat[flat]),
                     torch.from_numpy(offs))
         embs = []
+        sing = self.single[idx] if self.single is not None else None
         for kind, data in self.emb:
             if kind == "single":
-                embs.append((data[idx], None))
+                embs.append((sing[:, data], None))
             else:
                 eo, ei = data
                 ii = idx.numpy()
@@ -124,8 +129,8 @@ class WideDeep(torch.nn.Module):
         logit = 0
         if self.use_wide:
             ids, vals, offs = wide
-            if offs is None:
-                logit = (self.wide[ids] * vals).sum(1)
+            if offs is None:  # embedding's dense backward beats advanced indexing's index_put
+                logit = (torch.nn.functional.embedding(ids, self.wide.unsqueeze(1)).squeeze(2) * vals).sum(1)
             else:
                 logit = torch.nn.functional.embedding_bag(ids, self.wide.unsqueeze(1), offs, mode="sum",
                                                           per_sample_weights=vals).squeeze(1)
