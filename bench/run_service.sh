@@ -52,4 +52,4 @@ for c in 1 4 16; do
   wrk -t$([ $c -ge 2 ] && echo 2 || echo 1) -c$c -d${secs}s --latency -s events.lua "$url" > "$tmp/ev-$c.txt"
   summary "events, $c connections" "$tmp/ev-$c.txt" 500 "events/s"
 done
-curl -s "$url/metrics" | grep -E "^northstar_(events|north_star|recommendations)" || true
+curl -s "$url/metrics" | grep -E "^northstar_(events|north_star|recommendations|store)" || true

@@ -115,8 +115,13 @@ int ns_store_put_items(ns_store *st, const ns_item_rec *it, size_t n);
 /* Append events in one transaction. Unknown users are created (no
  * attributes); an unknown item fails the whole batch with NS_ENOTFOUND
  * naming "events[i].item". *first_seq (may be NULL) gets the sequence number
- * of the first event; the others follow consecutively. */
+ * of the first event; the others follow consecutively. Concurrent calls are
+ * group-committed: batches queued while a commit runs share the next
+ * transaction (each in its own savepoint, so each stays all-or-nothing) and
+ * its one fsync. */
 int ns_store_put_events(ns_store *st, const ns_event_rec *ev, size_t n, int64_t *first_seq);
+/* Event transactions committed so far (batches / commits = grouping). */
+int64_t ns_store_commits(ns_store *st);
 
 /* Look one up by external id: 1 found (strings in *a), 0 absent, < 0 error. */
 int ns_store_get_user(ns_store *st, const char *id, ns_user_rec *out, ns_arena *a);

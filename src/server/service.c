@@ -587,11 +587,15 @@ static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
                   "# TYPE northstar_users gauge\nnorthstar_users %u\n"
                   "# TYPE northstar_items gauge\nnorthstar_items %u\n"
                   "# TYPE northstar_events gauge\nnorthstar_events %llu\n"
-                  "# TYPE northstar_realtime_bytes gauge\nnorthstar_realtime_bytes %zu\n",
+                  "# TYPE northstar_realtime_bytes gauge\nnorthstar_realtime_bytes %zu\n"
+                  "# HELP northstar_store_event_commits_total Event transactions (one fsync each; batches are "
+                  "group-committed).\n# TYPE northstar_store_event_commits_total counter\n"
+                  "northstar_store_event_commits_total %lld\n",
                   (unsigned long long)atomic_load(&s->events_in), (unsigned long long)atomic_load(&s->recs),
                   (unsigned long long)atomic_load(&s->cold), (unsigned long long)atomic_load(&s->reloads),
                   ns_rec_state_users(s->state), ns_rec_state_items(s->state),
-                  (unsigned long long)ns_rec_state_events(s->state), ns_rt_bytes(ns_rec_state_rt(s->state)));
+                  (unsigned long long)ns_rec_state_events(s->state), ns_rt_bytes(ns_rec_state_rt(s->state)),
+                  (long long)ns_store_commits(s->store));
 }
 
 static void h_reload(void *app, ns_http_req *req, ns_http_resp *resp)

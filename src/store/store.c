@@ -78,6 +78,12 @@ struct ns_store {
     pthread_mutex_t mu;
     char path[1024];
     int version;
+    int64_t commits; /* event transactions committed */
+    /* group commit of event batches */
+    pthread_mutex_t gc_mu;
+    pthread_cond_t gc_cv;
+    struct pending *gc_head, *gc_tail;
+    int gc_leader;
 };
 
 static int db_err(ns_store *st, int code, const char *what)
@@ -171,6 +177,8 @@ int ns_store_open(ns_store **out, const char *path, const ns_store_opts *opts)
     if (!st) return NS_ENOMEM;
     snprintf(st->path, sizeof st->path, "%s", path);
     pthread_mutex_init(&st->mu, NULL);
+    pthread_mutex_init(&st->gc_mu, NULL);
+    pthread_cond_init(&st->gc_cv, NULL);
     int flags = (o.readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
     int rc;
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
@@ -212,6 +220,8 @@ void ns_store_close(ns_store *st)
     for (int i = 0; i < Q__COUNT; i++) sqlite3_finalize(st->q[i]);
     if (st->db) sqlite3_close(st->db);
     pthread_mutex_destroy(&st->mu);
+    pthread_mutex_destroy(&st->gc_mu);
+    pthread_cond_destroy(&st->gc_cv);
     free(st);
 }
 
@@ -339,11 +349,10 @@ static int find_id(sqlite3_stmt *s, const char *ext, int64_t *id)
     return found;
 }
 
-int ns_store_put_events(ns_store *st, const ns_event_rec *ev, size_t n, int64_t *first_seq)
+/* Append one batch inside the open transaction. */
+static int append_events(ns_store *st, const ns_event_rec *ev, size_t n, int64_t *first_seq)
 {
-    pthread_mutex_lock(&st->mu);
-    int rc = begin(st);
-    if (rc < 0) goto out;
+    int rc = 0;
     /* Consecutive events of one user/item are common (sessions): reuse the
      * last lookup. */
     const char *last_user = NULL, *last_item = NULL;
@@ -388,10 +397,87 @@ int ns_store_put_events(ns_store *st, const ns_event_rec *ev, size_t n, int64_t 
         if ((rc = step_done(st, s, "appending event")) < 0) break;
         if (i == 0 && first_seq) *first_seq = sqlite3_last_insert_rowid(st->db);
     }
-    rc = finish(st, rc);
-out:
-    pthread_mutex_unlock(&st->mu);
     return rc;
+}
+
+/* Group commit. Concurrent callers queue their batches; the first one to
+ * find no commit in progress becomes the leader: it writes every queued
+ * batch in one transaction, each inside its own savepoint (a bad batch is
+ * rolled back alone and gets its own error), and commits once, so one
+ * fsync acknowledges them all. The others wait for their batch to be done.
+ * Under concurrent writers this turns N fsyncs into about one. */
+typedef struct pending {
+    const ns_event_rec *ev;
+    size_t n;
+    int64_t first;
+    int rc, done;
+    ns_error_info err;
+    struct pending *next;
+} pending;
+
+static void lead_group(ns_store *st, pending *batch)
+{
+    pthread_mutex_lock(&st->mu);
+    int rc = begin(st);
+    for (pending *p = batch; p && rc >= 0; p = p->next) {
+        if ((rc = exec(st, "SAVEPOINT b")) < 0) break;
+        p->rc = append_events(st, p->ev, p->n, &p->first);
+        if (p->rc < 0) {
+            p->err = *ns_err_last();
+            exec(st, "ROLLBACK TO b");
+        }
+        if ((rc = exec(st, "RELEASE b")) < 0) break;
+    }
+    if (rc >= 0) rc = exec(st, "COMMIT");
+    else finish(st, rc);
+    st->commits++;
+    if (rc < 0) /* nothing was committed: every batch fails with this error */
+        for (pending *p = batch; p; p = p->next) {
+            p->rc = rc;
+            p->err = *ns_err_last();
+        }
+    pthread_mutex_unlock(&st->mu);
+}
+
+int ns_store_put_events(ns_store *st, const ns_event_rec *ev, size_t n, int64_t *first_seq)
+{
+    pending me = {ev, n, 0, 0, 0, {0}, NULL};
+    pthread_mutex_lock(&st->gc_mu);
+    if (st->gc_tail) st->gc_tail->next = &me;
+    else st->gc_head = &me;
+    st->gc_tail = &me;
+    while (!me.done) {
+        if (st->gc_leader) {
+            pthread_cond_wait(&st->gc_cv, &st->gc_mu);
+            continue;
+        }
+        st->gc_leader = 1;
+        pending *batch = st->gc_head;
+        st->gc_head = st->gc_tail = NULL;
+        pthread_mutex_unlock(&st->gc_mu);
+        lead_group(st, batch);
+        pthread_mutex_lock(&st->gc_mu);
+        for (pending *p = batch; p; p = p->next) p->done = 1;
+        st->gc_leader = 0;
+        pthread_cond_broadcast(&st->gc_cv);
+    }
+    pthread_mutex_unlock(&st->gc_mu);
+    if (me.rc < 0) {
+        ns_err_set_at(me.err.code, me.err.file[0] ? me.err.file : NULL, me.err.line,
+                      me.err.field[0] ? me.err.field : NULL, me.err.value[0] ? me.err.value : NULL, "%s",
+                      me.err.msg);
+        return me.rc;
+    }
+    if (first_seq) *first_seq = me.first;
+    return 0;
+}
+
+int64_t ns_store_commits(ns_store *st)
+{
+    pthread_mutex_lock(&st->mu);
+    int64_t n = st->commits;
+    pthread_mutex_unlock(&st->mu);
+    return n;
 }
 
 /* ---- reads -------------------------------------------------------------------------- */
