@@ -26,6 +26,8 @@
  *   user clicks in the last 30 min        (30 x 1 min buckets)
  *   item impressions, clicks, last hour   (12 x 5 min buckets)
  *   item impressions, clicks, last day    (24 x 1 h buckets)
+ *     (an item's impressions and clicks of a bucket share one word, counts
+ *     saturating at 2^20 - 1 per 5-min or 1-h bucket)
  *   global impressions and clicks, hour and day (the north-star metric)
  *   smoothed item CTR = (clicks + a * p) / (impressions + a) over the day,
  *     p the global CTR of the day and a the prior strength (default 50)

@@ -163,3 +163,19 @@ TEST(context_features)
     ASSERT_ERR(ns_context_make(&c, 1704115800.0, 0, NULL, "a/b"), NS_EINVAL);
     ASSERT_STREQ(ns_err_last()->field, "page");
 }
+
+TEST(rt_item_counts_saturate_per_bucket)
+{
+    ns_rt *rt = ns_rt_new(1, 1);
+    double t = 1.7e9;
+    for (int i = 0; i < (1 << 20) + 5; i++) ASSERT_OK(ns_rt_event(rt, 0, 0, NS_EV_IMPRESSION, t));
+    ASSERT_OK(ns_rt_event(rt, 0, 0, NS_EV_CLICK, t));
+    ns_rt_item s;
+    ns_rt_item_stats(rt, 0, t, &s);
+    ASSERT_EQ_INT(s.imp_1h, (1 << 20) - 1); /* documented saturation */
+    ASSERT_EQ_INT(s.clk_1h, 1);             /* the other half of the word is intact */
+    ns_rt_global g;
+    ns_rt_global_stats(rt, t, &g);
+    ASSERT_EQ_INT(g.imp_total, (1 << 20) + 5);
+    ns_rt_free(rt);
+}
