@@ -13,7 +13,9 @@
  *         creator TEXT, created REAL)
  *   events(seq INTEGER PRIMARY KEY, uid INTEGER, iid INTEGER, type INTEGER,
  *          value REAL, ts REAL (Unix seconds), context TEXT (JSON or NULL))
- *   index events_user(uid, ts), events_item(iid, ts)            (v2)
+ *   index events_user(uid, ts)                                  (v2; v2 also had
+ *   events_item(iid, ts), dropped in v3: nothing read it and it doubled the
+ *   pages an append dirties)
  *
  * Durability: an acknowledged write (a put_* call that returned >= 0)
  * survives `kill -9` of the process, and with NS_SYNC_FULL (the default)
@@ -45,7 +47,7 @@
 extern "C" {
 #endif
 
-#define NS_STORE_SCHEMA_VERSION 2
+#define NS_STORE_SCHEMA_VERSION 3
 
 /* Event types. Keep ns_event_type_name/parse in step (static_assert). */
 typedef enum {

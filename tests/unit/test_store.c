@@ -66,7 +66,7 @@ TEST(migrates_v1_and_refuses_newer)
     sqlite3_close(db);
     ns_store *st;
     ASSERT_OK(ns_store_open(&st, path, NULL));
-    ASSERT_EQ_INT(ns_store_schema_version(st), 2);
+    ASSERT_EQ_INT(ns_store_schema_version(st), 3);
     ASSERT_EQ_INT(ns_store_count(st, "items"), 1); /* data kept */
     ns_store_close(st);
     ASSERT_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
