@@ -158,15 +158,29 @@ void ns_arena_release(ns_arena *a);                 /* frees everything */
 /* ===================================================================== */
 /*
  * northstar uses OpenMP for all data parallelism and links the OpenMP build
- * of OpenBLAS: a BLAS call made inside one of our parallel regions runs on
- * the calling thread, a call made outside uses the whole team. The team size
- * is ns_threads(): $NS_THREADS, else the CPUs this process may run on, set by
- * ns_set_threads() (which also sets OpenMP's and OpenBLAS's counts).
- * Long-lived service threads (HTTP, background jobs) are plain pthreads.
+ * of OpenBLAS. Kernels parallelise with `#pragma omp parallel for` and so
+ * does OpenBLAS: inside an active parallel region (more than one thread) a
+ * BLAS call runs on the calling thread; anywhere else it uses the calling
+ * thread's OpenMP thread count (omp_get_max_threads(), a per-thread value).
+ * The team size is ns_threads(): $NS_THREADS, else the CPUs this process may
+ * run on; ns_set_threads() sets it for the calling thread (OpenMP and
+ * OpenBLAS) — call it from the main thread before starting work.
+ *
+ * Threads that OpenMP did not create (HTTP workers, background jobs) start
+ * with OpenMP's default count, so a kernel or BLAS call there would fork a
+ * team of its own per thread and oversubscribe the cores: such threads call
+ * ns_thread_init_worker(1) first (one request = one core; the server's
+ * concurrency comes from its many workers), or a larger count for a
+ * background job that should use the machine. The same applies inside a
+ * `num_threads(1)` region, where omp_in_parallel() is false: code that wants
+ * BLAS single-threaded there calls ns_thread_init_worker(1) too.
  */
 int ns_threads(void);
 void ns_set_threads(int n); /* n <= 0: back to the default */
 int ns_cpu_count(void);
+/* Set the calling thread's OpenMP (and so BLAS) thread count; n <= 0 means
+ * ns_threads(). Returns the previous count so callers can restore it. */
+int ns_thread_init_worker(int n);
 
 /* ===================================================================== */
 /* Random numbers                                                         */

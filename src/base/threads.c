@@ -58,3 +58,10 @@ void ns_set_threads(int n)
     omp_set_num_threads(t);
     openblas_set_num_threads(t);
 }
+
+int ns_thread_init_worker(int n)
+{
+    int prev = omp_get_max_threads();
+    omp_set_num_threads(n > 0 ? (n > NS_MAX_THREADS ? NS_MAX_THREADS : n) : ns_threads());
+    return prev;
+}

@@ -1059,3 +1059,38 @@ TEST(data_dir_from_environment)
     setenv("NORTHSTAR_DATA", "", 1);
     ASSERT_STREQ(ns_data_dir(tmp), tmp);
 }
+
+/* A pthread that calls ns_thread_init_worker(1) runs OpenMP regions (and so
+ * BLAS) on itself only; the main thread's count is untouched. */
+#include <omp.h>
+#include <pthread.h>
+static void *worker_probe(void *arg)
+{
+    int *res = arg;
+    res[0] = omp_get_max_threads();
+    int prev = ns_thread_init_worker(1);
+    res[1] = omp_get_max_threads();
+    int team = 0;
+#pragma omp parallel
+    {
+#pragma omp atomic
+        team++;
+    }
+    res[2] = team;
+    ns_thread_init_worker(prev);
+    res[3] = omp_get_max_threads();
+    return NULL;
+}
+
+TEST(thread_init_worker_limits_the_calling_thread)
+{
+    ns_set_threads(2);
+    int res[4] = {0};
+    pthread_t t;
+    ASSERT_EQ_INT(pthread_create(&t, NULL, worker_probe, res), 0);
+    pthread_join(t, NULL);
+    ASSERT_EQ_INT(res[1], 1);
+    ASSERT_EQ_INT(res[2], 1);
+    ASSERT_EQ_INT(res[3], res[0]);
+    ASSERT_EQ_INT(omp_get_max_threads(), 2);
+}
