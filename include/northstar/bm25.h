@@ -26,7 +26,8 @@
  * instead, which is faster on small collections. Both give the same results
  * as exhaustive scoring, ties included (tests/unit/test_bm25.c checks it).
  *
- * Deletes mark the document (postings are dropped at the next save) and
+ * Deletes mark the document (its postings stay in memory and are left out
+ * of the next saved file) and
  * update N, df and avgdl at once. Adding an id that exists replaces it.
  *
  * Thread safety: searches run concurrently with each other (a pool of

@@ -19,7 +19,7 @@
  * handled).
  *
  * Example
- *   roaring_bitmap_t *ok = ns_attr_query(attrs, "age=18-24 & gender=f", NULL);
+ *   roaring_bitmap_t *ok = ns_attr_query(attrs, "age=18-24 & gender=f");
  *   ns_filter f = {.allow = ok};
  *   int n = ns_hnsw_search(idx, q, 10, 0, &f, hits);
  */
