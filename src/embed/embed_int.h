@@ -94,6 +94,12 @@ void ns__w2v_step_ref(float *const *in, int k, float *const *out, int m, const f
 void ns__w2v_step_cbow(const float *h, float *dh, float *const *out, int m, const float *label,
                        int ld, float alpha);
 
+/* A whole CBOW window: h = mean (or sum) of the k context rows, the step
+ * above against the m outputs, then every context row += the gradient of h
+ * (as word2vec.c does, undivided). h and dh are ld-float scratch rows. */
+void ns__w2v_cbow(float *const *in, int k, float *const *out, int m, const float *label, int ld,
+                  float alpha, int mean, float *h, float *dh);
+
 /* Padded row length: a multiple of 8 floats (one AVX register). */
 static inline int ns__w2v_ld(int dim) { return (dim + 7) & ~7; }
 

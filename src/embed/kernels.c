@@ -290,3 +290,20 @@ void ns__w2v_step_cbow(const float *h, float *dh, float *const *out, int m, cons
         }
     }
 }
+
+void ns__w2v_cbow(float *const *in, int k, float *const *out, int m, const float *label, int ld,
+                  float alpha, int mean, float *h, float *dh)
+{
+    vf inv = V_SET1(mean ? 1.0f / (float)k : 1.0f);
+    for (int c = 0; c < ld; c += 8) {
+        vf s = V_LOAD(in[0] + c);
+        for (int j = 1; j < k; j++) s = V_ADD(s, V_LOAD(in[j] + c));
+        V_STORE(h + c, s * inv);
+        V_STORE(dh + c, V_ZERO());
+    }
+    ns__w2v_step_cbow(h, dh, out, m, label, ld, alpha);
+    for (int c = 0; c < ld; c += 8) {
+        vf d = V_LOAD(dh + c);
+        for (int j = 0; j < k; j++) V_STORE(in[j] + c, V_ADD(V_LOAD(in[j] + c), d));
+    }
+}

@@ -252,22 +252,13 @@ static void train_slice(trainer *t, int tid, int64_t s_lo, int64_t s_hi, float *
                     }
                 } else {
                     /* CBOW: the (averaged) context predicts the centre. */
-                    memset(h, 0, sizeof(float) * ld);
-                    memset(dh, 0, sizeof(float) * ld);
-                    for (int j = 0; j < k; j++)
-                        for (size_t q = 0; q < ld; q++) h[q] += in[j][q];
-                    if (o->cbow_mean) {
-                        float inv = 1.0f / (float)k;
-                        for (size_t q = 0; q < ld; q++) h[q] *= inv;
-                    }
                     if (N > 0) {
                         out[0] = m->syn1neg + (size_t)centre * ld;
                         int mm = draw_negatives(t, &r, centre, out, oid);
-                        ns__w2v_step_cbow(h, dh, out, mm, lab, (int)ld, alpha);
+                        ns__w2v_cbow(in, k, out, mm, lab, (int)ld, alpha, o->cbow_mean, h, dh);
                     }
-                    if (hm) ns__w2v_step_cbow(h, dh, out + N + 1, hm, lab + N + 1, (int)ld, alpha);
-                    for (int j = 0; j < k; j++)
-                        for (size_t q = 0; q < ld; q++) in[j][q] += dh[q];
+                    if (hm)
+                        ns__w2v_cbow(in, k, out + N + 1, hm, lab + N + 1, (int)ld, alpha, o->cbow_mean, h, dh);
                 }
             }
         }
