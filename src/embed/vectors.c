@@ -299,6 +299,7 @@ int ns_vec_read_memory(ns_vectors **out, const char *data, size_t len, const cha
     size_t body = 0;
     int rc = parse_header(data, len, name, &n, &dim, &body);
     if (rc < 0) return rc;
+    if (n == 0) return ns_err_set_at(NS_EFORMAT, name, 1, NULL, NULL, "the header announces 0 vectors");
     /* Guard the allocation against a lying header. */
     if ((double)n * (double)(dim + 1) > (double)len + 64)
         return ns_err_set_at(NS_ETRUNCATED, name, 1, NULL, NULL,

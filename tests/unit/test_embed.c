@@ -373,6 +373,7 @@ TEST(vectors_malformed_files)
         {"2 2\na 1 2\na 3 4\n", NS_EFORMAT, "duplicate"},
         {"2 3\na 1 2 3 4\nb 1 2 3\n", NS_EFORMAT, "more than 3 values"},
         {"5 0\n", NS_ERANGE, "dimension"},
+        {"0 10\n", NS_EFORMAT, "0 vectors"},
         {"99999999 100\na 1\n", NS_ETRUNCATED, "more than"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
