@@ -146,6 +146,7 @@ TEST(llama2c_export_and_read)
         ASSERT_EQ_INT(ns_llm_cfg(m2)->n_kv_head, 2);
         logits_of(m2, b);
         ASSERT_CLOSE("llama2.c round trip", b, a, 500, 0, 0);
+        ns_llm_free(m2);
         char *data;
         size_t n;
         ASSERT_OK(ns_file_read_all(p, &data, &n, 0));
@@ -158,7 +159,6 @@ TEST(llama2c_export_and_read)
         ASSERT_ERR(ns_llm_load(&m2, NULL, p), NS_EFORMAT);
         free(data);
         ns_llm_free(m);
-        ns_llm_free(m2);
         free(a);
         free(b);
     }
