@@ -17,7 +17,8 @@
 # OMP_WAIT_POLICY for both sides (default PASSIVE: on this shared 2-core machine spinning
 # OpenMP barriers collapse when other jobs hold the cores; set LLM_OMP_WAIT=ACTIVE to
 # compare spinning). bench/run.sh holds /tmp/northstar-measure.lock around this script.
-# Knobs: LLM_STEPS (2000), LLM_SPEED_STEPS (300), LLM_QUALITY=0 skips part 3.
+# Knobs: LLM_STEPS (2000), LLM_SPEED_STEPS (300), LLM_PARTS ("train infer quality"; part 3
+# needs no lock: LLM_PARTS=quality bench/run_llm.sh build runs it alone), LLM_THREADS for part 3.
 set -eu
 build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,8 +36,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 
 echo "# GPT engine (issue 6) — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
 
+PARTS=${LLM_PARTS:-train infer quality}
+QJ=${LLM_THREADS:-2}
+has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 shakes=$NORTHSTAR_DATA/tinyshakespeare/input.txt
-if [ -f "$shakes" ]; then
+if has train && [ -f "$shakes" ]; then
   echo
   echo "## Tiny Shakespeare, char level, nanoGPT CPU config, 2 threads"
   ours() { "$ns" llm train -q --data "$shakes" --char --arch gpt2 --no-bias --layers 4 --heads 4 --dim 128 \
@@ -59,6 +63,7 @@ if [ -f "$shakes" ]; then
   "$ns" llm generate -m "$tmp/shakes.st" --prompt "ROMEO:" --max-tokens 200 --temperature 0.8 --seed 42 -j2 | sed 's/^/    /'
 fi
 
+if has infer; then
 echo
 echo "## Inference: 15.2M-param Llama (stories15M shape), context 256, greedy, same llama2.c file"
 "$ns" llm train -q --random-init --arch llama --layers 6 --heads 6 --kv-heads 6 --dim 288 --ff 768 --context 256 \
@@ -75,8 +80,9 @@ for th in 2 1; do
   printf '| %s | %s | %s | %s | %sx | %sx | %s / %s |\n' $th "$rf" "$ri" "$rp" "$(ratio "$rf" "$rp")" "$(ratio "$ri" "$rp")" $eqf $eqi
 done
 echo "(tokens/s = (255 - 1) decode steps / their wall time, prefill excluded on both sides; target ratio >= 3)"
+fi
 
-[ "${LLM_QUALITY:-1}" = 0 ] && exit 0
+has quality || exit 0
 
 stories=$NORTHSTAR_DATA/tinystories/tiny_stories.txt
 if [ -f "$stories" ]; then
@@ -85,11 +91,11 @@ if [ -f "$stories" ]; then
   "$ns" llm tokenizer train -q --vocab 2048 --out "$tmp/ts_tok.json" "$stories"
   "$ns" llm train -q --data "$stories" --tokenizer "$tmp/ts_tok.json" --arch llama --layers 4 --heads 4 --kv-heads 2 \
     --dim 128 --context 128 --batch 16 --seq 128 --steps "${LLM_TS_STEPS:-1000}" --lr 2e-3 --min-lr 2e-4 --warmup 100 \
-    --eval-every 0 --eval-iters 50 --out "$tmp/ts.st" -j2
+    --eval-every 0 --eval-iters 50 --out "$tmp/ts.st" -j$QJ
   for seed in 1 2 3; do
     echo "sample (seed $seed, temperature 0.8, top-k 40):"
     "$ns" llm generate -m "$tmp/ts.st" --prompt "Once upon a time" --max-tokens 120 --temperature 0.8 --top-k 40 \
-      --seed $seed -j2 | sed 's/^/    /'
+      --seed $seed -j$QJ | sed 's/^/    /'
   done
 fi
 
@@ -100,6 +106,6 @@ if [ -f "$sms" ]; then
   awk -F'\t' 'NR % 5 != 0 { print $2 }' "$sms" > "$tmp/sms_train.txt"
   "$ns" llm tokenizer train -q --vocab 1024 --out "$tmp/sms_tok.json" "$tmp/sms_train.txt"
   "$ns" llm train -q --data "$tmp/sms_train.txt" --tokenizer "$tmp/sms_tok.json" --arch gpt2 --layers 4 --heads 4 \
-    --dim 128 --context 64 --batch 12 --seq 64 --steps "${LLM_SMS_STEPS:-800}" --eval-every 0 --out "$tmp/sms_pre.st" -j2
-  "$ns" llm finetune-classify -q -m "$tmp/sms_pre.st" --data "$sms" --epochs "${LLM_SMS_EPOCHS:-2}" --seq 64 -j2
+    --dim 128 --context 64 --batch 12 --seq 64 --steps "${LLM_SMS_STEPS:-800}" --eval-every 0 --out "$tmp/sms_pre.st" -j$QJ
+  "$ns" llm finetune-classify -q -m "$tmp/sms_pre.st" --data "$sms" --epochs "${LLM_SMS_EPOCHS:-2}" --seq 64 -j$QJ
 fi
