@@ -46,7 +46,7 @@ if has train && [ -f "$shakes" ]; then
   ours() { "$ns" llm train -q --data "$shakes" --char --arch gpt2 --no-bias --layers 4 --heads 4 --dim 128 \
              --context 64 --batch 12 --seq 64 --lr 1e-3 --min-lr 1e-4 --warmup 100 --decay-steps 2000 \
              --beta2 0.99 --weight-decay 0.1 --clip 1.0 --eval-every 0 --eval-iters 200 --steps "$1" \
-             --out "$tmp/shakes.st" -j2; }
+             --out "$tmp/shakes_$1.st" -j2; }
   peer() { $PY "$here/llm/train_gpt_torch.py" "$shakes" --steps "$1" --eval-every 0 --eval-iters 200 --threads 2; }
   o1=$(ours "$STEPS"); p1=$(peer "$STEPS")
   o2=$(ours "$SPEED_STEPS"); p2=$(peer "$SPEED_STEPS")
@@ -60,7 +60,7 @@ if has train && [ -f "$shakes" ]; then
   echo "(val loss: mean of 200 random val batches of 12 x 64; targets: val loss <= 1.88, ratio >= 1.5)"
   echo
   echo "sample from our model (greedy off, temperature 0.8, seed 42):"
-  "$ns" llm generate -m "$tmp/shakes.st" --prompt "ROMEO:" --max-tokens 200 --temperature 0.8 --seed 42 -j2 | sed 's/^/    /'
+  "$ns" llm generate -m "$tmp/shakes_$STEPS.st" --prompt "ROMEO:" --max-tokens 300 --temperature 0.8 --seed 42 --slide -j2 | sed 's/^/    /'
 fi
 
 if has infer; then

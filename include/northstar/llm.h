@@ -209,6 +209,8 @@ typedef struct ns_llm_gen_cfg {
     int n_stop;
     int stop_at_eos;       /* stop at the tokenizer's EOS token (default 1) */
     int int8;              /* use int8 weights (default 0) */
+    int slide;             /* when the context is full, keep its last half (re-prefilled)
+                              and go on, instead of finishing with "context" (default 0) */
 } ns_llm_gen_cfg;
 ns_llm_gen_cfg ns_llm_gen_defaults(void);
 

@@ -58,7 +58,7 @@ typedef struct {
     long max_tokens, top_k, repeat_last_n;
     double temperature, top_p, repeat_penalty;
     const char *stops[8];
-    int n_stop, int8, stats, no_stream, ignore_eos, random_init;
+    int n_stop, int8, stats, no_stream, ignore_eos, random_init, slide;
     const char *prompt_ids, *prompt_file;
     /* tokenizer */
     long vocab;
@@ -104,7 +104,7 @@ enum {
     O_DATA, O_TOK, O_OUT, O_MODEL, O_RESUME, O_CKPT, O_CKPT_EVERY, O_CHAR, O_BPE_VOCAB, O_VALFRAC, O_STEPS,
     O_BATCH, O_SEQ, O_WARMUP, O_ACCUM, O_EVAL_EVERY, O_EVAL_ITERS, O_SEED, O_LR, O_MINLR, O_WD, O_CLIP,
     O_BETA2, O_DECAY, O_PROMPT, O_MAXTOK, O_TEMP, O_TOPK, O_TOPP, O_REP, O_REPN, O_STOP, O_INT8, O_STATS,
-    O_VOCAB, O_SPECIAL, O_TOKOUT, O_EPOCHS, O_NOSTREAM, O_IDS, O_NOEOS, O_INITRAND, O_PFILE
+    O_VOCAB, O_SPECIAL, O_TOKOUT, O_EPOCHS, O_NOSTREAM, O_IDS, O_NOEOS, O_INITRAND, O_PFILE, O_SLIDE
 };
 
 static const struct option all_opts[] = {
@@ -134,7 +134,8 @@ static const struct option all_opts[] = {
     {"vocab", required_argument, NULL, O_VOCAB}, {"special", required_argument, NULL, O_SPECIAL},
     {"tokenizer-out", required_argument, NULL, O_TOKOUT}, {"epochs", required_argument, NULL, O_EPOCHS},
     {"no-stream", no_argument, NULL, O_NOSTREAM}, {"prompt-ids", required_argument, NULL, O_IDS},
-    {"ignore-eos", no_argument, NULL, O_NOEOS}, {"prompt-file", required_argument, NULL, O_PFILE}, {"random-init", no_argument, NULL, O_INITRAND}, {0, 0, 0, 0},
+    {"ignore-eos", no_argument, NULL, O_NOEOS}, {"prompt-file", required_argument, NULL, O_PFILE},
+    {"slide", no_argument, NULL, O_SLIDE}, {"random-init", no_argument, NULL, O_INITRAND}, {0, 0, 0, 0},
 };
 
 static int on_opt(int c, const char *arg, void *ctx)
@@ -201,6 +202,7 @@ static int on_opt(int c, const char *arg, void *ctx)
     case O_NOSTREAM: o->no_stream = 1; return 0;
     case O_IDS: o->prompt_ids = arg; return 0;
     case O_PFILE: o->prompt_file = arg; return 0;
+    case O_SLIDE: o->slide = 1; return 0;
     case O_NOEOS: o->ignore_eos = 1; return 0;
     case O_INITRAND: o->random_init = 1; return 0;
     LI(O_VOCAB, vocab, 259, 1 << 20);
@@ -560,7 +562,9 @@ static const char usage_gen[] =
     "  --prompt-file FILE   read the prompt from FILE (exact bytes)\n"
     "  --prompt-ids 'I J K' feed token ids and print generated ids (no tokenizer needed)\n"
     "  --ignore-eos         do not stop at the EOS token\n"
-    "A prompt longer than the context is truncated from the left (with a warning).\n"
+    "  --slide              when the context is full, keep its last half and go on\n"
+    "A prompt longer than the context is truncated from the left (with a warning); generation\n"
+    "ends when the context is full unless --slide.\n"
     "Invalid UTF-8 in the prompt is an error.\n";
 
 static int print_piece(const char *p, size_t n, void *ctx)
@@ -585,6 +589,7 @@ static void gen_cfg_from(const lopts *o, ns_llm_gen_cfg *g)
     g->n_stop = o->n_stop;
     g->int8 = o->int8;
     g->stop_at_eos = !o->ignore_eos;
+    g->slide = o->slide;
 }
 
 /* Token ids in, token ids out: for benchmarks and cross-checks against

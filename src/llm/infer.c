@@ -666,6 +666,8 @@ int ns_llm_generate_ctx(ns_llm_ctx *c, const ns_bpe *tok, const char *prompt, co
     }
     st.prompt_tokens = (int)n;
     int win = g->repeat_last_n > 0 ? g->repeat_last_n : 0;
+    int32_t *hist = NULL; /* the tokens in the window, for sliding */
+    int hist_n = 0;
     int32_t *recent = ns_malloc(sizeof(int32_t) * (size_t)(win + 1));
     float *lg = ns_malloc(sizeof(float) * (size_t)V);
     streamer s = {{0}, g, fn, fn_ctx, out, 0};
@@ -684,6 +686,13 @@ int ns_llm_generate_ctx(ns_llm_ctx *c, const ns_bpe *tok, const char *prompt, co
     rc = ns_llm_ctx_feed(c, ids, (int)n, &logits);
     if (rc < 0) goto done;
     double t1 = ns_now();
+    hist = ns_malloc(sizeof(int32_t) * (size_t)(Tm + 1));
+    if (!hist) {
+        rc = NS_ENOMEM;
+        goto done;
+    }
+    memcpy(hist, ids, sizeof(int32_t) * n);
+    hist_n = (int)n;
     st.prefill_s = t1 - t0;
     int eos = ns_bpe_eos(tok);
     st.finish = "length";
@@ -715,9 +724,19 @@ int ns_llm_generate_ctx(ns_llm_ctx *c, const ns_bpe *tok, const char *prompt, co
         }
         if (k + 1 == g->max_tokens) break;
         if (c->pos >= Tm) {
-            st.finish = "context";
-            break;
+            if (!g->slide) {
+                st.finish = "context";
+                break;
+            }
+            /* keep the last half of the window (the token just sampled is
+             * its last) and re-prefill it at positions 0.. */
+            int keep = Tm / 2 > 1 ? Tm / 2 : 1;
+            if (hist_n >= keep) memmove(hist, hist + hist_n - keep + 1, sizeof(int32_t) * (size_t)(keep - 1));
+            hist_n = keep - 1;
+            ns_llm_ctx_reset(c);
+            if (hist_n > 0 && (rc = ns_llm_ctx_feed(c, hist, hist_n, &logits)) < 0) goto done;
         }
+        if (hist_n < Tm) hist[hist_n++] = next;
         rc = ns_llm_ctx_feed(c, (int32_t[]){next}, 1, &logits);
         if (rc < 0) goto done;
     }
@@ -725,6 +744,7 @@ int ns_llm_generate_ctx(ns_llm_ctx *c, const ns_bpe *tok, const char *prompt, co
     st.gen_s = ns_now() - t1;
 done:
     ns_buf_release(&s.pending);
+    free(hist);
     free(recent);
     free(lg);
     free(ids);

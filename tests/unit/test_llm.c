@@ -394,6 +394,15 @@ TEST(generate_greedy_stop_and_limits)
     ASSERT_EQ_INT(st.truncated, 120 - 31);
     ASSERT_EQ_INT(st.prompt_tokens, 31);
     ASSERT_STREQ(st.finish, "context");
+    /* with a sliding window it goes on past the context, still on pattern */
+    g.slide = 1;
+    g.max_tokens = 60;
+    b.len = 0;
+    ASSERT_OK(ns_llm_generate(m, tok, "hello", &g, NULL, NULL, &b, &st));
+    ASSERT_STREQ(st.finish, "length");
+    ASSERT_EQ_INT(st.gen_tokens, 60);
+    ASSERT(!strncmp(b.data, " world\nhello world\nhello world\nhello world\nhello world\n", 54));
+    g.slide = 0;
     /* invalid UTF-8 and unknown characters are errors, not crashes */
     ASSERT_ERR(ns_llm_generate(m, tok, "hel\xff", &g, NULL, NULL, &b, &st), NS_EFORMAT);
     ASSERT_ERR(ns_llm_generate(m, tok, "xyz", &g, NULL, NULL, &b, &st), NS_ENOTFOUND);
