@@ -6,7 +6,8 @@
 # commit fsynced). Load: wrk on the same 2 cores (it competes with the
 # server for them, as a co-located client would).
 #   1. GET /v1/recommend/u<random>?n=10 at 8, 32 and 128 connections
-#   2. POST /v1/events, batches of 500 events, at 1, 4 and 16 connections
+#   2. GET /health at 32 connections (HTTP layer only, same run)
+#   3. POST /v1/events, batches of 500 events, at 1, 4 and 16 connections
 # Prints throughput and latency percentiles. bench/run.sh holds the
 # measurement lock around this script. Override durations with NS_BENCH_SECS.
 set -eu
@@ -47,6 +48,9 @@ for c in 8 32 128; do
   wrk -t2 -c$c -d${secs}s --latency -s recommend.lua "$url" > "$tmp/rec-$c.txt"
   summary "recommend, $c connections" "$tmp/rec-$c.txt" 1 "recs/s"
 done
+echo "--- GET /health (the HTTP layer alone: the ceiling the pipeline's cost is measured against)"
+wrk -t2 -c32 -d${secs}s --latency "$url/health" > "$tmp/health.txt"
+summary "health, 32 connections" "$tmp/health.txt" 1 "req/s"
 echo "--- POST /v1/events (batches of 500, fsync per commit), ${secs}s each"
 for c in 1 4 16; do
   wrk -t$([ $c -ge 2 ] && echo 2 || echo 1) -c$c -d${secs}s --latency -s events.lua "$url" > "$tmp/ev-$c.txt"
