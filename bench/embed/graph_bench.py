@@ -24,9 +24,10 @@ def run(cmd, env=None):
     return p, wall
 
 
-def ours(build, edges, out, p=1.0, q=1.0, length=40):
+def ours(build, edges, out, p=1.0, q=1.0, length=40, negative=5):
     cmd = [f"{build}/northstar", "deepwalk", "-j", "2", "-o", out, "--walks", "10", "--length", str(length),
-           "--window", "10", "--dim", "128", "--epochs", "5", "--p", str(p), "--q", str(q), edges]
+           "--window", "10", "--dim", "128", "--epochs", "5", "--p", str(p), "--q", str(q),
+           "--negative", str(negative), edges]
     pr, wall = run(cmd, dict(os.environ, NS_PROGRESS="0", OMP_WAIT_POLICY="passive"))
     walk = float(re.search(r"walks ([0-9.]+)s", pr.stderr).group(1))
     train = float(re.search(r"train ([0-9.]+)s", pr.stderr).group(1))
@@ -58,6 +59,7 @@ def main():
     ap.add_argument("--p", type=float, default=1.0)
     ap.add_argument("--q", type=float, default=0.25)
     ap.add_argument("--length", type=int, default=80, help="node2vec walk length (the paper's 80)")
+    ap.add_argument("--negative", type=int, default=10, help="node2vec negative samples")
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
     edges = f"{a.data}/blogcatalog/blogcatalog.edges.txt"
@@ -71,8 +73,8 @@ def main():
     for rd in range(rounds):
         jobs = [("northstar DeepWalk", lambda o: ours(a.build, edges, o)),
                 ("gensim DeepWalk", lambda o: gensim(edges, o)),
-                (f"northstar node2vec p={a.p:g} q={a.q:g} l={a.length}",
-                 lambda o: ours(a.build, edges, o, a.p, a.q, a.length))]
+                (f"northstar node2vec p={a.p:g} q={a.q:g} l={a.length} neg={a.negative}",
+                 lambda o: ours(a.build, edges, o, a.p, a.q, a.length, a.negative))]
         if rd % 2:
             jobs.reverse()
         for name, fn in jobs:
