@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -1077,21 +1078,23 @@ int ns_bpe_export_llama2c(const ns_bpe *b, const char *path)
 
 /* GPT-2's bytes_to_unicode: printable bytes map to themselves, the rest to
  * 256 + k in byte order. Returns the byte of a code point or -1. */
+static int16_t g2_byte_of[324]; /* code point (< 324) -> byte, -1 if none */
+static pthread_once_t g2_once = PTHREAD_ONCE_INIT;
+
+static void g2_init(void)
+{
+    for (int i = 0; i < 324; i++) g2_byte_of[i] = -1;
+    int k = 0;
+    for (int bb = 0; bb < 256; bb++) {
+        int keep = (bb >= 33 && bb <= 126) || (bb >= 161 && bb <= 172) || (bb >= 174 && bb <= 255);
+        g2_byte_of[keep ? bb : 256 + k++] = (int16_t)bb;
+    }
+}
+
 static int unicode_to_byte(int32_t cp)
 {
-    static int32_t tab[256];
-    static int init;
-    if (!init) {
-        int k = 0;
-        for (int bb = 0; bb < 256; bb++) {
-            int keep = (bb >= 33 && bb <= 126) || (bb >= 161 && bb <= 172) || (bb >= 174 && bb <= 255);
-            tab[bb] = keep ? bb : 256 + k++;
-        }
-        init = 1;
-    }
-    for (int bb = 0; bb < 256; bb++)
-        if (tab[bb] == cp) return bb;
-    return -1;
+    pthread_once(&g2_once, g2_init);
+    return cp >= 0 && cp < 324 ? g2_byte_of[cp] : -1;
 }
 
 static int gpt2_piece_bytes(const char *s, ns_buf *out)
