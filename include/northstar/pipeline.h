@@ -42,7 +42,9 @@
 #ifndef NORTHSTAR_PIPELINE_H
 #define NORTHSTAR_PIPELINE_H
 
+#include "northstar/attr.h"
 #include "northstar/base.h"
+#include "northstar/feature.h"
 #include "northstar/realtime.h"
 #include "northstar/store.h"
 
@@ -68,6 +70,8 @@ typedef struct ns_state_opts {
     int recent_len;      /* recent positive items kept per user (default 32) */
     int cooc_neighbours; /* co-click neighbours kept per item (default 64) */
     int cooc_history;    /* recent items paired with each new click (default 20) */
+    int implicit_ratings;/* 1: every rating is positive feedback (MovieLens as
+                            implicit data); 0: ratings >= 3.5 only (default) */
 } ns_state_opts;
 
 ns_rec_state *ns_rec_state_new(const ns_state_opts *opts);
@@ -125,6 +129,14 @@ void ns_rec_state_item(ns_rec_state *s, uint32_t i, ns_item_view *out);
 const char *ns_rec_state_category_name(ns_rec_state *s, uint32_t cat);
 int ns_rec_state_has_seen(ns_rec_state *s, uint32_t user, uint32_t item);
 
+/* Attribute bitmaps (attr.h) kept in step with the catalogue: users by
+ * "age" (bucket name, ns_rec_state_age_name), "gender" and "occupation";
+ * items by "category". Ids are the state's dense indexes. Read them under
+ * the read lock; the bitmaps belong to the state. */
+const ns_attr *ns_rec_state_user_attrs(ns_rec_state *s);
+const ns_attr *ns_rec_state_item_attrs(ns_rec_state *s);
+const char *ns_rec_state_age_name(int bucket); /* "under18", "18-24", ..., "56+"; 0 "unknown" */
+
 typedef struct ns_scored {
     uint32_t item;
     float score;
@@ -173,6 +185,7 @@ typedef struct ns_candidate {
     uint32_t item;
     uint32_t channels;                /* bit c: channel c produced it */
     float chan_score[NS_MAX_CHANNELS]; /* 1 - rank/quota in channel c, 0 if absent */
+    float chan_raw[NS_MAX_CHANNELS];   /* the channel's own score, 0 if absent */
     float score;                      /* ranker output */
 } ns_candidate;
 
@@ -253,6 +266,30 @@ double ns_pipeline_north_star(ns_pipeline *p, double now, uint64_t *num, uint64_
 /* Cumulative per-channel counts since the pipeline was built: candidates
  * produced and items served (in final lists). */
 void ns_pipeline_channel_counts(const ns_pipeline *p, int c, uint64_t *produced, uint64_t *served);
+
+/* ---- training examples for the ranker (northstar train) ---------------------- */
+
+/* The ranker input columns this pipeline can compute (rank_features.c):
+ * user_*, item_*, rt_*, ctx_*, channels, nchannels, cat_affinity, and
+ * ch:<channel> / raw:<channel> for each of its channels. Malloc'd strings
+ * in a malloc'd array (the caller frees both). */
+int ns_pipeline_feature_columns(const ns_pipeline *p, char ***names, int *n);
+
+typedef struct ns_example_req {
+    const char *user;       /* external id */
+    const ns_context *ctx;
+    const uint32_t *extra;  /* items to describe besides the candidates (e.g. a */
+    int nextra;             /* shown slate), with their recall evidence if any */
+    int candidates;         /* 1: also every recall candidate passing the filters */
+} ns_example_req;
+
+/* fn(item, is_candidate, row, ncols, ctx) for each item described, with
+ * row[j] the value of column j of ns_pipeline_feature_columns (strings
+ * valid during the call). A nonzero return stops (negative: an error). */
+typedef int (*ns_example_fn)(uint32_t item, int is_candidate, const ns_fvalue *row, int ncols, void *ctx);
+/* The same recall, merge and filters as ns_pipeline_recommend, and the
+ * features the ranker sees; nothing is ranked or counted as served. */
+int ns_pipeline_examples(ns_pipeline *p, const ns_example_req *r, ns_example_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }

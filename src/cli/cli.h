@@ -59,6 +59,9 @@ int cmd_rank(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+/* train and eval: the names cmd_train / cmd_eval are taken by statics in cmd_llm.c */
+int cmd_train_rec(int argc, char **argv);
+int cmd_eval_rec(int argc, char **argv);
 int cmd_llm(int argc, char **argv);
 
 #endif

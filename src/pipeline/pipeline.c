@@ -21,11 +21,12 @@
 
 enum { MAX_TYPES = 32 };
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static const ns_channel_type *ch_types[MAX_TYPES] = {&ns__channel_trending, &ns__channel_segment,
-                                                    &ns__channel_popular, &ns__channel_fresh, &ns__channel_cooc};
-static int nch_types = 5;
-static const ns_ranker_type *rk_types[MAX_TYPES] = {&ns__ranker_blend};
-static int nrk_types = 1;
+static const ns_channel_type *ch_types[MAX_TYPES] = {
+    &ns__channel_trending, &ns__channel_segment, &ns__channel_popular, &ns__channel_fresh, &ns__channel_cooc,
+    &ns__channel_i2i,      &ns__channel_profile, &ns__channel_keyword, &ns__channel_vector};
+static int nch_types = 9;
+static const ns_ranker_type *rk_types[MAX_TYPES] = {&ns__ranker_blend, &ns__ranker_wide_deep};
+static int nrk_types = 2;
 
 static int reg_add(const void **tab, int *n, const void *t, const char *name, const char *(*name_of)(const void *))
 {
@@ -154,6 +155,7 @@ typedef struct {
 
 struct ns_pipeline {
     ns_rec_state *st;
+    char base_dir[1024]; /* directory of the config file: relative *_file params are resolved there */
     json_t *cfg; /* kept: string settings point into it */
     int nch;
     channel ch[NS_MAX_CHANNELS];
@@ -193,7 +195,30 @@ const char *ns_pipeline_default_config(void) { return default_config; }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int build(ns_pipeline *p, const json_t *root)
+/* Params whose key ends in "file" name files (models, indexes). A relative
+ * one is taken relative to the config file's directory, so a model bundle
+ * (`northstar train --out DIR`) can move as a whole. Rewritten in place:
+ * the config tree belongs to the pipeline. */
+static int resolve_files(const ns_pipeline *p, json_t *params, const char *path)
+{
+    if (!params || !p->base_dir[0]) return 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(params, key, v)
+    {
+        size_t kl = strlen(key);
+        if (kl < 4 || strcmp(key + kl - 4, "file") || !json_is_string(v)) continue;
+        const char *f = json_string_value(v);
+        if (!*f || f[0] == '/') continue;
+        char full[2048];
+        if (snprintf(full, sizeof full, "%s/%s", p->base_dir, f) >= (int)sizeof full)
+            return cfg_bad(path, key, "path too long");
+        if (json_string_set(v, full) < 0) return NS_ENOMEM;
+    }
+    return 0;
+}
+
+static int build(ns_pipeline *p, json_t *root)
 {
     static const char *const top_keys[] = {"north_star", "recall", "filters", "rank", "diversity", "limits", NULL};
     static const char *const ev_names[] = {"impression", "click", "like", "purchase", "rating", NULL};
@@ -239,7 +264,7 @@ static int build(ns_pipeline *p, const json_t *root)
         channel *ch = &p->ch[p->nch];
         if (!(ch->t = ns_channel_find(type))) {
             char why[96];
-            snprintf(why, sizeof why, "no channel type '%s' (built in: trending, segment, popular, fresh, cooc)", type);
+            snprintf(why, sizeof why, "no channel type '%s' (built in: trending, segment, popular, fresh, cooc, i2i, profile, keyword, vector)", type);
             return cfg_bad(path, "type", why);
         }
         snprintf(ch->name, sizeof ch->name, "%s", name);
@@ -248,6 +273,7 @@ static int build(ns_pipeline *p, const json_t *root)
         char ppath[80];
         snprintf(ppath, sizeof ppath, "%s.params", path);
         if (params && !json_is_object(params)) return cfg_bad(path, "params", "expected an object");
+        if ((rc = resolve_files(p, (json_t *)params, ppath)) < 0) return rc;
         if ((rc = ch->t->create(params, ppath, p->st, &ch->self)) < 0) return rc;
         p->names[p->nch] = ch->name;
         p->nch++;
@@ -281,9 +307,10 @@ static int build(ns_pipeline *p, const json_t *root)
         return rc < 0 ? rc : cfg_bad("", "rank", "expected an object");
     const char *rtype = NULL;
     if ((rc = ns__cfg_str(rk, "rank", "type", NULL, "blend", &rtype)) < 0) return rc;
-    if (!(p->rk = ns_ranker_find(rtype))) return cfg_bad("rank", "type", "no such ranker type (built in: blend)");
+    if (!(p->rk = ns_ranker_find(rtype))) return cfg_bad("rank", "type", "no such ranker type (built in: blend, wide_deep)");
     const json_t *rparams = rk ? json_object_get(rk, "params") : NULL;
     if (rparams && !json_is_object(rparams)) return cfg_bad("rank", "params", "expected an object");
+    if ((rc = resolve_files(p, (json_t *)rparams, "rank.params")) < 0) return rc;
     if ((rc = p->rk->create(rparams, "rank.params", p->st, p->names, p->nch, &p->rk_self)) < 0) return rc;
 
     /* diversity, limits */
@@ -307,6 +334,11 @@ int ns_pipeline_new(ns_pipeline **out, const char *json_text, const char *origin
     }
     p->st = st;
     p->cfg = root;
+    /* A config read from a file resolves relative model paths next to it. */
+    const char *slash = origin ? strrchr(origin, '/') : NULL;
+    if (slash) snprintf(p->base_dir, sizeof p->base_dir, "%.*s", (int)(slash - origin), origin);
+    else if (origin && ns_file_exists(origin)) snprintf(p->base_dir, sizeof p->base_dir, ".");
+    if (slash == origin && slash) snprintf(p->base_dir, sizeof p->base_dir, "/");
     int rc = build(p, root);
     if (rc < 0) {
         const ns_error_info *e = ns_err_last();
@@ -381,46 +413,34 @@ static int cmp_ranked(const void *a, const void *b)
     return x->c->item < y->c->item ? -1 : x->c->item > y->c->item;
 }
 
-int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_result *out, ns_arena *a)
+/* Recall every channel, merge and de-duplicate (keeping provenance), then
+ * filter. Called under the state's read lock; memory from the arena.
+ * per_channel (may be NULL) gets each channel's count. */
+typedef struct {
+    ns_candidate *cand;
+    int ncand;    /* after merge */
+    int kept;     /* after filters: cand[0..kept) */
+    int cap;      /* room in cand */
+} gathered;
+
+static int gather(ns_pipeline *p, const ns_recall_req *rr, int extra, int *per_channel, gathered *g, ns_arena *a)
 {
-    memset(out, 0, sizeof *out);
-    int n = req->n ? req->n : (int)p->default_n;
-    if (n < 1 || n > p->max_n)
-        return ns_err_set_at(NS_ERANGE, NULL, 0, "n", NULL, "n must be between 1 and %ld", p->max_n);
-    if (!req->ctx) return ns_err_set(NS_EINVAL, "recommend: no context");
-    double t0 = ns_now();
     int total_quota = 0;
     for (int c = 0; c < p->nch; c++) total_quota += p->ch[c].quota;
     size_t hcap = 64;
     while (hcap < (size_t)total_quota * 2) hcap <<= 1;
-    ns_candidate *cand = ns_arena_alloc(a, sizeof(ns_candidate) * (size_t)total_quota, 8);
+    g->cap = total_quota + extra;
+    g->cand = ns_arena_alloc(a, sizeof(ns_candidate) * (size_t)(g->cap ? g->cap : 1), 8);
     int32_t *slot = ns_arena_alloc(a, sizeof(int32_t) * hcap, 4);
     ns_scored *buf = ns_arena_alloc(a, sizeof(ns_scored) * 1000, 4);
-    if (!cand || !slot || !buf) return NS_ENOMEM;
+    if (!g->cand || !slot || !buf) return NS_ENOMEM;
     memset(slot, 0xff, sizeof(int32_t) * hcap);
-
-    ns_rec_state *st = p->st;
-    ns_rec_state_rdlock(st);
-    int rc = 0;
-    ns_user_view uv;
-    uint32_t user = 0;
-    int known = req->user && ns__state_find_user_locked(st, req->user, &user);
-    if (known) ns_rec_state_user(st, user, &uv);
-    double now = ns_rec_state_now(st);
-    if (now <= 0) now = req->ctx->ts;
-    ns_recall_req rr = {st, user, known, known ? &uv : NULL, req->ctx, now};
-    out->cold_start = !known;
-
-    /* Recall and merge. */
+    ns_candidate *cand = g->cand;
     int ncand = 0;
     for (int c = 0; c < p->nch; c++) {
-        int got = p->ch[c].t->recall(p->ch[c].self, &rr, p->ch[c].quota, buf);
-        if (got < 0) {
-            ns_err_wrap("recall channel '%s'", p->ch[c].name);
-            rc = got;
-            goto out;
-        }
-        out->per_channel[c] = got;
+        int got = p->ch[c].t->recall(p->ch[c].self, rr, p->ch[c].quota, buf);
+        if (got < 0) return ns_err_wrap("recall channel '%s'", p->ch[c].name);
+        if (per_channel) per_channel[c] = got;
         atomic_fetch_add(&p->produced[c], (uint64_t)got);
         for (int k = 0; k < got; k++) {
             uint32_t it = buf[k].item;
@@ -434,21 +454,55 @@ int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_resu
             ns_candidate *cd = &cand[slot[h]];
             cd->channels |= 1u << c;
             cd->chan_score[c] = 1.0f - (float)k / (float)p->ch[c].quota;
+            cd->chan_raw[c] = buf[k].score;
         }
     }
-    out->candidates = ncand;
-
-    /* Filters. */
+    g->ncand = ncand;
     int kept = 0;
     for (int i = 0; i < ncand; i++) {
         ns_item_view iv;
-        ns_rec_state_item(st, cand[i].item, &iv);
-        if (p->filter_seen && known && ns_rec_state_has_seen(st, user, cand[i].item)) continue;
-        if (p->filter_unpublished && iv.created > now) continue;
+        ns_rec_state_item(p->st, cand[i].item, &iv);
+        if (p->filter_seen && rr->user_known && ns_rec_state_has_seen(p->st, rr->user, cand[i].item)) continue;
+        if (p->filter_unpublished && iv.created > rr->now) continue;
         if (is_blocked(p, iv.id)) continue;
         cand[kept++] = cand[i];
     }
-    out->filtered = ncand - kept;
+    g->kept = kept;
+    return 0;
+}
+
+/* The request's user and stream time, under the read lock. */
+static void request_of(ns_pipeline *p, const char *user, const ns_context *ctx, ns_user_view *uv, ns_recall_req *rr)
+{
+    uint32_t u = 0;
+    int known = user && ns__state_find_user_locked(p->st, user, &u);
+    if (known) ns_rec_state_user(p->st, u, uv);
+    double now = ns_rec_state_now(p->st);
+    if (now <= 0) now = ctx->ts;
+    *rr = (ns_recall_req){p->st, u, known, known ? uv : NULL, ctx, now};
+}
+
+int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_result *out, ns_arena *a)
+{
+    memset(out, 0, sizeof *out);
+    int n = req->n ? req->n : (int)p->default_n;
+    if (n < 1 || n > p->max_n)
+        return ns_err_set_at(NS_ERANGE, NULL, 0, "n", NULL, "n must be between 1 and %ld", p->max_n);
+    if (!req->ctx) return ns_err_set(NS_EINVAL, "recommend: no context");
+    double t0 = ns_now();
+    ns_rec_state *st = p->st;
+    ns_rec_state_rdlock(st);
+    ns_user_view uv;
+    ns_recall_req rr;
+    request_of(p, req->user, req->ctx, &uv, &rr);
+    out->cold_start = !rr.user_known;
+    gathered g;
+    int rc = gather(p, &rr, 0, out->per_channel, &g, a);
+    if (rc < 0) goto out;
+    ns_candidate *cand = g.cand;
+    int kept = g.kept;
+    out->candidates = g.ncand;
+    out->filtered = g.ncand - kept;
     double t1 = ns_now();
     out->recall_ms = (t1 - t0) * 1e3;
 
@@ -461,8 +515,8 @@ int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_resu
         goto out;
     }
     ns_rt *rtf = ns_rec_state_rt(st);
-    ns_rt_items_stats(rtf, &cand[0].item, sizeof cand[0], (size_t)kept, now, rt);
-    ns_rank_input in = {st, &rr, cand, kept, rt, known ? ns_rt_user_clicks_30m(rtf, user, now) : 0,
+    ns_rt_items_stats(rtf, &cand[0].item, sizeof cand[0], (size_t)kept, rr.now, rt);
+    ns_rank_input in = {st, &rr, cand, kept, rt, rr.user_known ? ns_rt_user_clicks_30m(rtf, rr.user, rr.now) : 0,
                         p->names, p->nch};
     if ((rc = p->rk->score(p->rk_self, &in, scores)) < 0) {
         ns_err_wrap("ranker '%s'", p->rk->type);
@@ -502,5 +556,79 @@ int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_resu
     out->rank_ms = (ns_now() - t1) * 1e3;
 out:
     ns_rec_state_unlock(st);
+    return rc;
+}
+
+/* ---- training examples ------------------------------------------------------------------------------- */
+
+int ns_pipeline_feature_columns(const ns_pipeline *p, char ***names, int *n)
+{
+    return ns__fcols_default(p->names, p->nch, names, n);
+}
+
+int ns_pipeline_examples(ns_pipeline *p, const ns_example_req *r, ns_example_fn fn, void *ctx)
+{
+    if (!r->ctx) return ns_err_set(NS_EINVAL, "examples: no context");
+    char **names = NULL;
+    int ncols = 0, rc;
+    ns__fcols *fc = NULL;
+    if ((rc = ns__fcols_default(p->names, p->nch, &names, &ncols)) < 0) return rc;
+    rc = ns__fcols_compile(&fc, (const char *const *)names, ncols, p->names, p->nch);
+    for (int j = 0; j < ncols; j++) free(names[j]);
+    free(names);
+    if (rc < 0) return rc;
+    ns_arena a;
+    ns_arena_init(&a, 65536);
+    ns_rec_state *st = p->st;
+    ns_rec_state_rdlock(st);
+    ns_user_view uv;
+    ns_recall_req rr;
+    request_of(p, r->user, r->ctx, &uv, &rr);
+    gathered g;
+    if ((rc = gather(p, &rr, r->nextra, NULL, &g, &a)) < 0) goto out;
+    int n = r->candidates ? g.kept : 0;
+    int *is_cand = ns_arena_calloc(&a, (size_t)g.cap + 1, sizeof(int));
+    if (!is_cand) {
+        rc = NS_ENOMEM;
+        goto out;
+    }
+    for (int i = 0; i < n; i++) is_cand[i] = 1;
+    /* Extra items: their recall evidence if a channel found them (before the filters), else none. */
+    for (int e = 0; e < r->nextra; e++) {
+        uint32_t it = r->extra[e];
+        int found = -1;
+        for (int i = 0; i < g.ncand && found < 0; i++)
+            if (g.cand[i].item == it) found = i;
+        int dup = 0;
+        for (int i = 0; i < n && !dup; i++) dup = g.cand[i].item == it;
+        if (dup) continue;
+        ns_candidate c;
+        if (found >= 0) c = g.cand[found];
+        else {
+            memset(&c, 0, sizeof c);
+            c.item = it;
+        }
+        g.cand[n++] = c;
+    }
+    ns_rt_item *rt = ns_arena_alloc(&a, sizeof(ns_rt_item) * (size_t)(n ? n : 1), 8);
+    ns_fvalue *rows = ns_arena_alloc(&a, sizeof(ns_fvalue) * (size_t)(n ? n : 1) * (size_t)ncols, 8);
+    if (!rt || !rows) {
+        rc = NS_ENOMEM;
+        goto out;
+    }
+    ns_rt *rtf = ns_rec_state_rt(st);
+    ns_rt_items_stats(rtf, &g.cand[0].item, sizeof g.cand[0], (size_t)n, rr.now, rt);
+    ns_rank_input in = {st, &rr, g.cand, n, rt, rr.user_known ? ns_rt_user_clicks_30m(rtf, rr.user, rr.now) : 0,
+                        p->names, p->nch};
+    if ((rc = ns__fcols_fill(fc, &in, rows, &a)) < 0) goto out;
+    for (int i = 0; i < n && rc >= 0; i++) {
+        int s = fn(g.cand[i].item, is_cand[i], rows + (size_t)i * (size_t)ncols, ncols, ctx);
+        if (s) rc = s < 0 ? s : 0;
+        if (s > 0) break;
+    }
+out:
+    ns_rec_state_unlock(st);
+    ns_arena_release(&a);
+    ns__fcols_free(fc);
     return rc;
 }

@@ -19,6 +19,8 @@
  */
 #include "pipeline_int.h"
 
+#include "northstar/attr.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -75,6 +77,7 @@ struct ns_rec_state {
     ns_window *type_1h, *type_1d;
     uint64_t type_total[NS_EV__COUNT];
     ns_u64map *seg[NSEG];
+    ns_attr *uattr, *iattr; /* user bitmaps by age bucket, gender, occupation; item bitmaps by category */
     uint32_t *active; /* items with an impression or click in the last day (and some older, until compacted) */
     uint32_t nactive, capactive;
     pthread_mutex_t cache_mu;
@@ -104,6 +107,10 @@ ns_rec_state *ns_rec_state_new(const ns_state_opts *opts)
     s->type_1h = ns_window_new(3600, 12, NS_EV__COUNT);
     s->type_1d = ns_window_new(86400, 24, NS_EV__COUNT);
     s->c_seg = ns_calloc(NSEG, sizeof(cache_t));
+    if (ns_attr_create(&s->uattr) < 0 || ns_attr_create(&s->iattr) < 0) {
+        ns_rec_state_free(s);
+        return NULL;
+    }
     if (!s->uids || !s->iids || !s->cats || !s->occs || !s->rt || !s->type_1h || !s->type_1d || !s->c_seg) {
         ns_rec_state_free(s);
         return NULL;
@@ -142,6 +149,8 @@ void ns_rec_state_free(ns_rec_state *s)
     ns_strmap_free(s->cats);
     ns_strmap_free(s->occs);
     ns_rt_free(s->rt);
+    ns_attr_free(s->uattr);
+    ns_attr_free(s->iattr);
     ns_window_free(s->type_1h);
     ns_window_free(s->type_1d);
     pthread_rwlock_destroy(&s->lock);
@@ -244,6 +253,25 @@ static int user_ensure(ns_rec_state *s, const char *ext, uint32_t *idx)
     return 0;
 }
 
+/* The profile bitmaps of a user: age (bucket name), gender, occupation.
+ * Unknown attributes are left out, so "everyone with gender=F" never
+ * includes users who did not say. Write lock held. */
+static const char *const age_names[8] = {"unknown", "under18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+"};
+
+static int index_user_attrs(ns_rec_state *s, uint32_t idx, const user_t *u)
+{
+    int rc = ns_attr_remove(s->uattr, idx);
+    if (rc >= 0 && u->age_bucket) rc = ns_attr_set(s->uattr, idx, "age", age_names[u->age_bucket]);
+    if (rc >= 0 && u->gender) rc = ns_attr_set(s->uattr, idx, "gender", u->gender == 1 ? "M" : u->gender == 2 ? "F" : "other");
+    if (rc >= 0 && u->occ) rc = ns_attr_set(s->uattr, idx, "occupation", ns_strmap_key(s->occs, u->occ - 1, NULL));
+    return rc;
+}
+
+const char *ns_rec_state_age_name(int bucket) { return bucket >= 0 && bucket < 8 ? age_names[bucket] : "unknown"; }
+
+const ns_attr *ns_rec_state_user_attrs(ns_rec_state *s) { return s->uattr; }
+const ns_attr *ns_rec_state_item_attrs(ns_rec_state *s) { return s->iattr; }
+
 int ns_rec_state_put_user(ns_rec_state *s, const ns_user_rec *r, uint32_t *out)
 {
     if (!r->id || !*r->id) return ns_err_set_at(NS_EINVAL, NULL, 0, "id", NULL, "user id is missing");
@@ -263,6 +291,7 @@ int ns_rec_state_put_user(ns_rec_state *s, const ns_user_rec *r, uint32_t *out)
         u->segment = u->age_bucket || u->gender || u->occ
                          ? (uint32_t)u->age_bucket * 256u + (uint32_t)u->gender * 64u + u->occ
                          : NS_NO_SEGMENT;
+        rc = index_user_attrs(s, idx, u);
         if (out) *out = idx;
     }
     pthread_rwlock_unlock(&s->lock);
@@ -294,6 +323,7 @@ int ns_rec_state_put_item(ns_rec_state *s, const ns_item_rec *r, uint32_t *out)
     set_str(&it->title, r->title);
     set_str(&it->creator, r->creator);
     it->created = r->created;
+    if ((rc = ns_attr_remove(s->iattr, (uint32_t)id)) < 0) goto out;
     it->ncats = 0;
     for (const char *p = r->categories; p && *p && it->ncats < NS_MAX_ITEM_CATS;) {
         const char *e = strchr(p, '|');
@@ -302,7 +332,11 @@ int ns_rec_state_put_item(ns_rec_state *s, const ns_item_rec *r, uint32_t *out)
         while (n && p[n - 1] == ' ') n--;
         if (n) {
             int64_t c = ns_strmap_intern(s->cats, p, n);
-            if (c >= 0) it->cats[it->ncats++] = (uint32_t)c;
+            if (c >= 0) {
+                it->cats[it->ncats++] = (uint32_t)c;
+                if ((rc = ns_attr_set(s->iattr, (uint32_t)id, "category", ns_strmap_key(s->cats, c, NULL))) < 0)
+                    goto out;
+            }
         }
         if (!e) break;
         p = e + 1;
@@ -351,6 +385,7 @@ int ns__state_find_item_locked(ns_rec_state *s, const char *ext, uint32_t *idx)
 }
 
 uint32_t ns__state_nitems_locked(ns_rec_state *s) { return s->nitems; }
+uint64_t ns__state_nevents_locked(ns_rec_state *s) { return s->nevents; }
 uint32_t ns__state_ncats_locked(ns_rec_state *s) { return (uint32_t)ns_strmap_count(s->cats); }
 
 void ns_rec_state_user(ns_rec_state *s, uint32_t u, ns_user_view *v)
@@ -475,7 +510,7 @@ int ns_rec_state_event(ns_rec_state *s, const ns_event_rec *ev)
     s->nevents++;
     user_t *u = &s->users[ui];
     u->nevents++;
-    if (!ns_event_is_positive(ev->type, ev->value)) goto out;
+    if (!(s->o.implicit_ratings && ev->type == NS_EV_RATING) && !ns_event_is_positive(ev->type, ev->value)) goto out;
     item_t *it = &s->items[ii];
     it->pos++;
     if ((rc = seen_add(u, ii)) < 0) goto out;
@@ -538,7 +573,7 @@ fail:
 /* Bounded min-heap of the best k (score desc, then item asc). */
 static int worse(ns_scored a, ns_scored b) { return a.score < b.score || (a.score == b.score && a.item > b.item); }
 
-static void heap_push(ns_scored *h, int *n, int k, ns_scored x)
+void ns__scored_push(ns_scored *h, int *n, int k, ns_scored x)
 {
     if (*n < k) {
         int i = (*n)++;
@@ -616,14 +651,14 @@ static void fill_popular(ns_rec_state *s, ns_scored *h, int *n, int k, const voi
 {
     (void)arg;
     for (uint32_t i = 0; i < s->nitems; i++)
-        if (s->items[i].pos) heap_push(h, n, k, (ns_scored){i, (float)s->items[i].pos});
+        if (s->items[i].pos) ns__scored_push(h, n, k, (ns_scored){i, (float)s->items[i].pos});
 }
 
 /* Newest first; the score is the creation time in days. */
 static void fill_fresh(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg)
 {
     (void)arg;
-    for (uint32_t i = 0; i < s->nitems; i++) heap_push(h, n, k, (ns_scored){i, (float)(s->items[i].created / 86400.0)});
+    for (uint32_t i = 0; i < s->nitems; i++) ns__scored_push(h, n, k, (ns_scored){i, (float)(s->items[i].created / 86400.0)});
 }
 
 static void fill_segment(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg)
@@ -631,7 +666,7 @@ static void fill_segment(ns_rec_state *s, ns_scored *h, int *n, int k, const voi
     const ns_u64map *m = s->seg[*(const uint32_t *)arg];
     if (!m) return;
     for (size_t i = 0; i < m->cap; i++)
-        if (m->used[i]) heap_push(h, n, k, (ns_scored){(uint32_t)m->keys[i], (float)m->vals[i]});
+        if (m->used[i]) ns__scored_push(h, n, k, (ns_scored){(uint32_t)m->keys[i], (float)m->vals[i]});
 }
 
 typedef struct { int day; double now; } trend_arg;
@@ -645,7 +680,7 @@ static void fill_trending(ns_rec_state *s, ns_scored *h, int *n, int k, const vo
         if (s->items[i].last_active < horizon) continue;
         uint64_t imp, clk;
         ns_rt_item_counts(s->rt, i, a->now, a->day, &imp, &clk);
-        if (clk || imp) heap_push(h, n, k, (ns_scored){i, (float)clk + 0.001f * (float)imp});
+        if (clk || imp) ns__scored_push(h, n, k, (ns_scored){i, (float)clk + 0.001f * (float)imp});
     }
 }
 
@@ -687,7 +722,7 @@ int ns_rec_state_similar(ns_rec_state *s, uint32_t item, ns_scored *out, int max
     for (int j = 0; j < it->nnb; j++) {
         const item_t *o = &s->items[it->nb[j].item];
         double denom = sqrt((double)(it->pos ? it->pos : 1) * (double)(o->pos ? o->pos : 1));
-        heap_push(h, &n, max, (ns_scored){it->nb[j].item, (float)(it->nb[j].count / denom)});
+        ns__scored_push(h, &n, max, (ns_scored){it->nb[j].item, (float)(it->nb[j].count / denom)});
     }
     ns__topk_sort(h, n);
     memcpy(out, h, sizeof(ns_scored) * (size_t)n);

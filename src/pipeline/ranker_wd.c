@@ -1,0 +1,153 @@
+/*
+ * ranker_wd.c — the "wide_deep" ranker: a Wide & Deep model (rank.h)
+ * trained offline by `northstar train` on the pipeline's own features
+ * (rank_features.c: user, item, context, real-time and recall evidence)
+ * scores every candidate with its click/like probability.
+ *
+ *   "rank": {"type": "wide_deep",
+ *            "params": {"model_file": "ranker.safetensors", "required": false,
+ *                       "fallback": {"weights": {...}, "ctr_weight": 0.5}}}
+ *
+ * The model file carries its fitted feature spec; its input columns are
+ * compiled against the pipeline's channels when the pipeline is built (an
+ * unknown column is an error naming it). When the file is absent or does
+ * not load and "required" is false, the ranker logs why and ranks with the
+ * "blend" rule configured under "fallback", so a service without a trained
+ * model still serves.
+ *
+ * Threads: the model is read-only; each concurrent request borrows a
+ * scoring context (scratch buffers, rank ctx, row arena) from a pool.
+ */
+#include "northstar/rank.h"
+#include "pipeline_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct wd_ctx {
+    ns_rank_ctx *cx;
+    ns_fvalue *rows;
+    size_t cap; /* rows allocated, in values */
+    ns_arena a;
+    struct wd_ctx *next;
+} wd_ctx;
+
+typedef struct {
+    ns_ranker *m;
+    ns__fcols *cols;
+    int ncols;
+    void *fallback; /* blend ranker when there is no model */
+    pthread_mutex_t mu;
+    wd_ctx *pool;
+} wd_t;
+
+static void wd_free(void *self)
+{
+    wd_t *w = self;
+    if (!w) return;
+    for (wd_ctx *c = w->pool, *n; c; c = n) {
+        n = c->next;
+        ns_rank_ctx_free(c->cx);
+        free(c->rows);
+        ns_arena_release(&c->a);
+        free(c);
+    }
+    ns__fcols_free(w->cols);
+    ns_ranker_free(w->m);
+    if (w->fallback) ns__ranker_blend.free(w->fallback);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+static int wd_create(const json_t *params, const char *path, ns_rec_state *st, const char *const *names, int nch,
+                     void **self)
+{
+    wd_t *w = ns_calloc(1, sizeof *w);
+    if (!w) return NS_ENOMEM;
+    pthread_mutex_init(&w->mu, NULL);
+    const char *file = NULL;
+    int required = 0;
+    int rc = ns__cfg_str(params, path, "model_file", NULL, NULL, &file);
+    if (rc >= 0) rc = ns__cfg_bool(params, path, "required", 0, &required);
+    const json_t *fb = params ? json_object_get(params, "fallback") : NULL;
+    char fpath[160];
+    snprintf(fpath, sizeof fpath, "%s.fallback", path);
+    if (rc >= 0 && fb && !json_is_object(fb)) rc = ns_err_set_at(NS_EINVAL, NULL, 0, fpath, NULL, "expected an object");
+    if (rc >= 0 && file) {
+        int lrc = ns_ranker_load(&w->m, file);
+        if (lrc >= 0) {
+            const ns_feature_spec *sp = ns_ranker_spec(w->m);
+            w->ncols = ns_fspec_input_count(sp);
+            const char **cn = ns_calloc((size_t)(w->ncols ? w->ncols : 1), sizeof *cn);
+            if (!cn) rc = NS_ENOMEM;
+            for (int j = 0; cn && j < w->ncols; j++) cn[j] = ns_fspec_input_name(sp, j);
+            if (rc >= 0 && (rc = ns__fcols_compile(&w->cols, cn, w->ncols, names, nch)) < 0)
+                ns_err_wrap("%s.model_file %s", path, file);
+            free(cn);
+        } else if (required) {
+            rc = ns_err_wrap("%s.model_file", path);
+        } else {
+            ns_log_warn("ranker: no Wide & Deep model (%s); ranking with the fallback blend", ns_err_msg());
+            w->m = NULL;
+        }
+    } else if (rc >= 0 && required)
+        rc = ns_err_set_at(NS_EINVAL, NULL, 0, path, NULL, "model_file is required");
+    if (rc >= 0 && !w->m) rc = ns__ranker_blend.create(fb, fpath, st, names, nch, &w->fallback);
+    if (rc < 0) {
+        wd_free(w);
+        return rc;
+    }
+    *self = w;
+    return 0;
+}
+
+static wd_ctx *ctx_get(wd_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    wd_ctx *c = w->pool;
+    if (c) w->pool = c->next;
+    pthread_mutex_unlock(&w->mu);
+    if (c) return c;
+    if (!(c = ns_calloc(1, sizeof *c))) return NULL;
+    if (!(c->cx = ns_rank_ctx_new(w->m))) {
+        free(c);
+        return NULL;
+    }
+    ns_arena_init(&c->a, 16384);
+    return c;
+}
+
+static void ctx_put(wd_t *w, wd_ctx *c)
+{
+    pthread_mutex_lock(&w->mu);
+    c->next = w->pool;
+    w->pool = c;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int wd_score(void *self, const ns_rank_input *in, float *scores)
+{
+    wd_t *w = self;
+    if (!w->m) return ns__ranker_blend.score(w->fallback, in, scores);
+    if (!in->n) return 0;
+    wd_ctx *c = ctx_get(w);
+    if (!c) return NS_ENOMEM;
+    int rc = 0;
+    size_t need = (size_t)in->n * (size_t)w->ncols;
+    if (need > c->cap) {
+        ns_fvalue *r = ns_realloc(c->rows, sizeof *r * need);
+        if (!r) rc = NS_ENOMEM;
+        else {
+            c->rows = r;
+            c->cap = need;
+        }
+    }
+    ns_arena_reset(&c->a);
+    if (rc >= 0) rc = ns__fcols_fill(w->cols, in, c->rows, &c->a);
+    if (rc >= 0) rc = ns_ranker_score(w->m, c->cx, c->rows, in->n, scores);
+    ctx_put(w, c);
+    return rc < 0 ? rc : 0;
+}
+
+const ns_ranker_type ns__ranker_wide_deep = {"wide_deep", wd_create, wd_score, wd_free};
