@@ -180,7 +180,9 @@ typedef struct ns_bundle_opts {
     ns_i2i_opts i2i;
     int quota_i2i, quota_vector, quota_keyword, quota_profile, quota_trending, quota_popular, quota_fresh;
     int vectors;          /* train item vectors + HNSW (default 1) */
-    int vec_dim, vec_epochs, vec_window; /* 64, 20, 10 */
+    int vec_dim, vec_epochs, vec_window; /* 64, 20, 50 (item2vec: most of a history is context) */
+    int vec_history;      /* the vector channel's history (32) */
+    const char *vec_query;/* its query mode: "each" (default) or "mean" */
     int keyword;          /* build the keyword index (default 1) */
     int terms_per_item;   /* 8 */
     int ranker;           /* train the Wide & Deep ranker (default 1) */

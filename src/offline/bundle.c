@@ -37,7 +37,9 @@ ns_bundle_opts ns_bundle_defaults(void)
     o.vectors = 1;
     o.vec_dim = 64;
     o.vec_epochs = 20;
-    o.vec_window = 10;
+    o.vec_window = 50;
+    o.vec_history = 32;
+    o.vec_query = "mean";
     o.keyword = 1;
     o.terms_per_item = 8;
     o.ranker = 1;
@@ -342,7 +344,8 @@ static json_t *bundle_config(const ns_bundle_opts *o, const have_t *h, int with_
     }
     if (h->vectors) {
         add_channel(rec, "vector", "vector", o->quota_vector,
-                    json_pack("{s:s, s:s, s:i}", "vectors_file", "items.vec", "index_file", "items.hnsw", "history", 3));
+                    json_pack("{s:s, s:s, s:i, s:s}", "vectors_file", "items.vec", "index_file", "items.hnsw", "history",
+                              o->vec_history, "query", o->vec_query));
         json_object_set_new(w, "vector", json_real(1.0));
     }
     if (h->keyword) {

@@ -157,6 +157,17 @@ static int run_row(ml_ctx *m, const char *cfg, const char *origin, const char *n
         row->cands = ncsum / (double)cusers;
     }
     if (dump && fclose(dump) != 0 && rc >= 0) rc = ns_err_set(NS_EIO, "writing predictions of '%s'", name);
+    if (dump_dir && rc >= 0) { /* our figures, for the reference to compare with */
+        char path[2048];
+        snprintf(path, sizeof path, "%s/metrics.tsv", dump_dir);
+        FILE *f = fopen(path, "a");
+        if (!f) rc = ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "cannot write");
+        else {
+            fprintf(f, "%s\t%d\t%ld\t%.17g\t%.17g\t%.17g\t%.17g\t%.17g\n", name, k, row->m.users, row->m.precision,
+                    row->m.recall, row->m.ndcg, row->m.map, row->m.map_at_k);
+            if (fclose(f) != 0) rc = ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "write failed");
+        }
+    }
     free(pred);
     ns_arena_release(&a);
     ns_pipeline_free(p);
@@ -167,6 +178,8 @@ static int dump_split(const ns_dataset *d, const uint8_t *test, const char *dir)
 {
     char path[2048];
     int rc = ns_mkdirs(dir);
+    snprintf(path, sizeof path, "%s/metrics.tsv", dir);
+    remove(path);
     for (int part = 0; rc >= 0 && part < 2; part++) {
         snprintf(path, sizeof path, "%s/%s.tsv", dir, part ? "test" : "train");
         FILE *f = fopen(path, "w");

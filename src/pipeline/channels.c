@@ -93,6 +93,8 @@ static int by_item(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+void ns__scored_sort_by_item(ns_scored *h, int n) { qsort(h, (size_t)n, sizeof *h, by_item); }
+
 /* Sum over the last `history` items h_j (newest j = 0) of
  * sim(h_j, i) / (1 + j): recent interests weigh more. */
 static int cooc_recall(void *self, const ns_recall_req *req, int quota, ns_scored *out)
@@ -110,7 +112,7 @@ static int cooc_recall(void *self, const ns_recall_req *req, int quota, ns_score
         for (int k = 0; k < n; k++) acc[nacc++] = (ns_scored){buf[k].item, buf[k].score / (float)(1 + j)};
     }
     /* Merge duplicates: sort by item, sum runs. */
-    qsort(acc, (size_t)nacc, sizeof *acc, by_item);
+    ns__scored_sort_by_item(acc, nacc);
     int m = 0;
     for (int k = 0; k < nacc; k++) {
         if (m && acc[m - 1].item == acc[k].item) acc[m - 1].score += acc[k].score;

@@ -13,6 +13,8 @@ uint64_t ns__state_nevents_locked(ns_rec_state *s);
 uint32_t ns__state_ncats_locked(ns_rec_state *s);
 /* Sort scored items best first (score desc, item asc). */
 void ns__topk_sort(ns_scored *h, int n);
+/* Sort by item (then score desc), to merge duplicates. */
+void ns__scored_sort_by_item(ns_scored *h, int n);
 /* Keep the best k in a bounded min-heap h[0..*n) (then ns__topk_sort it). */
 void ns__scored_push(ns_scored *h, int *n, int k, ns_scored x);
 /* The dense state index of each row of a model whose rows are named by
