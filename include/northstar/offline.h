@@ -182,7 +182,7 @@ typedef struct ns_bundle_opts {
     int vectors;          /* train item vectors + HNSW (default 1) */
     int vec_dim, vec_epochs, vec_window; /* 64, 20, 50 (item2vec: most of a history is context) */
     int vec_history;      /* the vector channel's history (32) */
-    const char *vec_query;/* its query mode: "each" (default) or "mean" */
+    const char *vec_query;/* its query mode: "mean" (default) or "each" */
     int keyword;          /* build the keyword index (default 1) */
     int terms_per_item;   /* 8 */
     int ranker;           /* train the Wide & Deep ranker (default 1) */
