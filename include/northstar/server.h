@@ -13,7 +13,10 @@
  *   GET  /v1/items/{id}/similar?n=
  *   GET  /health                    liveness + sizes
  *   GET  /metrics                   Prometheus text format
- *   POST /admin/reload              rebuild the pipeline from its config
+ *   POST /admin/reload              rebuild the pipeline from its config (and
+ *                                   the models it names) and swap it in
+ *   POST /admin/retrain             train the models from the store into the
+ *                                   bundle directory (background), then reload
  *   GET  /admin/config              the pipeline config in force
  * Admin routes need "Authorization: Bearer <token>" (the --admin-token).
  * Errors are JSON: {"error": {"status": 422, "message": "...", "field":
@@ -112,7 +115,11 @@ typedef struct ns_service ns_service;
 
 typedef struct ns_service_opts {
     const char *db;          /* store file (created if absent) */
-    const char *config;      /* pipeline config file, NULL = built-in */
+    const char *config;      /* pipeline config file, NULL = built-in (or models/pipeline.json) */
+    const char *models;      /* model bundle directory (northstar train --out): its
+                                pipeline.json is the config unless `config` is set, and
+                                POST /admin/retrain trains into it */
+    int implicit_ratings;    /* every rating is positive feedback */
     ns_http_opts http;
     ns_store_sync sync;      /* default NS_SYNC_FULL */
     int max_batch;           /* most rows per POST (default 10000) */
@@ -125,6 +132,10 @@ int ns_service_port(const ns_service *s);
 /* Rebuild the pipeline from its config and swap it in (requests in flight
  * finish on the old one). */
 int ns_service_reload(ns_service *s);
+/* Train the model bundle from the store into opts.models and reload, on a
+ * background thread: NS_EBUSY when one is running, NS_EINVAL without a
+ * models directory. */
+int ns_service_retrain(ns_service *s);
 /* Graceful: stop accepting, drain, checkpoint and close the store. */
 void ns_service_stop(ns_service *s);
 

@@ -21,13 +21,17 @@ static const char usage[] =
     "\n"
     "Routes: POST /v1/users, /v1/items, /v1/events (batches); GET /v1/users/{id},\n"
     "/v1/recommend/{user}?n=&page=&device=&tz=, /v1/items/{id}/similar?n=,\n"
-    "/health, /metrics (Prometheus); POST /admin/reload, GET /admin/config\n"
-    "(with 'Authorization: Bearer TOKEN').\n"
+    "/health, /metrics (Prometheus); POST /admin/reload, /admin/retrain,\n"
+    "GET /admin/config (with 'Authorization: Bearer TOKEN').\n"
     "\n"
     "  --db FILE          the store (required)\n"
     "  --port N           TCP port (default 8080; 0 = any free port, printed)\n"
     "  --host ADDR        IPv4 address to listen on (default 127.0.0.1)\n"
-    "  --config FILE      pipeline config (JSON; default: built in, see --print-config)\n"
+    "  --models DIR       model bundle from 'northstar train --out DIR': serve its\n"
+    "                     pipeline.json; POST /admin/retrain trains into DIR\n"
+    "  --config FILE      pipeline config (JSON; default: DIR/pipeline.json with\n"
+    "                     --models, else built in, see --print-config)\n"
+    "  --implicit-ratings every rating is positive feedback (MovieLens-like stores)\n"
     "  --admin-token T    enable the admin routes (or $NS_ADMIN_TOKEN)\n"
     "  --workers N        HTTP worker threads (default 4)\n"
     "  --max-body BYTES   request body limit (default 4194304)\n"
@@ -55,6 +59,8 @@ static int on_opt(int c, const char *arg, void *ctx)
     case 'p': r = cli_int("serve", "--port", arg, 0, 65535, &v); o->so.http.port = (int)v; return r;
     case 'H': o->so.http.host = arg; return 0;
     case 'c': o->so.config = arg; return 0;
+    case 'm': o->so.models = arg; return 0;
+    case 'i': o->so.implicit_ratings = 1; return 0;
     case 'a': o->so.http.admin_token = arg; return 0;
     case 'w': r = cli_int("serve", "--workers", arg, 1, 256, &v); o->so.http.threads = (int)v; return r;
     case 'b': r = cli_int("serve", "--max-body", arg, 1024, 1L << 30, &v); o->so.http.max_body = (size_t)v; return r;
@@ -78,6 +84,8 @@ int cmd_serve(int argc, char **argv)
                                          {"port", required_argument, NULL, 'p'},
                                          {"host", required_argument, NULL, 'H'},
                                          {"config", required_argument, NULL, 'c'},
+                                         {"models", required_argument, NULL, 'm'},
+                                         {"implicit-ratings", no_argument, NULL, 'i'},
                                          {"admin-token", required_argument, NULL, 'a'},
                                          {"workers", required_argument, NULL, 'w'},
                                          {"max-body", required_argument, NULL, 'b'},
@@ -106,7 +114,8 @@ int cmd_serve(int argc, char **argv)
 
     ns_service *s;
     if (ns_service_start(&s, &o.so) < 0) return cli_fail("serve");
-    printf("northstar serve: listening on http://%s:%d (store %s)\n", o.so.http.host, ns_service_port(s), o.so.db);
+    printf("northstar serve: listening on http://%s:%d (store %s%s%s)\n", o.so.http.host, ns_service_port(s), o.so.db,
+           o.so.models ? ", models " : "", o.so.models ? o.so.models : "");
     fflush(stdout);
     for (;;) {
         int sig = 0;

@@ -522,11 +522,28 @@ int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_resu
         ns_err_wrap("ranker '%s'", p->rk->type);
         goto out;
     }
-    for (int i = 0; i < kept; i++) {
-        cand[i].score = scores[i];
-        order[i] = (ranked){&cand[i], scores[i]};
-    }
-    qsort(order, (size_t)kept, sizeof *order, cmp_ranked);
+    /* Only the best M can reach the list (n, plus room for the diversity
+     * rule to skip): select them with a bounded heap, then sort those. */
+    int M = kept < 4 * n + 32 ? kept : 4 * n + 32;
+    if (M < kept) {
+        ns_scored *heap = ns_arena_alloc(a, sizeof *heap * (size_t)M, 8);
+        if (!heap) {
+            rc = NS_ENOMEM;
+            goto out;
+        }
+        int nh = 0;
+        for (int i = 0; i < kept; i++) {
+            cand[i].score = scores[i];
+            ns__scored_push(heap, &nh, M, (ns_scored){(uint32_t)i, scores[i]});
+        }
+        for (int j = 0; j < nh; j++) order[j] = (ranked){&cand[heap[j].item], heap[j].score};
+    } else
+        for (int i = 0; i < kept; i++) {
+            cand[i].score = scores[i];
+            order[i] = (ranked){&cand[i], scores[i]};
+        }
+    qsort(order, (size_t)M, sizeof *order, cmp_ranked);
+    kept = M;
 
     /* Diversity: at most k per primary category, then backfill if short. */
     out->items = ns_arena_alloc(a, sizeof(ns_rec_entry) * (size_t)n, 8);

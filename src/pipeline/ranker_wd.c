@@ -6,7 +6,14 @@
  *
  *   "rank": {"type": "wide_deep",
  *            "params": {"model_file": "ranker.safetensors", "required": false,
+ *                       "prerank": 150,
  *                       "fallback": {"weights": {...}, "ctr_weight": 0.5}}}
+ *
+ * Two stages, as the funnel goes: the cheap "blend" rule (the fallback's
+ * weights over the recall evidence and the real-time CTR) pre-ranks every
+ * candidate and only its best `prerank` are scored by the model (0 = all).
+ * Model-scored candidates get their probability, in (0, 1); the others
+ * -1 / (1 + blend score), below every model score and in blend order.
  *
  * The model file carries its fitted feature spec; its input columns are
  * compiled against the pipeline's channels when the pipeline is built (an
@@ -37,7 +44,8 @@ typedef struct {
     ns_ranker *m;
     ns__fcols *cols;
     int ncols;
-    void *fallback; /* blend ranker when there is no model */
+    long prerank;
+    void *fallback; /* blend: the pre-ranker, and the ranker when there is no model */
     pthread_mutex_t mu;
     wd_ctx *pool;
 } wd_t;
@@ -70,6 +78,7 @@ static int wd_create(const json_t *params, const char *path, ns_rec_state *st, c
     int required = 0;
     int rc = ns__cfg_str(params, path, "model_file", NULL, NULL, &file);
     if (rc >= 0) rc = ns__cfg_bool(params, path, "required", 0, &required);
+    if (rc >= 0) rc = ns__cfg_int(params, path, "prerank", 0, 100000, 150, &w->prerank);
     const json_t *fb = params ? json_object_get(params, "fallback") : NULL;
     char fpath[160];
     snprintf(fpath, sizeof fpath, "%s.fallback", path);
@@ -93,7 +102,7 @@ static int wd_create(const json_t *params, const char *path, ns_rec_state *st, c
         }
     } else if (rc >= 0 && required)
         rc = ns_err_set_at(NS_EINVAL, NULL, 0, path, NULL, "model_file is required");
-    if (rc >= 0 && !w->m) rc = ns__ranker_blend.create(fb, fpath, st, names, nch, &w->fallback);
+    if (rc >= 0) rc = ns__ranker_blend.create(fb, fpath, st, names, nch, &w->fallback);
     if (rc < 0) {
         wd_free(w);
         return rc;
@@ -126,26 +135,60 @@ static void ctx_put(wd_t *w, wd_ctx *c)
     pthread_mutex_unlock(&w->mu);
 }
 
-static int wd_score(void *self, const ns_rank_input *in, float *scores)
+static int by_score_desc(const void *a, const void *b)
 {
-    wd_t *w = self;
-    if (!w->m) return ns__ranker_blend.score(w->fallback, in, scores);
-    if (!in->n) return 0;
-    wd_ctx *c = ctx_get(w);
-    if (!c) return NS_ENOMEM;
-    int rc = 0;
+    const ns_scored *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+static int model_scores(wd_t *w, wd_ctx *c, const ns_rank_input *in, float *probs)
+{
     size_t need = (size_t)in->n * (size_t)w->ncols;
     if (need > c->cap) {
         ns_fvalue *r = ns_realloc(c->rows, sizeof *r * need);
-        if (!r) rc = NS_ENOMEM;
-        else {
-            c->rows = r;
-            c->cap = need;
+        if (!r) return NS_ENOMEM;
+        c->rows = r;
+        c->cap = need;
+    }
+    int rc = ns__fcols_fill(w->cols, in, c->rows, &c->a);
+    return rc < 0 ? rc : ns_ranker_score(w->m, c->cx, c->rows, in->n, probs);
+}
+
+static int wd_score(void *self, const ns_rank_input *in, float *scores)
+{
+    wd_t *w = self;
+    int rc = ns__ranker_blend.score(w->fallback, in, scores);
+    if (!w->m || rc < 0 || !in->n) return rc;
+    wd_ctx *c = ctx_get(w);
+    if (!c) return NS_ENOMEM;
+    ns_arena_reset(&c->a);
+    int n = in->n, m = w->prerank > 0 && n > w->prerank ? (int)w->prerank : n;
+    if (m == n) {
+        rc = model_scores(w, c, in, scores);
+    } else {
+        /* the blend's best m, by index */
+        ns_scored *top = ns_arena_alloc(&c->a, sizeof *top * (size_t)n, 8);
+        ns_candidate *cand = ns_arena_alloc(&c->a, sizeof *cand * (size_t)m, 8);
+        ns_rt_item *rt = ns_arena_alloc(&c->a, sizeof *rt * (size_t)m, 8);
+        float *probs = ns_arena_alloc(&c->a, sizeof *probs * (size_t)m, 4);
+        if (!top || !cand || !rt || !probs) rc = NS_ENOMEM;
+        for (int i = 0; rc >= 0 && i < n; i++) top[i] = (ns_scored){(uint32_t)i, scores[i]};
+        if (rc >= 0) qsort(top, (size_t)n, sizeof *top, by_score_desc);
+        for (int k = 0; rc >= 0 && k < m; k++) {
+            cand[k] = in->cands[top[k].item];
+            rt[k] = in->rt[top[k].item];
+        }
+        ns_rank_input sub = *in;
+        sub.cands = cand;
+        sub.rt = rt;
+        sub.n = m;
+        if (rc >= 0) rc = model_scores(w, c, &sub, probs);
+        if (rc >= 0) {
+            for (int i = 0; i < n; i++) scores[i] = -1.0f / (1.0f + (scores[i] > 0 ? scores[i] : 0));
+            for (int k = 0; k < m; k++) scores[top[k].item] = probs[k];
         }
     }
-    ns_arena_reset(&c->a);
-    if (rc >= 0) rc = ns__fcols_fill(w->cols, in, c->rows, &c->a);
-    if (rc >= 0) rc = ns_ranker_score(w->m, c->cx, c->rows, in->n, scores);
     ctx_put(w, c);
     return rc < 0 ? rc : 0;
 }

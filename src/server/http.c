@@ -223,6 +223,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     enum MHD_Result ret;
     if ((rt->flags & NS_ROUTE_ADMIN) && !admin_ok(h, conn, rc, &ret)) return ret;
     if ((rt->flags & NS_ROUTE_BODY) && !req.body) return send_error(conn, rc, 400, "body", "a JSON body is required");
+    /* base.h, "Threads": a worker thread MHD made runs kernels and BLAS on
+     * itself only (one request = one core), never a team of its own. */
+    static _Thread_local int worker_ready;
+    if (!worker_ready) {
+        ns_thread_init_worker(1);
+        worker_ready = 1;
+    }
     ns_http_resp resp = {200, {0}, "application/json"};
     ns_buf_init(&resp.body);
     ns_err_clear();

@@ -12,6 +12,7 @@
  */
 #include "northstar/server.h"
 
+#include "northstar/offline.h"
 #include "northstar/pipeline.h"
 #include "northstar/realtime.h"
 
@@ -38,7 +39,13 @@ struct ns_service {
     pipe_ref *cur;
     char *config_text; /* the config in force */
     double started;
-    _Atomic uint64_t events_in, users_in, items_in, recs, reloads, cold;
+    char *config_path;        /* the config file in force (NULL: built-in) */
+    pthread_t retrainer;
+    _Atomic int retraining;   /* 1 while the background job runs */
+    int retrainer_joinable;
+    double last_retrain_s;
+    char last_retrain_err[256];
+    _Atomic uint64_t events_in, users_in, items_in, recs, reloads, cold, retrains_ok, retrains_failed;
 };
 
 static pipe_ref *pipe_acquire(ns_service *s)
@@ -584,6 +591,9 @@ static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
                   "# TYPE northstar_recommendations_total counter\nnorthstar_recommendations_total %llu\n"
                   "# TYPE northstar_cold_start_total counter\nnorthstar_cold_start_total %llu\n"
                   "# TYPE northstar_reloads_total counter\nnorthstar_reloads_total %llu\n"
+                  "# TYPE northstar_retrains_total counter\nnorthstar_retrains_total{result=\"ok\"} %llu\n"
+                  "northstar_retrains_total{result=\"failed\"} %llu\n"
+                  "# TYPE northstar_retraining gauge\nnorthstar_retraining %d\n"
                   "# TYPE northstar_users gauge\nnorthstar_users %u\n"
                   "# TYPE northstar_items gauge\nnorthstar_items %u\n"
                   "# TYPE northstar_events gauge\nnorthstar_events %llu\n"
@@ -593,6 +603,8 @@ static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
                   "northstar_store_event_commits_total %lld\n",
                   (unsigned long long)atomic_load(&s->events_in), (unsigned long long)atomic_load(&s->recs),
                   (unsigned long long)atomic_load(&s->cold), (unsigned long long)atomic_load(&s->reloads),
+                  (unsigned long long)atomic_load(&s->retrains_ok), (unsigned long long)atomic_load(&s->retrains_failed),
+                  atomic_load(&s->retraining),
                   ns_rec_state_users(s->state), ns_rec_state_items(s->state),
                   (unsigned long long)ns_rec_state_events(s->state), ns_rt_bytes(ns_rec_state_rt(s->state)),
                   (long long)ns_store_commits(s->store));
@@ -610,6 +622,20 @@ static void h_reload(void *app, ns_http_req *req, ns_http_resp *resp)
     ns_buf_printf(&resp->body, "{\"reloaded\":true,\"channels\":%d,\"ranker\":\"%s\"}\n", ns_pipeline_channels(pr->p),
                   ns_pipeline_ranker_name(pr->p));
     pipe_release(s, pr);
+}
+
+static void h_retrain(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    (void)req;
+    ns_service *s = app;
+    if (ns_service_retrain(s) < 0) {
+        ns_http_error_from_ns(resp, ns_err_last()->code == NS_EBUSY ? 409 : 422);
+        return;
+    }
+    resp->status = 202;
+    ns_buf_printf(&resp->body, "{\"started\":true,\"models\":");
+    ns_buf_json_str(&resp->body, s->o.models, strlen(s->o.models));
+    ns_buf_puts(&resp->body, "}\n");
 }
 
 static void h_config(void *app, ns_http_req *req, ns_http_resp *resp)
@@ -631,6 +657,7 @@ static const ns_route routes[] = {
     {"GET", "/health", h_health, 0, "health"},
     {"GET", "/metrics", h_metrics, 0, "metrics"},
     {"POST", "/admin/reload", h_reload, NS_ROUTE_ADMIN, "admin_reload"},
+    {"POST", "/admin/retrain", h_retrain, NS_ROUTE_ADMIN, "admin_retrain"},
     {"GET", "/admin/config", h_config, NS_ROUTE_ADMIN, "admin_config"},
 };
 
@@ -655,11 +682,11 @@ static int build_pipeline(ns_service *s, ns_pipeline **p, char **text)
 {
     size_t len;
     int rc;
-    if (s->o.config) {
-        if ((rc = ns_file_read_all(s->o.config, text, &len, 1 << 20)) < 0) return rc;
+    if (s->config_path) {
+        if ((rc = ns_file_read_all(s->config_path, text, &len, 1 << 20)) < 0) return rc;
     } else if (!(*text = ns_strdup(ns_pipeline_default_config())))
         return NS_ENOMEM;
-    if ((rc = ns_pipeline_new(p, *text, s->o.config ? s->o.config : "default", s->state)) < 0) {
+    if ((rc = ns_pipeline_new(p, *text, s->config_path ? s->config_path : "default", s->state)) < 0) {
         free(*text);
         *text = NULL;
     }
@@ -691,7 +718,7 @@ int ns_service_reload(ns_service *s)
     pthread_mutex_unlock(&s->pipe_mu);
     if (old) pipe_release(s, old);
     atomic_fetch_add(&s->reloads, 1);
-    ns_log_info("pipeline loaded from %s: %d channels, ranker %s", s->o.config ? s->o.config : "built-in config",
+    ns_log_info("pipeline loaded from %s: %d channels, ranker %s", s->config_path ? s->config_path : "built-in config",
                 ns_pipeline_channels(p), ns_pipeline_ranker_name(p));
     return 0;
 }
@@ -707,10 +734,21 @@ int ns_service_start(ns_service **out, const ns_service_opts *o)
     s->started = ns_now();
     pthread_mutex_init(&s->pipe_mu, NULL);
     int rc;
+    if (o->config) s->config_path = ns_strdup(o->config);
+    else if (o->models) {
+        s->config_path = ns_malloc(strlen(o->models) + 16);
+        if (s->config_path) sprintf(s->config_path, "%s/pipeline.json", o->models);
+    }
+    if ((o->config || o->models) && !s->config_path) {
+        rc = NS_ENOMEM;
+        goto fail;
+    }
     ns_store_opts so = ns_store_defaults();
     so.sync = o->sync;
     if ((rc = ns_store_open(&s->store, o->db, &so)) < 0) goto fail;
-    if (!(s->state = ns_rec_state_new(NULL))) {
+    ns_state_opts sto = {0};
+    sto.implicit_ratings = o->implicit_ratings;
+    if (!(s->state = ns_rec_state_new(&sto))) {
         rc = NS_ENOMEM;
         goto fail;
     }
@@ -736,6 +774,7 @@ void ns_service_stop(ns_service *s)
 {
     if (!s) return;
     if (s->http) ns_http_stop(s->http, 10.0);
+    if (s->retrainer_joinable) pthread_join(s->retrainer, NULL);
     if (s->cur) pipe_release(s, s->cur);
     if (s->store) {
         ns_store_checkpoint(s->store);
@@ -743,6 +782,65 @@ void ns_service_stop(ns_service *s)
     }
     ns_rec_state_free(s->state);
     free(s->config_text);
+    free(s->config_path);
     pthread_mutex_destroy(&s->pipe_mu);
     free(s);
+}
+
+/* ---- retraining ------------------------------------------------------------------------------------------------ */
+
+/* The background job: a read-only handle of the store (WAL lets it read
+ * while the service writes), the bundle trained into the models directory
+ * (every file written atomically, old mappings stay valid), then a reload. */
+static void *retrain_main(void *arg)
+{
+    ns_service *s = arg;
+    ns_thread_init_worker(0); /* a background job may use the machine */
+    ns_timer t;
+    ns_timer_start(&t);
+    ns_store_opts so = ns_store_defaults();
+    so.readonly = 1;
+    ns_store *st = NULL;
+    ns_dataset d;
+    int rc = ns_dataset_init(&d);
+    if (rc >= 0) {
+        d.implicit_ratings = s->o.implicit_ratings;
+        rc = ns_store_open(&st, s->o.db, &so);
+    }
+    if (rc >= 0) rc = ns_dataset_from_store(&d, st);
+    ns_store_close(st);
+    ns_bundle_opts bo = ns_bundle_defaults();
+    bo.out_dir = s->o.models;
+    if (rc >= 0) rc = ns_bundle_train(&d, NULL, &bo, NULL);
+    ns_dataset_release(&d);
+    if (rc >= 0) rc = ns_service_reload(s);
+    s->last_retrain_s = ns_timer_elapsed(&t);
+    if (rc < 0) {
+        snprintf(s->last_retrain_err, sizeof s->last_retrain_err, "%s", ns_err_msg());
+        ns_log_error("retrain failed after %.1f s: %s", s->last_retrain_s, s->last_retrain_err);
+        atomic_fetch_add(&s->retrains_failed, 1);
+    } else {
+        s->last_retrain_err[0] = 0;
+        ns_log_info("retrained %s in %.1f s and reloaded", s->o.models, s->last_retrain_s);
+        atomic_fetch_add(&s->retrains_ok, 1);
+    }
+    atomic_store(&s->retraining, 0);
+    return NULL;
+}
+
+int ns_service_retrain(ns_service *s)
+{
+    if (!s->o.models)
+        return ns_err_set_at(NS_EINVAL, NULL, 0, "models", NULL, "the server has no models directory (serve --models DIR)");
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&s->retraining, &expect, 1))
+        return ns_err_set(NS_EBUSY, "a retraining is already running");
+    if (s->retrainer_joinable) pthread_join(s->retrainer, NULL);
+    s->retrainer_joinable = 0;
+    if (pthread_create(&s->retrainer, NULL, retrain_main, s) != 0) {
+        atomic_store(&s->retraining, 0);
+        return ns_err_set(NS_EINTERNAL, "cannot start the retraining thread");
+    }
+    s->retrainer_joinable = 1;
+    return 0;
 }
