@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The pipeline in force, shared by requests; replaced on reload. */
 typedef struct pipe_ref {
@@ -682,11 +683,15 @@ static int build_pipeline(ns_service *s, ns_pipeline **p, char **text)
 {
     size_t len;
     int rc;
-    if (s->config_path) {
+    /* A models directory not trained yet (POST /admin/retrain fills it)
+     * serves the built-in config meanwhile. */
+    int untrained = !s->o.config && s->config_path && access(s->config_path, F_OK) != 0;
+    if (untrained) ns_log_info("%s does not exist yet: serving the built-in config until a retrain", s->config_path);
+    if (s->config_path && !untrained) {
         if ((rc = ns_file_read_all(s->config_path, text, &len, 1 << 20)) < 0) return rc;
     } else if (!(*text = ns_strdup(ns_pipeline_default_config())))
         return NS_ENOMEM;
-    if ((rc = ns_pipeline_new(p, *text, s->config_path ? s->config_path : "default", s->state)) < 0) {
+    if ((rc = ns_pipeline_new(p, *text, s->config_path && !untrained ? s->config_path : "default", s->state)) < 0) {
         free(*text);
         *text = NULL;
     }
