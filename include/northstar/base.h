@@ -194,7 +194,22 @@ int ns_thread_init_worker(int n);
 typedef struct ns_rng { uint64_t s[4]; } ns_rng;
 
 void ns_rng_seed(ns_rng *r, uint64_t seed, uint64_t stream);
-uint64_t ns_rng_u64(ns_rng *r);
+/* One xoshiro256** step; inline because hot loops (word2vec, walks) draw
+ * several numbers per token and a call per draw shows in their profiles. */
+static inline uint64_t ns_rng_u64(ns_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t x = s[1] * 5;
+    uint64_t result = ((x << 7) | (x >> 57)) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
 uint32_t ns_rng_u32(ns_rng *r);
 uint64_t ns_rng_below(ns_rng *r, uint64_t n); /* uniform in [0, n), unbiased; n > 0 (asserted) */
 double ns_rng_uniform(ns_rng *r);             /* [0, 1) with 53 bits */

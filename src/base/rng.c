@@ -26,22 +26,6 @@ void ns_rng_seed(ns_rng *r, uint64_t seed, uint64_t stream)
     if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3])) r->s[0] = 1;
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t ns_rng_u64(ns_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
 uint32_t ns_rng_u32(ns_rng *r) { return (uint32_t)(ns_rng_u64(r) >> 32); }
 
 uint64_t ns_rng_below(ns_rng *r, uint64_t n)

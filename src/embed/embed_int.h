@@ -11,24 +11,6 @@
 
 #include <stdint.h>
 
-/* ---- RNG ---------------------------------------------------------------
- * The same xoshiro256** step as ns_rng_u64 (base/rng.c), inlined because
- * the trainer draws ~10 numbers per word and a call per draw shows in the
- * profile. tests/unit/test_embed.c checks both give the same sequence. */
-static inline uint64_t ns__rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-static inline uint64_t ns__rng_next(ns_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = ns__rotl64(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = ns__rotl64(s[3], 45);
-    return result;
-}
 /* Uniform in [0, n) from 32 random bits (multiply-shift; bias < n / 2^32). */
 static inline uint32_t ns__below32(uint32_t bits, uint32_t n)
 {

@@ -174,7 +174,7 @@ static int draw_negatives(const trainer *t, ns_rng *r, int32_t centre, float **o
     for (int i = 0; i < N; i++) {
         int32_t w = centre;
         for (int tries = 0; tries < 16 && w == centre; tries++)
-            w = ns__alias_draw(t->neg.thr, t->neg.alias, t->neg.n, ns__rng_next(r));
+            w = ns__alias_draw(t->neg.thr, t->neg.alias, t->neg.n, ns_rng_u64(r));
         if (w == centre) continue; /* degenerate vocabulary: skip */
         ids[m] = w;
         out[m++] = syn1neg + (size_t)w * ld;
@@ -204,7 +204,7 @@ static void train_slice(trainer *t, int tid, int64_t s_lo, int64_t s_hi, float *
             int len = 0;
             for (int64_t i = 0; i < len0; i++) {
                 int32_t w = tok[i];
-                if (t->keep[w] != UINT32_MAX && (uint32_t)ns__rng_next(&r) >= t->keep[w]) continue;
+                if (t->keep[w] != UINT32_MAX && (uint32_t)ns_rng_u64(&r) >= t->keep[w]) continue;
                 sen[len++] = w;
             }
             pending += len0;
@@ -217,7 +217,7 @@ static void train_slice(trainer *t, int tid, int64_t s_lo, int64_t s_hi, float *
             }
             for (int i = 0; i < len; i++) {
                 int32_t centre = sen[i];
-                int b = 1 + (int)ns__below32((uint32_t)(ns__rng_next(&r) >> 32), (uint32_t)W);
+                int b = 1 + (int)ns__below32((uint32_t)(ns_rng_u64(&r) >> 32), (uint32_t)W);
                 int lo = i - b < 0 ? 0 : i - b, hi = i + b >= len ? len - 1 : i + b;
                 int k = 0;
                 for (int j = lo; j <= hi; j++)

@@ -33,7 +33,7 @@ ns_walk_opts ns_walk_defaults(void)
 static inline int32_t first_order(const ns_graph *g, int32_t v, ns_rng *r)
 {
     int64_t a = g->off[v], deg = g->off[v + 1] - a;
-    uint64_t x = ns__rng_next(r);
+    uint64_t x = ns_rng_u64(r);
     if (!g->alias_thr) return g->adj[a + ns__below32((uint32_t)(x >> 32), (uint32_t)deg)];
     return g->adj[a + ns__alias_draw(g->alias_thr + a, g->alias_j + a, (int32_t)deg, x)];
 }
@@ -71,7 +71,7 @@ static int walk_one(const ns_graph *g, const ns_walk_opts *o, int32_t start, ns_
         } else {
             for (;;) {
                 next = first_order(g, cur, r);
-                uint32_t u = (uint32_t)ns__rng_next(r);
+                uint32_t u = (uint32_t)ns_rng_u64(r);
                 uint32_t acc = next == prev ? acc_ret : has_arc(g, prev, next) ? acc_in : acc_out;
                 if (acc == 4294967295u || u < acc) break;
             }
