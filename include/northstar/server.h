@@ -106,6 +106,14 @@ void ns_http_error_from_ns(ns_http_resp *resp, int status);
 void ns_http_metrics(ns_http *h, ns_buf *out);
 /* Requests being served right now. */
 int ns_http_inflight(const ns_http *h);
+/* The upper bounds (seconds) of the latency histogram buckets; returns
+ * their count NB (a histogram has NB + 1 buckets, the last one +Inf). */
+int ns_http_latency_bounds(const double **bounds);
+/* Requests answered so far, all routes (5xx answers in *server_errors). */
+uint64_t ns_http_requests_total(ns_http *h, uint64_t *server_errors);
+/* The latency histogram of the route named `route` (its metrics label):
+ * NB + 1 per-bucket counts (not cumulative). NS_ENOTFOUND for no route. */
+int ns_http_route_latency(ns_http *h, const char *route, uint64_t *buckets);
 
 /* ===================================================================== */
 /* The recommendation service                                             */

@@ -51,6 +51,7 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
 int cmd_version(int argc, char **argv);
 int cmd_safetensors(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_demo_playground(int argc, char **argv); /* cmd_playground.c; `demo` without a subcommand */
 int cmd_word2vec(int argc, char **argv);
 int cmd_deepwalk(int argc, char **argv);
 int cmd_index(int argc, char **argv);

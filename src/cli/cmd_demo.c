@@ -1,9 +1,9 @@
 /*
- * cmd_demo.c — `northstar demo`: the main job end to end on data the
- * project generates itself.
+ * cmd_demo.c — `northstar demo`: plain `demo` is the playground
+ * (cmd_playground.c: simulator -> store -> training -> server + dashboard
+ * + live traffic); `demo mlp` is the foundation's tensor demo, kept here.
  *
- * Until the recommendation service lands (issue 7 makes `make demo` its
- * playground) the demo exercises the foundation for real: it generates a
+ * The MLP demo exercises the tensor library for real: it generates a
  * 3-class spiral data set, trains a 2-hidden-layer GELU MLP with AdamW,
  * warmup + cosine learning rate and gradient clipping (all on the tensor
  * kernels), reports train/test accuracy, saves the model as safetensors with
@@ -22,7 +22,7 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: northstar demo [--steps N] [--hidden H] [--seed S] [--out FILE]\n"
+    "usage: northstar demo mlp [--steps N] [--hidden H] [--seed S] [--out FILE]\n"
     "\n"
     "Generate a 3-class spiral data set (3,000 points, 20% held out), train a\n"
     "two-hidden-layer GELU MLP on it with AdamW, warmup + cosine learning rate\n"
@@ -44,9 +44,9 @@ static int on_opt(int c, const char *arg, void *ctx)
 {
     demo_opts *o = ctx;
     switch (c) {
-    case 's': return cli_int("demo", "--steps", arg, 1, 10000000, &o->steps);
-    case 'H': return cli_int("demo", "--hidden", arg, 1, 4096, &o->hidden);
-    case 'S': return cli_int("demo", "--seed", arg, 0, 0x7fffffff, &o->seed);
+    case 's': return cli_int("demo mlp", "--steps", arg, 1, 10000000, &o->steps);
+    case 'H': return cli_int("demo mlp", "--hidden", arg, 1, 4096, &o->hidden);
+    case 'S': return cli_int("demo mlp", "--seed", arg, 0, 0x7fffffff, &o->seed);
     case 'o': o->out = arg; return 0;
     }
     return 1;
@@ -112,7 +112,7 @@ static void make_spirals(float *x, int32_t *y, int n, ns_rng *r)
     }
 }
 
-int cmd_demo(int argc, char **argv)
+static int demo_mlp(int argc, char **argv)
 {
     demo_opts o = {3000, 64, 1, NULL};
     static const struct option opts[] = {{"steps", required_argument, NULL, 's'},
@@ -120,9 +120,9 @@ int cmd_demo(int argc, char **argv)
                                          {"seed", required_argument, NULL, 'S'},
                                          {"out", required_argument, NULL, 'o'},
                                          {0, 0, 0, 0}};
-    int r = cli_parse(argc, argv, "demo", usage, "", opts, on_opt, &o);
+    int r = cli_parse(argc, argv, "demo mlp", usage, "", opts, on_opt, &o);
     CLI_PARSE_RETURN(r);
-    if (r < argc) return cli_usage_error("demo", "unexpected argument '%s'", argv[r]);
+    if (r < argc) return cli_usage_error("demo mlp", "unexpected argument '%s'", argv[r]);
     char outpath[1024];
     if (o.out) snprintf(outpath, sizeof outpath, "%s", o.out);
     else snprintf(outpath, sizeof outpath, "%s/demo-mlp.safetensors", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -160,7 +160,7 @@ int cmd_demo(int argc, char **argv)
     acts d = {gbuf, gbuf + (size_t)NPTS * H, gbuf + 2 * (size_t)NPTS * H, gbuf + 3 * (size_t)NPTS * H,
               gbuf + 4 * (size_t)NPTS * H};
 
-    printf("northstar demo: 3-class spirals, %d train / %d test points, MLP 2-%d-%d-3 (%zu parameters)\n", ntrain,
+    printf("northstar demo mlp: 3-class spirals, %d train / %d test points, MLP 2-%d-%d-3 (%zu parameters)\n", ntrain,
            ntest, H, H, np);
     ns_adam_cfg cfg = ns_adam_defaults();
     cfg.weight_decay = 1e-4f;
@@ -225,21 +225,27 @@ int cmd_demo(int argc, char **argv)
     printf("  saved %s (config %s); reloaded model predicts %s\n", outpath, ns_st_meta(f, "config"),
            same ? "identically" : "DIFFERENTLY");
     if (!same) {
-        fprintf(stderr, "northstar demo: reloaded model disagrees with the trained one\n");
+        fprintf(stderr, "northstar demo mlp: reloaded model disagrees with the trained one\n");
         goto done;
     }
     if (acc_test < 0.9) {
-        fprintf(stderr, "northstar demo: test accuracy %.3f is below 0.9: training did not converge\n", acc_test);
+        fprintf(stderr, "northstar demo mlp: test accuracy %.3f is below 0.9: training did not converge\n", acc_test);
         goto done;
     }
     rc = CLI_OK;
     goto done;
 fail:
-    rc = cli_fail("demo");
+    rc = cli_fail("demo mlp");
 done:
     ns_st_close(f);
     ns_st_writer_free(w);
     free(x); free(y); free(params); free(grads); free(m1); free(v1); free(abuf); free(gbuf);
     free(xb); free(yb); free(pred); free(pred2); free(params2);
     return rc;
+}
+
+int cmd_demo(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "mlp")) return demo_mlp(argc - 1, argv + 1);
+    return cmd_demo_playground(argc, argv);
 }

@@ -15,7 +15,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"demo", cmd_demo, "run the main job end to end on generated data"},
+    {"demo", cmd_demo, "the playground: simulated platform, trained models, server, dashboard"},
     {"bm25", cmd_bm25, "BM25 keyword index: build, search, stats"},
     {"index", cmd_index, "HNSW vector index: build, search, stats"},
     {"rank", cmd_rank, "feature-driven rankers: wide (FTRL), deep, Wide & Deep"},

@@ -359,3 +359,33 @@ void ns_http_metrics(ns_http *h, ns_buf *out)
                        "northstar_http_inflight %d\n",
                   atomic_load(&h->inflight));
 }
+
+/* ---- stats for the dashboard (GET /v1/stats) ------------------------------------------------------- */
+
+int ns_http_latency_bounds(const double **bounds)
+{
+    *bounds = lat_bounds;
+    return NB;
+}
+
+uint64_t ns_http_requests_total(ns_http *h, uint64_t *server_errors)
+{
+    uint64_t total = 0, err = 0;
+    for (int i = 0; i <= h->nroutes; i++) {
+        route_stats *s = &h->stats[i < h->nroutes ? i : MAX_ROUTES];
+        for (int c = 0; c < NCLASS; c++) total += atomic_load(&s->status[c]);
+        err += atomic_load(&s->status[4]);
+    }
+    if (server_errors) *server_errors = err;
+    return total;
+}
+
+int ns_http_route_latency(ns_http *h, const char *route, uint64_t *buckets)
+{
+    for (int i = 0; i < h->nroutes; i++)
+        if (h->routes[i].name && !strcmp(h->routes[i].name, route)) {
+            for (int b = 0; b <= NB; b++) buckets[b] = atomic_load(&h->stats[i].bucket[b]);
+            return 0;
+        }
+    return ns_err_set_at(NS_ENOTFOUND, NULL, 0, "route", route, "no route of that name");
+}

@@ -15,6 +15,7 @@
 #include "northstar/offline.h"
 #include "northstar/pipeline.h"
 #include "northstar/realtime.h"
+#include "server/server_int.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -47,6 +48,7 @@ struct ns_service {
     double last_retrain_s;
     char last_retrain_err[256];
     _Atomic uint64_t events_in, users_in, items_in, recs, reloads, cold, retrains_ok, retrains_failed;
+    ns__stats_hist hist;      /* figures over time for GET /v1/stats (dashboard.c) */
 };
 
 static pipe_ref *pipe_acquire(ns_service *s)
@@ -611,6 +613,60 @@ static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
                   (long long)ns_store_commits(s->store));
 }
 
+/* GET /v1/stats: the dashboard's figures as one JSON object (the same
+ * counters as /metrics, plus rates and a history; see server_int.h). */
+static void h_stats(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    (void)req;
+    ns_service *s = app;
+    ns_buf *b = &resp->body;
+    ns__stats_sample cur;
+    memset(&cur, 0, sizeof cur);
+    cur.t = ns_wall_time();
+    uint64_t errors5 = 0;
+    cur.requests = ns_http_requests_total(s->http, &errors5);
+    cur.recs = atomic_load(&s->recs);
+    cur.events = atomic_load(&s->events_in);
+    ns_http_route_latency(s->http, "recommend", cur.lat);
+    ns_buf_printf(b,
+                  "{\"version\":\"%s\",\"uptime_s\":%.1f,\"users\":%u,\"items\":%u,\"events\":%llu,"
+                  "\"events_ingested\":%llu,\"recommendations\":%llu,\"cold_start\":%llu,",
+                  NS_VERSION, ns_now() - s->started, ns_rec_state_users(s->state), ns_rec_state_items(s->state),
+                  (unsigned long long)ns_rec_state_events(s->state), (unsigned long long)cur.events,
+                  (unsigned long long)cur.recs, (unsigned long long)atomic_load(&s->cold));
+    pipe_ref *pr = pipe_acquire(s);
+    ns_pipeline *p = pr->p;
+    double now = ns_rec_state_now(s->state);
+    uint64_t num, den;
+    cur.north_star = ns_pipeline_north_star(p, now > 0 ? now : cur.t, &num, &den);
+    ns_buf_printf(b, "\"north_star\":{\"name\":\"%s\",\"window\":\"%s\",\"value\":%.6g,\"numerator\":%llu,"
+                     "\"denominator\":%llu},\"ranker\":\"%s\",\"channels\":[",
+                  ns_pipeline_north_star_name(p), ns_pipeline_north_star_window(p), cur.north_star,
+                  (unsigned long long)num, (unsigned long long)den, ns_pipeline_ranker_name(p));
+    for (int c = 0; c < ns_pipeline_channels(p); c++) {
+        uint64_t prod, served;
+        ns_pipeline_channel_counts(p, c, &prod, &served);
+        ns_buf_printf(b, "%s{\"name\":\"%s\",\"candidates\":%llu,\"served\":%llu}", c ? "," : "",
+                      ns_pipeline_channel_name(p, c), (unsigned long long)prod, (unsigned long long)served);
+    }
+    pipe_release(s, pr);
+    int running = atomic_load(&s->retraining);
+    ns_buf_printf(b, "],\"retrain\":{\"running\":%s,\"ok\":%llu,\"failed\":%llu,\"models\":",
+                  running ? "true" : "false", (unsigned long long)atomic_load(&s->retrains_ok),
+                  (unsigned long long)atomic_load(&s->retrains_failed));
+    if (s->o.models) ns_buf_json_str(b, s->o.models, strlen(s->o.models));
+    else ns_buf_puts(b, "null");
+    if (!running && atomic_load(&s->retrains_ok) + atomic_load(&s->retrains_failed) > 0) {
+        ns_buf_printf(b, ",\"last_s\":%.2f,\"last_error\":", s->last_retrain_s);
+        if (s->last_retrain_err[0]) ns_buf_json_str(b, s->last_retrain_err, strlen(s->last_retrain_err));
+        else ns_buf_puts(b, "null");
+    }
+    ns_buf_printf(b, "},\"http\":{\"requests\":%llu,\"server_errors\":%llu,\"inflight\":%d},",
+                  (unsigned long long)cur.requests, (unsigned long long)errors5, ns_http_inflight(s->http));
+    ns__stats_hist_update(&s->hist, &cur, 2.0, 10.0, b);
+    ns_buf_puts(b, "}\n");
+}
+
 static void h_reload(void *app, ns_http_req *req, ns_http_resp *resp)
 {
     (void)req;
@@ -660,6 +716,9 @@ static const ns_route routes[] = {
     {"POST", "/admin/reload", h_reload, NS_ROUTE_ADMIN, "admin_reload"},
     {"POST", "/admin/retrain", h_retrain, NS_ROUTE_ADMIN, "admin_retrain"},
     {"GET", "/admin/config", h_config, NS_ROUTE_ADMIN, "admin_config"},
+    {"GET", "/v1/stats", h_stats, 0, "stats"},
+    {"GET", "/", ns__h_ui_index, 0, "ui_index"},
+    {"GET", "/ui/{file}", ns__h_ui_file, 0, "ui_file"},
 };
 
 /* ---- lifecycle ------------------------------------------------------------------------------------------------ */
@@ -739,6 +798,7 @@ int ns_service_start(ns_service **out, const ns_service_opts *o)
     s->started = ns_now();
     pthread_mutex_init(&s->pipe_mu, NULL);
     int rc;
+    if ((rc = ns__stats_hist_init(&s->hist, 900)) < 0) goto fail;
     if (o->config) s->config_path = ns_strdup(o->config);
     else if (o->models) {
         s->config_path = ns_malloc(strlen(o->models) + 16);
@@ -789,6 +849,7 @@ void ns_service_stop(ns_service *s)
     free(s->config_text);
     free(s->config_path);
     pthread_mutex_destroy(&s->pipe_mu);
+    ns__stats_hist_release(&s->hist);
     free(s);
 }
 

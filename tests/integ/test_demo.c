@@ -1,10 +1,18 @@
-/* test_demo.c — `northstar demo` runs end to end: trains, saves, reloads. */
+/* test_demo.c — `northstar demo`: the playground end to end (simulate ->
+ * store -> train -> serve -> live traffic -> summary), its work-directory
+ * guard, the web dashboard and GET /v1/stats of the server; and `demo mlp`,
+ * the tensor demo (trains, saves, reloads). */
 #include "harness.h"
+#include "northstar/server.h"
+#include "svc_harness.h"
 
-TEST(demo_trains_and_reloads)
+#include <jansson.h>
+#include <sys/stat.h>
+
+TEST(demo_mlp_trains_and_reloads)
 {
     char cmd[2048], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s demo --quiet --steps 1500 --out %s", ns_test_northstar_bin(),
+    snprintf(cmd, sizeof cmd, "%s demo mlp --quiet --steps 1500 --out %s", ns_test_northstar_bin(),
              ns_test_tmpfile("demo.safetensors"));
     int st = ns_test_run(cmd, &out);
     printf("%s", out);
@@ -20,9 +28,163 @@ TEST(demo_trains_and_reloads)
 TEST(demo_usage_errors)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s demo --steps abc", ns_test_northstar_bin());
     char *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s demo mlp --steps abc", ns_test_northstar_bin());
     ASSERT_EQ_INT(ns_test_run(cmd, &out), 2);
     ASSERT(strstr(out, "--steps"));
     free(out);
+    snprintf(cmd, sizeof cmd, "%s demo --users many", ns_test_northstar_bin());
+    ASSERT_EQ_INT(ns_test_run(cmd, &out), 2);
+    ASSERT(strstr(out, "--users"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s demo --help", ns_test_northstar_bin());
+    ASSERT_EQ_INT(ns_test_run(cmd, &out), 0);
+    ASSERT(strstr(out, "--once") && strstr(out, "demo mlp"));
+    free(out);
+}
+
+/* The number after `key` in s (which must be there). */
+static double num_after(const char *s, const char *key)
+{
+    const char *p = strstr(s, key);
+    ASSERT_MSG(p, "'%s' missing", key);
+    return atof(p + strlen(key));
+}
+
+TEST(demo_once_end_to_end)
+{
+    const char *dir = ns_test_tmpfile("pg");
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "%s demo --once --quiet --port 0 --dir %s --users 300 --items 1500 --days 3 --seconds 3 --rate 20 -j 2",
+             ns_test_northstar_bin(), dir);
+    int st = ns_test_run(cmd, &out);
+    printf("%s", out);
+    ASSERT_EQ_INT(st, 0);
+    const char *sum = strstr(out, "demo summary");
+    ASSERT(sum);
+    ASSERT(strstr(sum, "world       300 users, 1500 items"));
+    ASSERT(strstr(sum, "ranker wide_deep"));
+    ASSERT(num_after(strstr(sum, "world"), "1500 items, ") > 1000); /* events simulated */
+    ASSERT(num_after(sum, "  live        ") >= 2.5);                 /* seconds of live traffic */
+    double sessions = num_after(sum, " s: ");
+    ASSERT_MSG(sessions >= 20, "only %.0f live sessions", sessions);
+    double recs = num_after(sum, "  served      ");
+    ASSERT_MSG(recs >= sessions, "%.0f recommendations for %.0f sessions", recs, sessions);
+    ASSERT(num_after(sum, " server errors") >= 0 && strstr(sum, "requests, 0 server errors"));
+    /* The north-star metric before and after: ratios of counts in the window. */
+    const char *ns = strstr(sum, "  north-star  ctr over 1h: before ");
+    ASSERT(ns);
+    double before = num_after(ns, "before "), after = num_after(ns, "after ");
+    ASSERT(before > 0 && before < 1 && after > 0 && after < 1);
+    double den_after = num_after(strstr(ns, "after "), "/");
+    ASSERT_MSG(den_after >= sessions * 10, "impressions in the window %.0f < 10 x %.0f sessions", den_after, sessions);
+    /* The work dir holds the store, the bundle and the marker. */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/pipeline.json", dir);
+    ASSERT(ns_file_exists(path));
+    snprintf(path, sizeof path, "%s/.northstar-demo", dir);
+    ASSERT(ns_file_exists(path));
+    free(out);
+}
+
+TEST(demo_refuses_a_foreign_dir)
+{
+    const char *dir = ns_test_tmpfile("mine");
+    ASSERT_EQ_INT(mkdir(dir, 0755), 0);
+    char keep[1024];
+    snprintf(keep, sizeof keep, "%s/precious.txt", dir);
+    FILE *f = fopen(keep, "w");
+    ASSERT(f);
+    fputs("not the demo's\n", f);
+    fclose(f);
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s demo --once --quiet --port 0 --dir %s --users 50 --items 100",
+             ns_test_northstar_bin(), dir);
+    ASSERT_EQ_INT(ns_test_run(cmd, &out), 1);
+    printf("%s", out);
+    ASSERT(strstr(out, "refusing to wipe"));
+    ASSERT(ns_file_exists(keep));
+    free(out);
+}
+
+static json_t *get_json(ns_http_client *c, const char *path)
+{
+    const char *r;
+    size_t n;
+    ASSERT_EQ_INT(ns_http_client_request(c, "GET", path, NULL, NULL, 0, &r, &n), 200);
+    json_error_t je;
+    json_t *j = json_loadb(r, n, 0, &je);
+    ASSERT_MSG(j, "GET %s: not JSON (%s): %.200s", path, je.text, r);
+    return j;
+}
+
+TEST(dashboard_and_stats_served)
+{
+    /* A small world into a store, then a plain server over it. */
+    const char *db = ns_test_tmpfile("dash.db");
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s sim --quiet --db %s --users 100 --items 300 --days 1 --sync normal",
+             ns_test_northstar_bin(), db);
+    ASSERT_EQ_INT(ns_test_run(cmd, &out), 0);
+    free(out);
+    server s = start(db, NULL);
+    ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
+    const char *r;
+    size_t n;
+    ASSERT_EQ_INT(ns_http_client_request(c, "GET", "/", NULL, NULL, 0, &r, &n), 200);
+    ASSERT(strstr(r, "<title>northstar dashboard</title>") && strstr(r, "/ui/app.js"));
+    ASSERT_EQ_INT(ns_http_client_request(c, "GET", "/ui/app.js", NULL, NULL, 0, &r, &n), 200);
+    ASSERT(strstr(r, "/v1/stats") && strstr(r, "/v1/recommend/"));
+    ASSERT_EQ_INT(ns_http_client_request(c, "GET", "/ui/style.css", NULL, NULL, 0, &r, &n), 200);
+    ASSERT_EQ_INT(ns_http_client_request(c, "GET", "/ui/nope.js", NULL, NULL, 0, &r, &n), 404);
+    ASSERT(strstr(r, "\"error\""));
+
+    json_t *j = get_json(c, "/v1/stats");
+    ASSERT_EQ_INT((int)json_integer_value(json_object_get(j, "users")), 100);
+    ASSERT_EQ_INT((int)json_integer_value(json_object_get(j, "items")), 300);
+    json_t *nsm = json_object_get(j, "north_star");
+    ASSERT(json_is_string(json_object_get(nsm, "name")) && json_is_number(json_object_get(nsm, "value")));
+    ASSERT(json_is_array(json_object_get(j, "channels")) && json_array_size(json_object_get(j, "channels")) > 0);
+    ASSERT(json_is_object(json_object_get(j, "retrain")) && json_is_object(json_object_get(j, "rates")));
+    ASSERT(json_is_array(json_object_get(j, "history")));
+    json_decref(j);
+
+    /* Traffic, then a second sample >= 2 s later: rates and one history point. */
+    for (int i = 0; i < 20; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/v1/recommend/u%d?n=5", i);
+        ASSERT_EQ_INT(ns_http_client_request(c, "GET", path, NULL, NULL, 0, &r, &n), 200);
+    }
+    const char *ev = "[{\"user\":\"u1\",\"item\":\"i2\",\"type\":\"impression\"},"
+                     "{\"user\":\"u1\",\"item\":\"i2\",\"type\":\"click\"}]";
+    ASSERT_EQ_INT(ns_http_client_request(c, "POST", "/v1/events", "application/json", ev, strlen(ev), &r, &n), 200);
+    usleep(2100 * 1000);
+    j = get_json(c, "/v1/stats");
+    printf("  /v1/stats: recommendations %lld, events_ingested %lld, rps %g, p99 %g ms\n",
+           (long long)json_integer_value(json_object_get(j, "recommendations")),
+           (long long)json_integer_value(json_object_get(j, "events_ingested")),
+           json_number_value(json_object_get(json_object_get(j, "rates"), "rps")),
+           json_number_value(json_object_get(json_object_get(j, "rates"), "p99_ms")));
+    ASSERT_EQ_INT((int)json_integer_value(json_object_get(j, "recommendations")), 20);
+    ASSERT_EQ_INT((int)json_integer_value(json_object_get(j, "events_ingested")), 2);
+    json_t *rates = json_object_get(j, "rates");
+    ASSERT(json_number_value(json_object_get(rates, "rps")) > 0);
+    double p50 = json_number_value(json_object_get(rates, "p50_ms")), p99 = json_number_value(json_object_get(rates, "p99_ms"));
+    ASSERT(p50 > 0 && p99 >= p50);
+    json_t *h = json_object_get(j, "history");
+    ASSERT_EQ_INT((int)json_array_size(h), 1);
+    ASSERT(json_is_number(json_object_get(json_array_get(h, 0), "north_star")));
+    long long cands = 0;
+    size_t k;
+    json_t *ch;
+    json_array_foreach(json_object_get(j, "channels"), k, ch)
+    {
+        ASSERT(json_is_string(json_object_get(ch, "name")));
+        cands += json_integer_value(json_object_get(ch, "candidates"));
+    }
+    ASSERT(cands > 0);
+    json_decref(j);
+    ns_http_client_free(c);
+    ASSERT_EQ_INT(WEXITSTATUS(stop(&s, SIGTERM)), 0);
 }

@@ -1,0 +1,462 @@
+/*
+ * cmd_playground.c — `northstar demo`: the playground. One command builds a
+ * small recommendation platform from nothing and runs it:
+ *
+ *   1. a fresh SQLite store in the work directory, filled by the simulator
+ *      (users, items, a week of sessions; no download);
+ *   2. the model bundle trained from it (i2i/EASE, item vectors + HNSW,
+ *      BM25 keyword index, Wide & Deep ranker; ns_bundle_train);
+ *   3. the service started in this process on 127.0.0.1:PORT with that
+ *      bundle, the web dashboard at / and an admin token for retraining;
+ *   4. the simulator running live, closed-loop sessions against it (a
+ *      thread: slates are the server's recommendations, clicks go back as
+ *      events), while this thread prints the URLs, example curl commands
+ *      and a status line (north-star metric, requests/s, p50/p99) read
+ *      from GET /v1/stats, the same JSON the dashboard draws.
+ * Ctrl-C (or --seconds) stops the traffic, then the server (drain,
+ * checkpoint). --once runs the same end to end on a small world for a few
+ * seconds and prints a summary (what the tests check).
+ *
+ * The work directory is recreated on every run; a directory that holds
+ * anything and lacks the marker file this command writes is never wiped.
+ */
+#include "cli/cli.h"
+#include "northstar/base.h"
+#include "northstar/offline.h"
+#include "northstar/server.h"
+#include "northstar/sim.h"
+#include "northstar/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: northstar demo [options]        the playground (this help)\n"
+    "       northstar demo mlp [options]    the tensor-library demo (spiral MLP)\n"
+    "\n"
+    "Build a recommendation platform from nothing and run it: simulate users,\n"
+    "items and a week of traffic into a fresh SQLite store, train the models\n"
+    "(i2i/EASE, item vectors + HNSW, BM25 keywords, Wide & Deep ranker), serve\n"
+    "them on 127.0.0.1:PORT with the web dashboard at http://127.0.0.1:PORT/,\n"
+    "and run simulated users live against the server (their slates are its\n"
+    "recommendations; their clicks flow back as events), printing the north-star\n"
+    "metric, requests/s and latency as it goes. Ctrl-C stops everything cleanly.\n"
+    "\n"
+    "  --dir DIR       work directory (default ./northstar-demo), recreated on each\n"
+    "                  run; a non-empty directory not made by this command is refused\n"
+    "  --port N        TCP port (default 8080; 0 = any free port)\n"
+    "  --users N       simulated users (default 10000; 1000 with --once)\n"
+    "  --items N       simulated items (default 50000; 5000 with --once)\n"
+    "  --days N        simulated history before the live run (default 7)\n"
+    "  --seed S        random seed of the world and the traffic (default 1)\n"
+    "  --rate R        live sessions per second (default 20)\n"
+    "  --seconds S     stop after S seconds of live traffic (default 0 = until\n"
+    "                  Ctrl-C; 5 with --once)\n"
+    "  --report S      status line every S seconds (default 5)\n"
+    "  --token T       admin token for /admin/* (default: a random one, printed)\n"
+    "  --once          a small world, a short live run, a summary, exit (for tests)\n"
+    "  -j, --threads N threads for training (default: all CPUs)\n"
+    "  -q, --quiet     no progress display or status lines (the summary still prints)\n";
+
+typedef struct {
+    const char *dir, *token;
+    long port, users, items, days, seed;
+    double rate, seconds, report;
+    int once, seconds_set;
+} pg_opts;
+
+enum { O_DIR = 256, O_PORT, O_USERS, O_ITEMS, O_DAYS, O_SEED, O_RATE, O_SECONDS, O_REPORT, O_TOKEN, O_ONCE };
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+    pg_opts *o = ctx;
+    switch (c) {
+    case O_DIR: o->dir = arg; return 0;
+    case O_TOKEN: o->token = arg; return 0;
+    case O_ONCE: o->once = 1; return 0;
+    case O_PORT: return cli_int("demo", "--port", arg, 0, 65535, &o->port);
+    case O_USERS: return cli_int("demo", "--users", arg, 10, 10000000, &o->users);
+    case O_ITEMS: return cli_int("demo", "--items", arg, 10, 10000000, &o->items);
+    case O_DAYS: return cli_int("demo", "--days", arg, 1, 365, &o->days);
+    case O_SEED: return cli_int("demo", "--seed", arg, 0, 0x7fffffffffffffffL, &o->seed);
+    case O_RATE: return cli_double("demo", "--rate", arg, 0.1, 10000, &o->rate);
+    case O_SECONDS: o->seconds_set = 1; return cli_double("demo", "--seconds", arg, 0, 1e7, &o->seconds);
+    case O_REPORT: return cli_double("demo", "--report", arg, 0.5, 3600, &o->report);
+    }
+    return 1;
+}
+
+/* ---- the work directory ------------------------------------------------------------------------- */
+
+#define MARKER ".northstar-demo"
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    if (ftw->level == 0) return 0; /* keep the directory itself */
+    if (remove(path) != 0) return ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "cannot remove: %s", strerror(errno));
+    return 0;
+}
+
+/* Make `dir` an empty demo directory: create it, or empty it when it is
+ * empty already or carries the marker of an earlier run. */
+static int prepare_dir(const char *dir)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        if (ns_mkdirs(dir) < 0) return NS_EIO;
+    } else {
+        if (!S_ISDIR(sb.st_mode))
+            return ns_err_set_at(NS_EEXISTS, dir, 0, "--dir", NULL, "exists and is not a directory");
+        char marker[4096];
+        snprintf(marker, sizeof marker, "%s/" MARKER, dir);
+        if (!ns_file_exists(marker)) {
+            DIR *d = opendir(dir);
+            if (!d) return ns_err_set_at(NS_EIO, dir, 0, "--dir", NULL, "cannot read: %s", strerror(errno));
+            int empty = 1;
+            struct dirent *e;
+            while ((e = readdir(d)) && empty) empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+            closedir(d);
+            if (!empty)
+                return ns_err_set_at(NS_EEXISTS, dir, 0, "--dir", NULL,
+                                     "is not empty and was not made by 'northstar demo' (no " MARKER
+                                     " file): refusing to wipe it; choose another --dir");
+        }
+        if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+            if (ns_err_last()->code == NS_OK) ns_err_set_at(NS_EIO, dir, 0, "--dir", NULL, "cannot empty it");
+            return NS_EIO;
+        }
+    }
+    char marker[4096];
+    snprintf(marker, sizeof marker, "%s/" MARKER, dir);
+    FILE *f = fopen(marker, "w");
+    if (!f) return ns_err_set_at(NS_EIO, marker, 0, NULL, NULL, "cannot create: %s", strerror(errno));
+    fputs("made by 'northstar demo': this directory is wiped and rebuilt on every run\n", f);
+    fclose(f);
+    return 0;
+}
+
+/* ---- live traffic on a thread ------------------------------------------------------------------------- */
+
+typedef struct {
+    ns_sim *sim;
+    ns_sim_live_opts lo;
+    ns_sim_stats st;
+    int rc;
+    char err[512];
+    volatile int done;
+} live_job;
+
+static void *live_main(void *arg)
+{
+    live_job *j = arg;
+    j->rc = ns_sim_live(j->sim, &j->lo, &j->st);
+    if (j->rc < 0) snprintf(j->err, sizeof j->err, "%s", ns_err_msg());
+    __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+/* ---- GET /v1/stats -------------------------------------------------------------------------------- */
+
+typedef struct {
+    double ns, rps, p50, p99;
+    uint64_t num, den, recs, events_in, requests, server_errors;
+    const char *ns_name, *ns_window;
+    char ranker[64], name[32], window[16];
+    int ok;
+} stats_view;
+
+static double jnum(json_t *o, const char *k)
+{
+    json_t *x = json_object_get(o, k);
+    return json_is_number(x) ? json_number_value(x) : -1;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "?";
+}
+
+static int fetch_stats(ns_http_client *c, stats_view *v)
+{
+    memset(v, 0, sizeof *v);
+    const char *body;
+    size_t len;
+    int st = ns_http_client_request(c, "GET", "/v1/stats", NULL, NULL, 0, &body, &len);
+    if (st != 200) return st < 0 ? st : ns_err_set(NS_EIO, "GET /v1/stats: HTTP %d", st);
+    json_error_t je;
+    json_t *j = json_loadb(body, len, 0, &je);
+    if (!j) return ns_err_set(NS_EFORMAT, "GET /v1/stats: malformed JSON: %s", je.text);
+    json_t *nsm = json_object_get(j, "north_star"), *r = json_object_get(j, "rates"), *h = json_object_get(j, "http");
+    v->ns = jnum(nsm, "value");
+    v->num = (uint64_t)jnum(nsm, "numerator");
+    v->den = (uint64_t)jnum(nsm, "denominator");
+    snprintf(v->name, sizeof v->name, "%s", jstr(nsm, "name"));
+    snprintf(v->window, sizeof v->window, "%s", jstr(nsm, "window"));
+    snprintf(v->ranker, sizeof v->ranker, "%s", jstr(j, "ranker"));
+    v->rps = jnum(r, "rps");
+    v->p50 = jnum(r, "p50_ms");
+    v->p99 = jnum(r, "p99_ms");
+    v->recs = (uint64_t)jnum(j, "recommendations");
+    v->events_in = (uint64_t)jnum(j, "events_ingested");
+    v->requests = (uint64_t)jnum(h, "requests");
+    v->server_errors = (uint64_t)jnum(h, "server_errors");
+    v->ok = 1;
+    json_decref(j);
+    return 0;
+}
+
+static void fmt_ms(char *out, size_t n, double ms)
+{
+    if (ms < 0) snprintf(out, n, "-");
+    else snprintf(out, n, "%.2f ms", ms);
+}
+
+/* ---- the command ------------------------------------------------------------------------------------ */
+
+static void print_urls(const char *dir, int port, const char *token, int uid, int iid)
+{
+    printf("\n"
+           "  dashboard     http://127.0.0.1:%d/\n"
+           "  metrics       http://127.0.0.1:%d/metrics   (Prometheus)   stats: /v1/stats (JSON)\n"
+           "  store, models %s/store.db, %s/models\n"
+           "\n"
+           "  try:\n"
+           "    curl 'http://127.0.0.1:%d/v1/recommend/u%d?n=5'\n"
+           "    curl 'http://127.0.0.1:%d/v1/items/i%d/similar?n=5'\n"
+           "    curl -X POST http://127.0.0.1:%d/v1/events -H 'Content-Type: application/json' \\\n"
+           "         -d '{\"user\": \"u%d\", \"item\": \"i%d\", \"type\": \"click\"}'\n"
+           "    curl http://127.0.0.1:%d/v1/users/u%d\n"
+           "    curl -s http://127.0.0.1:%d/metrics | grep north_star\n"
+           "    curl -X POST http://127.0.0.1:%d/admin/retrain -H 'Authorization: Bearer %s'\n"
+           "\n",
+           port, port, dir, dir, port, uid, port, iid, port, uid, iid, port, uid, port, port, token);
+}
+
+int cmd_demo_playground(int argc, char **argv)
+{
+    pg_opts o = {"northstar-demo", NULL, 8080, -1, -1, 7, 1, 20, 0, 5, 0, 0};
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, O_DIR},       {"port", required_argument, NULL, O_PORT},
+        {"users", required_argument, NULL, O_USERS},   {"items", required_argument, NULL, O_ITEMS},
+        {"days", required_argument, NULL, O_DAYS},     {"seed", required_argument, NULL, O_SEED},
+        {"rate", required_argument, NULL, O_RATE},     {"seconds", required_argument, NULL, O_SECONDS},
+        {"report", required_argument, NULL, O_REPORT}, {"token", required_argument, NULL, O_TOKEN},
+        {"once", no_argument, NULL, O_ONCE},           {0, 0, 0, 0}};
+    int r = cli_parse(argc, argv, "demo", usage, "", opts, on_opt, &o);
+    CLI_PARSE_RETURN(r);
+    if (r < argc) return cli_usage_error("demo", "unexpected argument '%s' (the subcommand is 'mlp')", argv[r]);
+    if (o.users < 0) o.users = o.once ? 1000 : 10000;
+    if (o.items < 0) o.items = o.once ? 5000 : 50000;
+    if (!o.seconds_set && o.once) o.seconds = 5;
+    if (o.once && o.seconds <= 0) return cli_usage_error("demo", "--once needs --seconds > 0");
+    int quiet = ns_is_quiet();
+    char token[64];
+    if (o.token) snprintf(token, sizeof token, "%s", o.token);
+    else {
+        ns_rng tr;
+        ns_rng_seed(&tr, (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32), 9);
+        snprintf(token, sizeof token, "demo-%016llx", (unsigned long long)ns_rng_u64(&tr));
+    }
+
+    int rc = CLI_FAIL;
+    ns_sim *sim = NULL;
+    ns_store *store = NULL;
+    ns_service *svc = NULL;
+    ns_http_client *cl = NULL;
+    live_job job;
+    memset(&job, 0, sizeof job);
+    int live_started = 0;
+    pthread_t live_thr;
+    char db[4096], models[4096];
+    snprintf(db, sizeof db, "%s/store.db", o.dir);
+    snprintf(models, sizeof models, "%s/models", o.dir);
+    ns_timer total;
+    ns_timer_start(&total);
+
+    printf("northstar demo: %ld users, %ld items, %ld days of history, seed %ld, work dir %s\n", o.users, o.items,
+           o.days, o.seed, o.dir);
+    fflush(stdout);
+    if (prepare_dir(o.dir) < 0) goto fail;
+
+    /* 1. simulate into the store */
+    ns_sim_config sc = ns_sim_defaults();
+    sc.users = (int)o.users;
+    sc.items = (int)o.items;
+    sc.days = (int)o.days;
+    sc.seed = (uint64_t)o.seed;
+    ns_timer t;
+    ns_timer_start(&t);
+    if (ns_sim_new(&sim, &sc) < 0) goto fail;
+    ns_store_opts so = ns_store_defaults();
+    so.sync = NS_SYNC_NORMAL; /* bulk load of throwaway data: no fsync per batch */
+    ns_sim_stats ss;
+    if (ns_store_open(&store, db, &so) < 0 || ns_sim_to_store(sim, store, &ss) < 0) goto fail;
+    ns_store_close(store);
+    store = NULL;
+    double secs_sim = ns_timer_elapsed(&t);
+    int64_t nev = ss.impressions + ss.clicks + ss.likes + ss.purchases + ss.ratings;
+    printf("[1/4] simulated %d users, %d items, %lld sessions, %lld events (CTR %.4f) into %s in %.1f s\n",
+           ns_sim_user_count(sim), ns_sim_item_count(sim), (long long)ss.sessions, (long long)nev,
+           ss.impressions ? (double)ss.clicks / (double)ss.impressions : 0.0, db, secs_sim);
+    fflush(stdout);
+
+    /* 2. train the bundle */
+    ns_timer_start(&t);
+    ns_dataset d;
+    if (ns_dataset_init(&d) < 0) goto fail;
+    so = ns_store_defaults();
+    so.readonly = 1;
+    int trc = ns_store_open(&store, db, &so);
+    if (trc >= 0) trc = ns_dataset_from_store(&d, store);
+    ns_store_close(store);
+    store = NULL;
+    ns_bundle_opts bo = ns_bundle_defaults();
+    bo.out_dir = models;
+    bo.seed = (uint64_t)o.seed;
+    ns_bundle_stats bs;
+    memset(&bs, 0, sizeof bs);
+    if (trc >= 0) trc = ns_bundle_train(&d, NULL, &bo, &bs);
+    ns_dataset_release(&d);
+    if (trc < 0) goto fail;
+    double secs_train = ns_timer_elapsed(&t);
+    printf("[2/4] trained the models into %s in %.1f s: i2i (%s) %u items %.1f s, item vectors %u items %.1f s, "
+           "keyword index %.1f s, ranker %s (%ld examples, validation AUC %.4f) %.1f s\n",
+           models, secs_train, ns_i2i_method_name(bo.i2i.method), bs.i2i_items, bs.secs_i2i, bs.vec_items,
+           bs.secs_vectors, bs.secs_keyword, bs.ranker_mode ? "wide_deep" : "none", bs.examples, bs.val_auc,
+           bs.secs_examples + bs.secs_ranker);
+    fflush(stdout);
+
+    /* 3. the server */
+    ns_timer_start(&t);
+    ns_service_opts svo = ns_service_defaults();
+    svo.db = db;
+    svo.models = models;
+    svo.http.port = (int)o.port;
+    svo.http.admin_token = token;
+    if (ns_service_start(&svc, &svo) < 0) goto fail;
+    int port = ns_service_port(svc);
+    double secs_serve = ns_timer_elapsed(&t);
+    if (!(cl = ns_http_client_new("127.0.0.1", port, 10))) {
+        ns_err_set(NS_ENOMEM, "http client");
+        goto fail;
+    }
+    stats_view before, now;
+    if (fetch_stats(cl, &before) < 0) goto fail;
+    printf("[3/4] serving on http://127.0.0.1:%d (state loaded, ranker %s) in %.1f s; set-up took %.1f s\n", port,
+           before.ranker, secs_serve, ns_timer_elapsed(&total));
+    printf("      north-star before live traffic: %s over %s = %.4f (%llu/%llu, the simulated platform's last hour)\n",
+           before.name, before.window, before.ns, (unsigned long long)before.num, (unsigned long long)before.den);
+    print_urls(o.dir, port, token, 1, 7);
+    fflush(stdout);
+
+    /* 4. live traffic until --seconds or a signal */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    job.sim = sim;
+    job.lo = (ns_sim_live_opts){"127.0.0.1", port, o.seconds, o.rate, 0, 1, 500, (volatile int *)&g_stop};
+    if (pthread_create(&live_thr, NULL, live_main, &job) != 0) {
+        ns_err_set(NS_EINTERNAL, "cannot start the live traffic thread");
+        goto fail;
+    }
+    live_started = 1;
+    if (o.seconds > 0) printf("[4/4] live traffic: %.0f sessions/s for %.0f s (Ctrl-C stops early)\n", o.rate, o.seconds);
+    else printf("[4/4] live traffic: %.0f sessions/s until Ctrl-C\n", o.rate);
+    fflush(stdout);
+    ns_timer live_t;
+    ns_timer_start(&live_t);
+    double next_poll = 2, next_report = o.report;
+    while (!g_stop && !__atomic_load_n(&job.done, __ATOMIC_ACQUIRE)) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        double el = ns_timer_elapsed(&live_t);
+        if (el < next_poll) continue;
+        next_poll = el + 2; /* keeps the server's history sampled for the dashboard */
+        if (fetch_stats(cl, &now) < 0) {
+            ns_log_warn("status: %s", ns_err_msg());
+            continue;
+        }
+        if (el >= next_report) {
+            next_report = el + o.report;
+            if (!quiet) {
+                char p50[32], p99[32];
+                fmt_ms(p50, sizeof p50, now.p50);
+                fmt_ms(p99, sizeof p99, now.p99);
+                printf("  %6.0f s  %s(%s) %.4f (%llu/%llu)  %6.1f req/s  recommend p50 %s p99 %s  %llu recs  %llu "
+                       "events in\n",
+                       el, now.name, now.window, now.ns, (unsigned long long)now.num, (unsigned long long)now.den,
+                       now.rps < 0 ? 0 : now.rps, p50, p99, (unsigned long long)now.recs,
+                       (unsigned long long)now.events_in);
+                fflush(stdout);
+            }
+        }
+    }
+    double secs_live = ns_timer_elapsed(&live_t);
+    g_stop = 1;
+    pthread_join(live_thr, NULL);
+    live_started = 0;
+    if (job.rc < 0) {
+        ns_err_set(NS_EIO, "live traffic stopped: %s", job.err);
+        goto fail;
+    }
+    if (fetch_stats(cl, &now) < 0) goto fail;
+    char p50[32], p99[32];
+    fmt_ms(p50, sizeof p50, now.p50);
+    fmt_ms(p99, sizeof p99, now.p99);
+    printf("\ndemo summary\n"
+           "  world       %d users, %d items, %lld events over %ld days (simulated in %.1f s)\n"
+           "  models      ranker %s, i2i %u items, item vectors %u items (trained in %.1f s)\n"
+           "  server      http://127.0.0.1:%d, started in %.1f s; %llu requests, %llu server errors\n"
+           "  live        %.1f s: %lld sessions, %lld impressions, %lld clicks (CTR %.4f)\n"
+           "  served      %llu recommendations, %llu events ingested, recommend p50 %s p99 %s\n"
+           "  north-star  %s over %s: before %.4f (%llu/%llu), after %.4f (%llu/%llu)\n",
+           ns_sim_user_count(sim), ns_sim_item_count(sim), (long long)nev, o.days, secs_sim, now.ranker,
+           bs.i2i_items, bs.vec_items, secs_train, port, secs_serve, (unsigned long long)now.requests,
+           (unsigned long long)now.server_errors, secs_live, (long long)job.st.sessions,
+           (long long)job.st.impressions, (long long)job.st.clicks,
+           job.st.impressions ? (double)job.st.clicks / (double)job.st.impressions : 0.0,
+           (unsigned long long)now.recs, (unsigned long long)now.events_in, p50, p99, now.name, now.window, before.ns,
+           (unsigned long long)before.num, (unsigned long long)before.den, now.ns, (unsigned long long)now.num,
+           (unsigned long long)now.den);
+    fflush(stdout);
+    rc = CLI_OK;
+    goto done;
+fail:
+    rc = cli_fail("demo");
+done:
+    if (live_started) {
+        g_stop = 1;
+        pthread_join(live_thr, NULL);
+    }
+    ns_http_client_free(cl);
+    if (svc) {
+        if (!quiet) printf("stopping the server (drain, checkpoint)\n");
+        ns_service_stop(svc);
+    }
+    ns_store_close(store);
+    ns_sim_free(sim);
+    return rc;
+}
