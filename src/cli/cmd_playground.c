@@ -342,7 +342,9 @@ int cmd_demo_playground(int argc, char **argv)
     printf("[2/4] trained the models into %s in %.1f s: i2i (%s) %u items %.1f s, item vectors %u items %.1f s, "
            "keyword index %.1f s, ranker %s (%ld examples, validation AUC %.4f) %.1f s\n",
            models, secs_train, ns_i2i_method_name(bo.i2i.method), bs.i2i_items, bs.secs_i2i, bs.vec_items,
-           bs.secs_vectors, bs.secs_keyword, bs.ranker_mode ? "wide_deep" : "none", bs.examples, bs.val_auc,
+           bs.secs_vectors, bs.secs_keyword,
+           bs.ranker_mode == 2 ? "Wide & Deep on impressions" : bs.ranker_mode ? "Wide & Deep on ratings" : "none",
+           bs.examples, bs.val_auc,
            bs.secs_examples + bs.secs_ranker);
     fflush(stdout);
 
@@ -373,6 +375,7 @@ int cmd_demo_playground(int argc, char **argv)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
