@@ -79,12 +79,12 @@ function render(s) {
   $('users').textContent = fmt(s.users);
   $('items').textContent = fmt(s.items);
   $('store-events').textContent = fmt(s.events);
-  $('ranker').textContent = `ranker: ${s.ranker}`;
+  $('ranker').textContent = `ranker ${s.ranker} · ${s.channels.length} recall channels`;
   const rt = s.retrain;
   let rtxt = rt.running ? 'retraining now…' : (rt.ok + rt.failed ? `retrains: ${rt.ok} ok, ${rt.failed} failed` : 'no retrain yet');
   if (!rt.running && rt.last_s !== undefined) rtxt += ` · last took ${fmt(rt.last_s, 1)} s` + (rt.last_error ? ` · error: ${rt.last_error}` : '');
-  if (rt.models) rtxt += ` · bundle ${rt.models}`;
   $('retrain').textContent = rtxt;
+  $('retrain').title = rt.models ? `model bundle: ${rt.models}` : 'no model bundle (serve --models DIR)';
   renderChannels(s.channels);
   drawChart($('ch-ns'), [{ color: '#2f6fec', points: s.history.map((p) => [p.t, p.north_star]) }], { fmt: (v) => v.toFixed(3) });
   drawChart($('ch-rps'), [{ color: '#2f6fec', points: s.history.map((p) => [p.t, p.rps]) }], { fmt: (v) => v.toFixed(0) });
@@ -170,6 +170,18 @@ async function similar(item) {
   }
 }
 
+// POST /admin/retrain with the token the server was started with (printed by `northstar demo`).
+async function retrain(token) {
+  try {
+    const r = await fetch('/admin/retrain', { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+    const j = await r.json();
+    $('retrain').innerHTML = r.ok ? 'retraining started…' : `<span class="err">${esc(j.error ? j.error.message : `HTTP ${r.status}`)}</span>`;
+  } catch (e) {
+    $('retrain').innerHTML = `<span class="err">${esc(e.message)}</span>`;
+  }
+}
+
+$('f-retrain').addEventListener('submit', (e) => { e.preventDefault(); retrain($('token').value.trim()); });
 $('f-rec').addEventListener('submit', (e) => { e.preventDefault(); const u = $('user').value.trim(); if (u) recommend(u); });
 $('f-sim').addEventListener('submit', (e) => { e.preventDefault(); const i = $('item').value.trim(); if (i) similar(i); });
 for (const id of ['recs', 'sims'])

@@ -27,6 +27,7 @@
 #include "northstar/sim.h"
 #include "northstar/store.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -36,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -144,6 +146,29 @@ static int prepare_dir(const char *dir)
     if (!f) return ns_err_set_at(NS_EIO, marker, 0, NULL, NULL, "cannot create: %s", strerror(errno));
     fputs("made by 'northstar demo': this directory is wiped and rebuilt on every run\n", f);
     fclose(f);
+    return 0;
+}
+
+/* Fail before a minute of set-up rather than after it: can we listen on
+ * 127.0.0.1:port? (The server binds it for real later; SO_REUSEADDR as MHD.) */
+static int check_port(int port)
+{
+    if (port == 0) return 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 0; /* let the server report it */
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    int e = errno;
+    close(fd);
+    if (!ok)
+        return ns_err_set_at(NS_EBUSY, NULL, 0, "--port", NULL, "cannot listen on 127.0.0.1:%d (%s): choose another --port",
+                             port, strerror(e));
     return 0;
 }
 
@@ -296,7 +321,7 @@ int cmd_demo_playground(int argc, char **argv)
     printf("northstar demo: %ld users, %ld items, %ld days of history, seed %ld, work dir %s\n", o.users, o.items,
            o.days, o.seed, o.dir);
     fflush(stdout);
-    if (prepare_dir(o.dir) < 0) goto fail;
+    if (check_port((int)o.port) < 0 || prepare_dir(o.dir) < 0) goto fail;
 
     /* 1. simulate into the store */
     ns_sim_config sc = ns_sim_defaults();

@@ -662,7 +662,8 @@ static void h_stats(void *app, ns_http_req *req, ns_http_resp *resp)
         else ns_buf_puts(b, "null");
     }
     ns_buf_printf(b, "},\"http\":{\"requests\":%llu,\"server_errors\":%llu,\"inflight\":%d},",
-                  (unsigned long long)cur.requests, (unsigned long long)errors5, ns_http_inflight(s->http));
+                  (unsigned long long)cur.requests, (unsigned long long)errors5,
+                  ns_http_inflight(s->http) > 1 ? ns_http_inflight(s->http) - 1 : 0); /* not counting this one */
     ns__stats_hist_update(&s->hist, &cur, 2.0, 10.0, b);
     ns_buf_puts(b, "}\n");
 }

@@ -188,3 +188,45 @@ TEST(dashboard_and_stats_served)
     ns_http_client_free(c);
     ASSERT_EQ_INT(WEXITSTATUS(stop(&s, SIGTERM)), 0);
 }
+
+/* Without --seconds the demo runs until Ctrl-C: SIGINT stops the traffic
+ * and the server cleanly (exit 0, a summary). */
+TEST(demo_stops_on_sigint)
+{
+    const char *dir = ns_test_tmpfile("pg-int");
+    int fd[2];
+    ASSERT_EQ_INT(pipe(fd), 0);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]);
+        close(fd[1]);
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "exec %s demo --quiet --port 0 --dir %s --users 200 --items 600 --days 2 -j 2",
+                 ns_test_northstar_bin(), dir);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    if (!nlive) atexit(kill_live);
+    live[nlive++] = pid;
+    FILE *out = fdopen(fd[0], "r");
+    char line[1024];
+    int live_started = 0;
+    while (!live_started && fgets(line, sizeof line, out)) live_started = strstr(line, "[4/4] live traffic") != NULL;
+    ASSERT_MSG(live_started, "the demo never reached the live step");
+    usleep(1500 * 1000);
+    kill(pid, SIGINT);
+    int summary = 0;
+    while (fgets(line, sizeof line, out)) {
+        printf("%s", line);
+        if (strstr(line, "demo summary")) summary = 1;
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    forget(pid);
+    fclose(out);
+    ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+    ASSERT(summary);
+}
