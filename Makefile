@@ -1,13 +1,14 @@
 # northstar — front door. Everything goes through CMake in build/.
 #
 #   make            build (installs missing Debian packages first)
-#   make demo       run the project's main job
+#   make demo       the playground: simulated platform, models, server + dashboard on :8080
 #   make test       build and run the test suite (ctest)
 #   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      benchmarks against peers; figures go to docs/BENCHMARKS.md
 #   make clean      remove build trees
 #
-# Variables: PORTABLE=1 (generic x86-64-v2 code), JOBS=N, CTEST_ARGS="-L unit".
+# Variables: PORTABLE=1 (generic x86-64-v2 code), JOBS=N, CTEST_ARGS="-L unit",
+# DEMO_ARGS="--port 9090 --users 2000" (see build/northstar demo --help).
 
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD      ?= build
@@ -16,13 +17,14 @@ ifeq ($(PORTABLE),1)
 CMAKE_ARGS += -DNS_PORTABLE=ON
 endif
 CTEST_ARGS ?=
+DEMO_ARGS  ?=
 
 .PHONY: all build deps deps-test deps-bench demo test asan tsan bench clean help
 
 all: build
 
 help:
-	@sed -n '2,11p' Makefile
+	@sed -n '2,12p' Makefile
 
 deps:
 	@scripts/install-deps.sh build
@@ -38,7 +40,7 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	$(BUILD)/northstar demo
+	$(BUILD)/northstar demo $(DEMO_ARGS)
 
 test: deps-test $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)

@@ -206,7 +206,7 @@ typedef struct {
     uint64_t num, den, recs, events_in, requests, server_errors;
     const char *ns_name, *ns_window;
     char ranker[64], name[32], window[16];
-    int ok;
+    int ok, retraining;
 } stats_view;
 
 static double jnum(json_t *o, const char *k)
@@ -245,6 +245,7 @@ static int fetch_stats(ns_http_client *c, stats_view *v)
     v->events_in = (uint64_t)jnum(j, "events_ingested");
     v->requests = (uint64_t)jnum(h, "requests");
     v->server_errors = (uint64_t)jnum(h, "server_errors");
+    v->retraining = json_is_true(json_object_get(json_object_get(j, "retrain"), "running"));
     v->ok = 1;
     json_decref(j);
     return 0;
@@ -479,11 +480,15 @@ done:
         g_stop = 1;
         pthread_join(live_thr, NULL);
     }
-    ns_http_client_free(cl);
     if (svc) {
+        stats_view last;
+        if (cl && fetch_stats(cl, &last) == 0 && last.retraining)
+            printf("waiting for the retraining in progress to finish (a second Ctrl-C kills)\n");
         if (!quiet) printf("stopping the server (drain, checkpoint)\n");
+        fflush(stdout);
         ns_service_stop(svc);
     }
+    ns_http_client_free(cl);
     ns_store_close(store);
     ns_sim_free(sim);
     return rc;
