@@ -28,9 +28,8 @@ foreach(f ${files})
   file(READ ${WEB_DIR}/${f} hex HEX)
   string(LENGTH "${hex}" nhex)
   math(EXPR len "${nhex} / 2")
-  # 16 bytes a line: "0xab," each.
+  # "0xab," per byte, on one line per file (CMake regexes have no {n}).
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-  string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n    " bytes "${bytes}")
   string(APPEND body "/* ${f} */\nstatic const unsigned char a${i}[] = {\n    ${bytes}0x00};\n\n")
   string(APPEND table "    {\"${f}\", \"${ct}\", a${i}, ${len}},\n")
   math(EXPR i "${i} + 1")

@@ -10,6 +10,7 @@
  */
 #include "server/server_int.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,8 @@ void ns__h_ui_file(void *app, ns_http_req *req, ns_http_resp *resp)
 
 int ns__stats_hist_init(ns__stats_hist *h, int cap)
 {
+    const double *bounds;
+    assert(ns_http_latency_bounds(&bounds) + 1 <= NS__LAT_MAX); /* the samples hold every bucket */
     memset(h, 0, sizeof *h);
     if (!(h->s = ns_calloc((size_t)cap, sizeof *h->s))) return NS_ENOMEM;
     h->cap = cap;
