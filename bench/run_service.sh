@@ -2,8 +2,12 @@
 # run_service.sh BUILD_DIR — load on the recommendation service (issue 7).
 #
 # Data: `northstar sim` (10,000 users, 50,000 items, 7 days, seed 42) into a
-# fresh store. Server: `northstar serve --workers 2` (durability on: every
-# commit fsynced). Load: wrk on the same 2 cores (it competes with the
+# fresh store, then `northstar train` (EASE i2i, item vectors + HNSW, BM25
+# keyword index, Wide & Deep ranker) — the playground's models. Server:
+# `northstar serve --models DIR --workers 2`, the full pipeline (durability
+# on: every commit fsynced). NS_BENCH_BUILTIN=1 serves the built-in
+# config (no trained models: popular/trending/segment channels, blend rank).
+# Load: wrk on the same 2 cores (it competes with the
 # server for them, as a co-located client would).
 #   1. GET /v1/recommend/u<random>?n=10 at 8, 32 and 128 connections
 #   2. GET /health at 32 connections (HTTP layer only, same run)
@@ -23,7 +27,15 @@ trap cleanup EXIT INT TERM
 
 echo "--- data: northstar sim --users 10000 --items 50000 --seed 42 (not timed)"
 "$bin" sim -q --db "$tmp/bench.db" --users 10000 --items 50000 --seed 42 --sync normal
-"$bin" serve -q --db "$tmp/bench.db" --port 0 --workers 2 > "$tmp/serve.out" 2>&1 &
+models=""
+if [ "${NS_BENCH_BUILTIN:-0}" != 1 ]; then
+  t0=$(date +%s.%N)
+  "$bin" train -q --db "$tmp/bench.db" --out "$tmp/models"
+  echo "--- northstar train: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s (not part of the load figures)"
+  models="--models $tmp/models"
+fi
+# shellcheck disable=SC2086
+"$bin" serve -q --db "$tmp/bench.db" --port 0 --workers 2 $models > "$tmp/serve.out" 2>&1 &
 pid=$!
 i=0
 until grep -q listening "$tmp/serve.out"; do
