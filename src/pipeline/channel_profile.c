@@ -14,7 +14,11 @@
  * Because segments are bitmaps, any combination of fields is a segment
  * (the phase-1 "segment" channel counted only the one fixed key). Lists are
  * cached per segment and rebuilt at most once a second while events
- * arrive: a rebuild walks the segment's users' positive items.
+ * arrive: a rebuild walks the segment's users' positive items. A segment's
+ * first list is built under the channel's mutex; later rebuilds run outside
+ * it (stale while revalidating: one request rebuilds, the others keep
+ * reading the previous list), so no request queues behind another's
+ * rebuild.
  */
 #include "pipeline_int.h"
 
@@ -30,6 +34,7 @@ typedef struct {
     int n;
     double built_wall;
     uint64_t built_events;
+    int building; /* a request is rebuilding it outside the mutex */
 } seg_list;
 
 typedef struct {
@@ -205,14 +210,37 @@ static int profile_recall(void *self, const ns_recall_req *req, int quota, ns_sc
     }
     double wall = ns_now();
     uint64_t nev = ns__state_nevents_locked(req->state);
-    if (rc >= 0 && (s->built_wall < -1e299 || (wall - s->built_wall >= c->refresh_s && s->built_events != nev))) {
+    seg_list *fresh = NULL;
+    const seg_list *src = s;
+    if (rc >= 0 && s->built_wall < -1e299) { /* the first list: others wait for it */
         rc = rebuild(s, req->state, seg);
         s->built_wall = wall;
         s->built_events = nev;
+    } else if (rc >= 0 && !s->building && wall - s->built_wall >= c->refresh_s && s->built_events != nev) {
+        s->building = 1;
+        pthread_mutex_unlock(&c->mu);
+        fresh = ns_malloc(sizeof *fresh);
+        int rrc = fresh ? rebuild(fresh, req->state, seg) : NS_ENOMEM;
+        pthread_mutex_lock(&c->mu);
+        /* The cache may have started over meanwhile: find the entry again. */
+        slot = (size_t)(h % MAX_CACHED);
+        while (c->cache[slot] && strcmp(c->cache[slot]->key, key)) slot = (slot + 1) % MAX_CACHED;
+        s = c->cache[slot];
+        src = s;
+        if (s && rrc >= 0 && s->built_wall > -1e299) {
+            memcpy(s->list, fresh->list, sizeof(ns_scored) * (size_t)fresh->n);
+            s->n = fresh->n;
+            s->built_wall = wall;
+            s->built_events = nev;
+        }
+        if (s) s->building = 0;
+        if (!s && rrc >= 0) src = fresh; /* evicted: serve what was built */
+        rc = rrc < 0 ? rrc : rc;
     }
-    for (int k = 0; rc >= 0 && k < s->n && got < quota; k++)
-        if (!ns_rec_state_has_seen(req->state, req->user, s->list[k].item)) out[got++] = s->list[k];
+    for (int k = 0; rc >= 0 && src && k < src->n && got < quota; k++)
+        if (!ns_rec_state_has_seen(req->state, req->user, src->list[k].item)) out[got++] = src->list[k];
     pthread_mutex_unlock(&c->mu);
+    free(fresh);
     roaring_bitmap_free(seg);
     return rc < 0 ? rc : got;
 }
