@@ -410,7 +410,7 @@ int ns__fspec_fit_end(ns_feature_spec *s, ns__facc *accs)
             if (f->has_fill != 2) f->fill = f->mean;
             f->has_fill = f->has_fill ? f->has_fill : 1;
             if (f->quantiles) {
-                qsort(a->raw, a->nraw, sizeof(double), dbl_cmp);
+                if (a->nraw) qsort(a->raw, a->nraw, sizeof(double), dbl_cmp); /* raw is NULL when no value was seen */
                 free(f->bounds);
                 f->bounds = ns_calloc((size_t)f->quantiles + 1, sizeof(double));
                 if (!f->bounds) return NS_ENOMEM;
