@@ -51,7 +51,7 @@ asan: deps-test
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) -LE eval $(CTEST_ARGS)
+	  ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 tsan: deps-test
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_TSAN=ON $(CMAKE_ARGS)
