@@ -56,12 +56,20 @@ typedef struct {
     int in_active;      /* listed in the state's active list */
 } item_t;
 
+typedef void (*fill_fn)(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg);
+typedef struct { int day; double now; } trend_arg;
+typedef union { uint32_t seg; trend_arg trend; } cache_arg_t; /* what a fill reads */
+
 typedef struct {
     ns_scored *list;
     int n;
     double built_wall;
     uint64_t built_events;
     int valid, building;
+    /* a rebuild handed to the refresher: what to run, with what argument */
+    int want;
+    fill_fn fill;
+    cache_arg_t arg;
 } cache_t;
 
 struct ns_rec_state {
@@ -83,6 +91,11 @@ struct ns_rec_state {
     pthread_mutex_t cache_mu;
     cache_t c_popular, c_fresh, c_trend[2], *c_seg; /* c_seg: NSEG entries */
     double refresh_s;
+    /* The refresher: rebuilds stale lists off the request path (started on
+     * first need, joined by ns_rec_state_free). */
+    pthread_t refresher;
+    pthread_cond_t refresh_cv;
+    int refresher_on, refresher_stop, nwant;
 };
 
 /* ---- lifetime ------------------------------------------------------------------------- */
@@ -98,6 +111,7 @@ ns_rec_state *ns_rec_state_new(const ns_state_opts *opts)
     if (s->o.cooc_history > s->o.recent_len) s->o.cooc_history = s->o.recent_len;
     pthread_rwlock_init(&s->lock, NULL);
     pthread_mutex_init(&s->cache_mu, NULL);
+    pthread_cond_init(&s->refresh_cv, NULL);
     s->refresh_s = 1.0;
     s->uids = ns_strmap_new(1024);
     s->iids = ns_strmap_new(1024);
@@ -121,6 +135,12 @@ ns_rec_state *ns_rec_state_new(const ns_state_opts *opts)
 void ns_rec_state_free(ns_rec_state *s)
 {
     if (!s) return;
+    pthread_mutex_lock(&s->cache_mu);
+    int on = s->refresher_on;
+    s->refresher_stop = 1;
+    pthread_cond_signal(&s->refresh_cv);
+    pthread_mutex_unlock(&s->cache_mu);
+    if (on) pthread_join(s->refresher, NULL);
     for (uint32_t i = 0; i < s->nusers; i++) {
         free(s->users[i].recent);
         free(s->users[i].seen);
@@ -155,6 +175,7 @@ void ns_rec_state_free(ns_rec_state *s)
     ns_window_free(s->type_1d);
     pthread_rwlock_destroy(&s->lock);
     pthread_mutex_destroy(&s->cache_mu);
+    pthread_cond_destroy(&s->refresh_cv);
     free(s);
 }
 
@@ -609,37 +630,99 @@ static int cmp_best_first(const void *a, const void *b)
 
 void ns__topk_sort(ns_scored *h, int n) { qsort(h, (size_t)n, sizeof *h, cmp_best_first); }
 
-typedef void (*fill_fn)(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg);
+/* Next cache with a rebuild wanted (under cache_mu), NULL when none. */
+static cache_t *next_wanted(ns_rec_state *s)
+{
+    if (!s->nwant) return NULL;
+    cache_t *fixed[] = {&s->c_popular, &s->c_fresh, &s->c_trend[0], &s->c_trend[1]};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (fixed[i]->want) return fixed[i];
+    for (int i = 0; i < NSEG; i++)
+        if (s->c_seg[i].want) return &s->c_seg[i];
+    return NULL;
+}
 
-/* Copy a cached list, rebuilding it with `fill` when stale. The first
- * build happens under the cache mutex; later ones are done by the one
- * reader that finds the list stale, outside the mutex, while the others
- * keep copying the previous list (stale while revalidating), so a rebuild
- * over all items never stalls the requests that arrive meanwhile. */
-static int cached(ns_rec_state *s, cache_t *c, fill_fn fill, const void *arg, ns_scored *out, int max)
+/* The refresher thread: rebuilds the lists requests found stale, under the
+ * state's read lock, and swaps each in under cache_mu. A request never
+ * pays for a rebuild after a list's first build (stale while revalidating:
+ * the previous list is served until the new one is in). */
+static void *refresher_main(void *arg)
+{
+    ns_rec_state *s = arg;
+    pthread_mutex_lock(&s->cache_mu);
+    while (!s->refresher_stop) {
+        cache_t *c = next_wanted(s);
+        if (!c) {
+            pthread_cond_wait(&s->refresh_cv, &s->cache_mu);
+            continue;
+        }
+        c->want = 0;
+        s->nwant--;
+        fill_fn fill = c->fill;
+        cache_arg_t a = c->arg;
+        pthread_mutex_unlock(&s->cache_mu);
+        ns_scored *fresh = ns_malloc(sizeof(ns_scored) * CACHE_CAP);
+        int n = 0;
+        double wall = ns_now();
+        pthread_rwlock_rdlock(&s->lock);
+        uint64_t nev = s->nevents;
+        if (fresh) {
+            fill(s, fresh, &n, CACHE_CAP, &a);
+            ns__topk_sort(fresh, n);
+        }
+        pthread_rwlock_unlock(&s->lock);
+        pthread_mutex_lock(&s->cache_mu);
+        if (fresh) {
+            free(c->list);
+            c->list = fresh;
+            c->n = n;
+            c->built_wall = wall;
+            c->built_events = nev;
+        }
+        c->building = 0;
+    }
+    pthread_mutex_unlock(&s->cache_mu);
+    return NULL;
+}
+
+/* Copy a cached list. The first build happens in the request, under the
+ * cache mutex; later rebuilds of a stale list go to the refresher thread
+ * while the request (and the others) copy the previous list. With a
+ * refresh period of 0 (tests, replays) every rebuild is done in the
+ * request, so a read always sees the events before it. The caller holds
+ * the state's read lock. */
+static int cached(ns_rec_state *s, cache_t *c, fill_fn fill, const void *arg, size_t argsz, ns_scored *out, int max)
 {
     pthread_mutex_lock(&s->cache_mu);
     double wall = ns_now();
     int stale = !c->valid || (wall - c->built_wall >= s->refresh_s && c->built_events != s->nevents);
-    if (stale && (!c->valid || !c->building)) {
+    if (stale && (!c->valid || s->refresh_s <= 0)) {
         ns_scored *fresh = ns_malloc(sizeof(ns_scored) * CACHE_CAP);
         if (!fresh) {
             pthread_mutex_unlock(&s->cache_mu);
             return NS_ENOMEM;
         }
-        int first = !c->valid, n = 0;
-        c->building = 1;
-        if (!first) pthread_mutex_unlock(&s->cache_mu);
+        int n = 0;
         fill(s, fresh, &n, CACHE_CAP, arg);
         ns__topk_sort(fresh, n);
-        if (!first) pthread_mutex_lock(&s->cache_mu);
         free(c->list);
         c->list = fresh;
         c->n = n;
         c->built_wall = wall;
         c->built_events = s->nevents;
         c->valid = 1;
-        c->building = 0;
+    } else if (stale && !c->building) {
+        if (!s->refresher_on && !s->refresher_stop) {
+            if (pthread_create(&s->refresher, NULL, refresher_main, s) == 0) s->refresher_on = 1;
+        }
+        if (s->refresher_on) {
+            c->building = 1;
+            c->want = 1;
+            c->fill = fill;
+            memcpy(&c->arg, arg, argsz);
+            s->nwant++;
+            pthread_cond_signal(&s->refresh_cv);
+        }
     }
     int n = c->n < max ? c->n : max;
     memcpy(out, c->list, sizeof(ns_scored) * (size_t)n);
@@ -669,8 +752,6 @@ static void fill_segment(ns_rec_state *s, ns_scored *h, int *n, int k, const voi
         if (m->used[i]) ns__scored_push(h, n, k, (ns_scored){(uint32_t)m->keys[i], (float)m->vals[i]});
 }
 
-typedef struct { int day; double now; } trend_arg;
-
 static void fill_trending(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg)
 {
     const trend_arg *a = arg;
@@ -686,14 +767,14 @@ static void fill_trending(ns_rec_state *s, ns_scored *h, int *n, int k, const vo
 
 int ns_rec_state_top_popular(ns_rec_state *s, ns_scored *out, int max)
 {
-    return cached(s, &s->c_popular, fill_popular, NULL, out, max);
+    return cached(s, &s->c_popular, fill_popular, &(uint32_t){0}, sizeof(uint32_t), out, max);
 }
 
 int ns_rec_state_top_fresh(ns_rec_state *s, double now, ns_scored *out, int max)
 {
     ns_scored *all = ns_malloc(sizeof(ns_scored) * CACHE_CAP);
     if (!all) return NS_ENOMEM;
-    int n = cached(s, &s->c_fresh, fill_fresh, NULL, all, CACHE_CAP), k = 0;
+    int n = cached(s, &s->c_fresh, fill_fresh, &(uint32_t){0}, sizeof(uint32_t), all, CACHE_CAP), k = 0;
     for (int i = 0; i < n && k < max; i++)
         if (s->items[all[i].item].created <= now) out[k++] = all[i];
     free(all);
@@ -703,13 +784,13 @@ int ns_rec_state_top_fresh(ns_rec_state *s, double now, ns_scored *out, int max)
 int ns_rec_state_top_segment(ns_rec_state *s, uint32_t segment, ns_scored *out, int max)
 {
     if (segment >= NSEG) return 0;
-    return cached(s, &s->c_seg[segment], fill_segment, &segment, out, max);
+    return cached(s, &s->c_seg[segment], fill_segment, &segment, sizeof segment, out, max);
 }
 
 int ns_rec_state_top_trending(ns_rec_state *s, const char *window, double now, ns_scored *out, int max)
 {
     trend_arg a = {window && !strcmp(window, "1d"), now};
-    return cached(s, &s->c_trend[a.day], fill_trending, &a, out, max);
+    return cached(s, &s->c_trend[a.day], fill_trending, &a, sizeof a, out, max);
 }
 
 int ns_rec_state_similar(ns_rec_state *s, uint32_t item, ns_scored *out, int max)

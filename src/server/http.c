@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 /* Latency buckets (seconds) of the Prometheus histograms. */
-static const double lat_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+static const double lat_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 enum { NB = sizeof lat_bounds / sizeof lat_bounds[0], MAX_ROUTES = 32, NCLASS = 5 };
 
 typedef struct {
