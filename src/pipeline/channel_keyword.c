@@ -135,19 +135,18 @@ static int kw_create(const json_t *params, const char *path, ns_rec_state *st, v
 
 typedef struct { const char *w; int len; float weight; } term_t;
 
-static int by_weight_then_word(const void *a, const void *b)
-{
-    const term_t *x = a, *y = b;
-    if (x->weight != y->weight) return x->weight > y->weight ? -1 : 1;
-    int m = x->len < y->len ? x->len : y->len, c = memcmp(x->w, y->w, (size_t)m);
-    return c ? c : x->len - y->len;
-}
-
 static int by_word(const void *a, const void *b)
 {
     const term_t *x = a, *y = b;
     int m = x->len < y->len ? x->len : y->len, c = memcmp(x->w, y->w, (size_t)m);
     return c ? c : x->len - y->len;
+}
+
+static int by_weight_then_word(const void *a, const void *b)
+{
+    const term_t *x = a, *y = b;
+    if (x->weight != y->weight) return x->weight > y->weight ? -1 : 1;
+    return by_word(a, b);
 }
 
 /* The user's profile in words, as a canonical query (words in byte order). */

@@ -179,6 +179,14 @@ static int rebuild(seg_list *s, ns_rec_state *st, const roaring_bitmap_t *seg)
     return 0;
 }
 
+/* The cache slot holding `key` (hash h), or the empty slot where it goes. */
+static size_t find_slot(const profile_ch *c, const char *key, uint64_t h)
+{
+    size_t slot = (size_t)(h % MAX_CACHED);
+    while (c->cache[slot] && strcmp(c->cache[slot]->key, key)) slot = (slot + 1) % MAX_CACHED;
+    return slot;
+}
+
 static int profile_recall(void *self, const ns_recall_req *req, int quota, ns_scored *out)
 {
     profile_ch *c = self;
@@ -189,8 +197,7 @@ static int profile_recall(void *self, const ns_recall_req *req, int quota, ns_sc
     uint64_t h = ns_hash_bytes(key, strlen(key), 0);
     pthread_mutex_lock(&c->mu);
     int rc = 0, got = 0;
-    size_t slot = (size_t)(h % MAX_CACHED);
-    while (c->cache[slot] && strcmp(c->cache[slot]->key, key)) slot = (slot + 1) % MAX_CACHED;
+    size_t slot = find_slot(c, key, h);
     seg_list *s = c->cache[slot];
     if (!s) {
         if (c->ncached >= MAX_CACHED / 2) { /* full enough: start over */
@@ -223,9 +230,7 @@ static int profile_recall(void *self, const ns_recall_req *req, int quota, ns_sc
         int rrc = fresh ? rebuild(fresh, req->state, seg) : NS_ENOMEM;
         pthread_mutex_lock(&c->mu);
         /* The cache may have started over meanwhile: find the entry again. */
-        slot = (size_t)(h % MAX_CACHED);
-        while (c->cache[slot] && strcmp(c->cache[slot]->key, key)) slot = (slot + 1) % MAX_CACHED;
-        s = c->cache[slot];
+        s = c->cache[find_slot(c, key, h)];
         src = s;
         if (s && rrc >= 0 && s->built_wall > -1e299) {
             memcpy(s->list, fresh->list, sizeof(ns_scored) * (size_t)fresh->n);

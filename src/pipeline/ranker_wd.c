@@ -135,13 +135,6 @@ static void ctx_put(wd_t *w, wd_ctx *c)
     pthread_mutex_unlock(&w->mu);
 }
 
-static int by_score_desc(const void *a, const void *b)
-{
-    const ns_scored *x = a, *y = b;
-    if (x->score != y->score) return x->score > y->score ? -1 : 1;
-    return x->item < y->item ? -1 : x->item > y->item;
-}
-
 static int model_scores(wd_t *w, wd_ctx *c, const ns_rank_input *in, float *probs)
 {
     size_t need = (size_t)in->n * (size_t)w->ncols;
@@ -167,14 +160,14 @@ static int wd_score(void *self, const ns_rank_input *in, float *scores)
     if (m == n) {
         rc = model_scores(w, c, in, scores);
     } else {
-        /* the blend's best m, by index */
-        ns_scored *top = ns_arena_alloc(&c->a, sizeof *top * (size_t)n, 8);
+        /* the blend's best m, by index (a bounded heap: their order does not matter) */
+        ns_scored *top = ns_arena_alloc(&c->a, sizeof *top * (size_t)m, 8);
         ns_candidate *cand = ns_arena_alloc(&c->a, sizeof *cand * (size_t)m, 8);
         ns_rt_item *rt = ns_arena_alloc(&c->a, sizeof *rt * (size_t)m, 8);
         float *probs = ns_arena_alloc(&c->a, sizeof *probs * (size_t)m, 4);
         if (!top || !cand || !rt || !probs) rc = NS_ENOMEM;
-        for (int i = 0; rc >= 0 && i < n; i++) top[i] = (ns_scored){(uint32_t)i, scores[i]};
-        if (rc >= 0) qsort(top, (size_t)n, sizeof *top, by_score_desc);
+        int nt = 0;
+        for (int i = 0; rc >= 0 && i < n; i++) ns__scored_push(top, &nt, m, (ns_scored){(uint32_t)i, scores[i]});
         for (int k = 0; rc >= 0 && k < m; k++) {
             cand[k] = in->cands[top[k].item];
             rt[k] = in->rt[top[k].item];

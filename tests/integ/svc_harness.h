@@ -5,7 +5,10 @@
 
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,6 +74,19 @@ static inline int stop(server *s, int sig)
     forget(s->pid);
     fclose(s->out);
     return st;
+}
+
+/* A plain TCP connection to the server (for requests the client cannot
+ * make: raw headers, slow or broken bodies). */
+static inline int raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    ASSERT_EQ_INT(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
 }
 
 #endif

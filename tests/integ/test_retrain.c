@@ -9,21 +9,12 @@
 #include "northstar/server.h"
 #include "svc_harness.h"
 
-#include <arpa/inet.h>
 #include <jansson.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 /* One admin request on a raw socket (the client sends no Authorization). */
 static int admin(int port, const char *method, const char *path, const char *token, char *buf, size_t cap)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT(fd >= 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ_INT(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    int fd = raw_connect(port);
     char rq[512];
     int n = snprintf(rq, sizeof rq, "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%s%sContent-Length: 0\r\n\r\n",
                      method, path, token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");

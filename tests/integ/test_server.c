@@ -188,17 +188,6 @@ TEST(validation_errors_name_the_field)
     stop(&s, SIGTERM);
 }
 
-static int raw_connect(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    ASSERT_EQ_INT(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    return fd;
-}
-
 TEST(oversize_body_is_refused)
 {
     server s = start(ns_test_tmpfile("o.db"), "--max-body 4096");
