@@ -19,10 +19,14 @@
  *
  * Our own byte-level layout is llama2.c compatible: 0 <unk>, 1 <s> (BOS),
  * 2 </s> (EOS), 3..258 the bytes 0..255, then merges in rank order, then
- * extra special tokens (e.g. "<|user|>"). Exported to tokenizer.bin, a piece
- * for a printable ASCII byte is the character itself, other bytes are
- * "<0xXX>", and merge k has score -k, so llama2.c's run.c decodes our ids
- * exactly.
+ * extra special tokens (e.g. "<|user|>"). Exported to tokenizer.bin, the
+ * piece of a byte is that raw byte (NUL alone is "<0x00>"), merge k has
+ * score -k and the other pieces a score no merge reaches, so llama2.c's run.c
+ * prints our ids' exact bytes (after BOS it drops one leading space, as
+ * sentencepiece does), and its prompt encoder (dummy " " prefix, byte
+ * fallback at 3 + byte, best-scoring merge of adjacent pieces) can rebuild
+ * our merges, newlines and UTF-8 included. It is not our encoder: it ignores
+ * the pre-tokenizer's chunk boundaries, so rare texts encode differently.
  *
  * Files: ns_bpe_save writes JSON {"type": "byte"|"char"|"scores",
  *   "pieces": [base64 or text...], "merges": [[a,b],...], "specials": {...}}
@@ -84,6 +88,12 @@ int ns_bpe_load(ns_bpe **out, const char *path);
  * store it); 0 = read to the end of the file. */
 int ns_bpe_load_llama2c(ns_bpe **out, const char *path, int vocab_size);
 int ns_bpe_export_llama2c(const ns_bpe *b, const char *path);
+/* The same for a model with vocab_size ids (0 = the tokenizer's own count):
+ * run.c reads one piece per model id, so ids past the tokenizer's are written
+ * as "<unusedN>". Pieces that are not merges (specials, padding) get score
+ * -1e30, which llama2.c's encoder never merges into. vocab_size smaller than
+ * the tokenizer is NS_EINVAL. */
+int ns_bpe_export_llama2c_n(const ns_bpe *b, const char *path, int vocab_size);
 /* GPT-2's vocab.json (byte-to-unicode mapped pieces -> id) and merges.txt
  * (one "a b" merge per line in rank order, "#version" header allowed). */
 int ns_bpe_load_gpt2(ns_bpe **out, const char *vocab_json, const char *merges_txt);

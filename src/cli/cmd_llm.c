@@ -984,7 +984,9 @@ static const char usage_export[] =
     "\n"
     "Write a Llama-family model in llama2.c's checkpoint format (version 0: 7-int header, fp32\n"
     "weights, shared or separate classifier) and its byte-level BPE as tokenizer.bin, so that\n"
-    "llama2.c's run.c can run it: ./run model.bin -z tokenizer.bin\n";
+    "llama2.c's run.c can run it: ./run model.bin -z tokenizer.bin\n"
+    "tokenizer.bin has one piece per model id (ids past the tokenizer's are \"<unusedN>\");\n"
+    "bench/llm/crosscheck_runc.sh compares run.c's greedy output with ours.\n";
 
 static int cmd_export(int argc, char **argv)
 {
@@ -1000,7 +1002,7 @@ static int cmd_export(int argc, char **argv)
     int rc = ns_llm_export_llama2c(m, o.out);
     if (rc >= 0 && o.tok_out) {
         if (!tok) rc = ns_err_set(NS_ENOTFOUND, "%s has no tokenizer to export", o.model);
-        else rc = ns_bpe_export_llama2c(tok, o.tok_out);
+        else rc = ns_bpe_export_llama2c_n(tok, o.tok_out, ns_llm_cfg(m)->vocab_size);
     }
     if (rc >= 0) printf("wrote %s%s%s\n", o.out, o.tok_out ? " and " : "", o.tok_out ? o.tok_out : "");
     ns_llm_free(m);

@@ -1036,32 +1036,54 @@ done:
     return NS_OK;
 }
 
-int ns_bpe_export_llama2c(const ns_bpe *b, const char *path)
+/* Pieces that are not merges (our specials, padding up to the model's
+ * vocabulary) get this score: llama2.c's encoder merges a pair only when the
+ * result scores above its start value (-1e10), so it never builds them. */
+#define L2C_NO_MERGE (-1e30f)
+
+int ns_bpe_export_llama2c_n(const ns_bpe *b, const char *path, int vocab_size)
 {
     if (b->kind != NS_BPE_BYTE || b->byte_id[0] != BASE_BYTE0 || b->byte_id[255] != BASE_BYTE0 + 255)
         return ns_err_set(NS_EUNSUPPORTED, "tokenizer.bin export needs our byte-level layout (ids 3..258 = bytes)");
+    int total = vocab_size > 0 ? vocab_size : b->n;
+    if (total < b->n)
+        return ns_err_set_at(NS_EINVAL, path, 0, "vocab_size", NULL,
+                             "the model has %d ids but its tokenizer %d: tokenizer.bin needs one piece per model id",
+                             total, b->n);
     ns_buf o;
     ns_buf_init(&o);
     int32_t maxlen = 6;
     for (int i = 0; i < b->n; i++) maxlen = (int32_t)b->len[i] > maxlen ? (int32_t)b->len[i] : maxlen;
+    if (total > b->n) {
+        char pad[32];
+        int pl = snprintf(pad, sizeof pad, "<unused%d>", total - 1);
+        maxlen = pl > maxlen ? pl : maxlen;
+    }
     ns_buf_append(&o, &maxlen, 4);
-    /* rank of each merge result */
-    for (int i = 0; i < b->n; i++) {
+    for (int i = 0; i < total; i++) {
         float sc = 0;
-        char piece[16];
-        const char *p = b->blob.data + b->off[i];
-        int32_t L = (int32_t)b->len[i];
-        if (i >= BASE_BYTE0 && i < BASE_N) {
+        char piece[32];
+        const char *p = piece;
+        int32_t L;
+        if (i >= b->n) { /* ids the model has and the tokenizer never produces */
+            L = snprintf(piece, sizeof piece, "<unused%d>", i);
+            sc = L2C_NO_MERGE;
+        } else if (i >= BASE_BYTE0 && i < BASE_N) {
+            /* our bytes merge like any symbol, so each is its raw byte: run.c's
+             * encoder then finds merges such as "\n\n" or the two bytes of
+             * "\xc3\xa9" by concatenating pieces, and prints the bytes. Only
+             * NUL, which a C string cannot hold, is "<0x00>". */
             unsigned char ch = (unsigned char)(i - BASE_BYTE0);
-            if (ch >= 0x20 && ch < 0x7f) {
+            if (ch) {
                 piece[0] = (char)ch;
                 L = 1;
             } else {
                 L = snprintf(piece, sizeof piece, "<0x%02X>", ch);
             }
-            p = piece;
-        } else if (i >= BASE_N) {
-            sc = -(float)(i - BASE_N);
+        } else {
+            p = b->blob.data + b->off[i];
+            L = (int32_t)b->len[i];
+            if (i >= BASE_N) sc = i - BASE_N < b->n_merges ? -(float)(i - BASE_N) : L2C_NO_MERGE;
         }
         ns_buf_append(&o, &sc, 4);
         ns_buf_append(&o, &L, 4);
@@ -1070,6 +1092,11 @@ int ns_bpe_export_llama2c(const ns_bpe *b, const char *path)
     int rc = ns_file_write_atomic(path, o.data, o.len);
     ns_buf_release(&o);
     return rc;
+}
+
+int ns_bpe_export_llama2c(const ns_bpe *b, const char *path)
+{
+    return ns_bpe_export_llama2c_n(b, path, 0);
 }
 
 /* ======================================================================= */

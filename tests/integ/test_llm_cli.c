@@ -1,7 +1,7 @@
 /*
  * test_llm_cli.c — `northstar llm` end to end on a tiny model: help and
  * usage errors, tokenizer train/encode/decode, train -> generate -> eval ->
- * info -> export, resume from a checkpoint equals an uninterrupted run
+ * info -> export (tokenizer.bin padded to the model's ids), resume from a checkpoint equals an uninterrupted run
  * byte for byte, sft, and clear errors (exit 1, no crash) for an unknown
  * config key, a truncated model and an invalid UTF-8 prompt.
  */
@@ -104,6 +104,32 @@ TEST(train_generate_eval_export)
     free(o2);
     snprintf(a, sizeof a, "llm generate -m %s --tokenizer %s --prompt 'the' --max-tokens 4 -q", bin, tb);
     ASSERT_EQ_INT(run(a, NULL), 0);
+}
+
+/* A model may have more ids than its tokenizer (a config's vocab_size padded
+ * up): tokenizer.bin still needs one piece per model id, or llama2.c's run.c
+ * and our own reader stop at the tokenizer's last id. */
+TEST(export_pads_tokenizer_to_model_vocab)
+{
+    const char *c = corpus(), *m = ns_test_tmpfile("pad.safetensors");
+    char a[2048], *out;
+    snprintf(a, sizeof a,
+             "llm train --data %s --bpe-vocab 300 --steps 2 --out %s --config "
+             "'{\"arch\":\"llama\",\"vocab_size\":320,\"max_seq\":32,\"n_layer\":1,\"n_head\":2,"
+             "\"n_kv_head\":1,\"d_model\":32,\"d_ff\":64}' --batch 2 --seq 16 --eval-every 0 --eval-iters 1 -q -j2",
+             c, m);
+    ASSERT_EQ_INT(run(a, NULL), 0);
+    const char *bin = ns_test_tmpfile("pad.bin"), *tb = ns_test_tmpfile("pad_tok.bin");
+    snprintf(a, sizeof a, "llm export -m %s -o %s --tokenizer-out %s", m, bin, tb);
+    ASSERT_EQ_INT(run(a, NULL), 0);
+    snprintf(a, sizeof a, "llm generate -m %s --tokenizer %s --prompt 'the quick' --max-tokens 4 --temperature 0 -q", bin, tb);
+    ASSERT_EQ_INT(run(a, &out), 0);
+    ASSERT(!strncmp(out, "the quick", 9));
+    free(out);
+    snprintf(a, sizeof a, "llm tokenizer decode --tokenizer %s 305", tb);
+    ASSERT_EQ_INT(run(a, &out), 0);
+    ASSERT(strstr(out, "<unused305>"));
+    free(out);
 }
 
 TEST(resume_equals_uninterrupted)

@@ -229,6 +229,83 @@ TEST(llama2c_tokenizer_truncated)
     ns_bpe_free(b);
 }
 
+/* tokenizer.bin as llama2.c's run.c reads it: one piece per MODEL id (a
+ * model may have more ids than its tokenizer: padded), bytes as raw pieces so
+ * run.c's encoder (dummy " " prefix, best-scoring merge of adjacent pieces)
+ * rebuilds merges of newlines and UTF-8 bytes, and specials/padding never
+ * merged into. */
+TEST(llama2c_tokenizer_pieces_and_padding)
+{
+    ns_buf t;
+    ns_buf_init(&t);
+    for (int i = 0; i < 60; i++) ns_buf_puts(&t, "the caf\xc3\xa9 was na\xc3\xafve.\n\nthe cat sat.\n\n");
+    ns_bpe *b, *c;
+    const char *sp[] = {"<|user|>"};
+    ASSERT_OK(ns_bpe_train(&b, t.data, t.len, 300, sp, 1));
+    ns_buf_release(&t);
+    /* the text has fewer distinct pairs than 300 - 260 merges: V < 300 */
+    int V = ns_bpe_vocab_size(b), N = V + 10;
+    ASSERT(V > 270 && V <= 300);
+    const char *path = ns_test_tmpfile("tokenizer_pad.bin");
+    ASSERT_ERR(ns_bpe_export_llama2c_n(b, path, V - 1), NS_EINVAL);
+    ASSERT_OK(ns_bpe_export_llama2c_n(b, path, N));
+    char *d;
+    size_t n;
+    ASSERT_OK(ns_file_read_all(path, &d, &n, 0));
+    int32_t maxlen, L;
+    float sc[310];
+    char *piece[310];
+    int plen[310];
+    memcpy(&maxlen, d, 4);
+    size_t p = 4;
+    for (int i = 0; i < N; i++) {
+        ASSERT(p + 8 <= n);
+        memcpy(&sc[i], d + p, 4);
+        memcpy(&L, d + p + 4, 4);
+        ASSERT(L > 0 && L <= maxlen && p + 8 + (size_t)L <= n); /* run.c cannot read an empty piece */
+        piece[i] = d + p + 8;
+        plen[i] = L;
+        p += 8 + (size_t)L;
+    }
+    ASSERT_EQ_INT(p, n);
+    ASSERT(plen[3] == 6 && !memcmp(piece[3], "<0x00>", 6));
+    ASSERT(plen[3 + '\n'] == 1 && piece[3 + '\n'][0] == '\n');
+    ASSERT(plen[3 + 0xc3] == 1 && (unsigned char)piece[3 + 0xc3][0] == 0xc3);
+    ASSERT(plen[1] == 3 && !memcmp(piece[1], "<s>", 3));
+    ASSERT(sc[259] == 0.0f && sc[260] == -1.0f);
+    int user = ns_bpe_special(b, "<|user|>");
+    ASSERT_EQ_INT(user, V - 1);
+    char pad[32];
+    int pl = snprintf(pad, sizeof pad, "<unused%d>", V + 5);
+    ASSERT(sc[user] < -1e29f && sc[V + 5] < -1e29f);
+    ASSERT(plen[V + 5] == pl && !memcmp(piece[V + 5], pad, (size_t)pl));
+    free(d);
+    ASSERT_OK(ns_bpe_load_llama2c(&c, path, N));
+    ASSERT_EQ_INT(ns_bpe_vocab_size(c), N);
+    /* llama2.c's algorithm on s gives our ids for " " + s, merges that hold a
+     * newline or a UTF-8 byte among them */
+    const char *s = "the caf\xc3\xa9 sat.\n\nthe cat was na\xc3\xafve.\n\n<|user|>";
+    char ws[128] = " ";
+    strcat(ws, s);
+    int32_t *a, *e;
+    size_t na, ne;
+    ASSERT_OK(ns_bpe_encode(b, ws, strlen(ws), 0, &a, &na));
+    ASSERT_OK(ns_bpe_encode(c, s, strlen(s), 0, &e, &ne));
+    ASSERT_EQ_INT(na, ne);
+    ASSERT(!memcmp(a, e, sizeof(int32_t) * na));
+    int odd_merges = 0;
+    for (size_t i = 0; i < na; i++) {
+        size_t ql;
+        const char *q = ns_bpe_piece(b, a[i], &ql);
+        if (a[i] >= 259 && a[i] != user && (memchr(q, '\n', ql) || memchr(q, 0xc3, ql))) odd_merges++;
+    }
+    ASSERT(odd_merges >= 2);
+    free(a);
+    free(e);
+    ns_bpe_free(b);
+    ns_bpe_free(c);
+}
+
 /* GPT-2's byte alphabet: printable bytes stand for themselves, space is
  * U+0120 'Ġ', newline U+010A 'Ċ'. */
 TEST(gpt2_vocab_merges)
