@@ -2,9 +2,11 @@
 # bench/run_llm.sh BUILD_DIR — the GPT engine (issue 6) against PyTorch, side by side.
 #
 #   1. Tiny Shakespeare, char level, nanoGPT's CPU config (4 layers, 4 heads, 128 dims,
-#      context 64, batch 12, no bias, no dropout, AdamW lr 1e-3, 2000 steps; 90/10 split):
-#      ours then PyTorch (bench/llm/train_gpt_torch.py), 2 threads each, full runs, then a
-#      second shorter round of each; val loss and training tokens/s, ratio.
+#      context 64, batch 12, no bias, no dropout, AdamW lr 1e-3, 2000 steps; 90/10 split),
+#      for each model family (LLM_ARCHS, default "gpt2 llama": nanoGPT's GPT-2 architecture,
+#      and the Llama family at the same size): ours then PyTorch (bench/llm/train_gpt_torch.py
+#      --arch), 2 threads each, full runs, then a second shorter round of each; val loss and
+#      training tokens/s, ratio.
 #   2. Inference: a 15.2M-parameter Llama (llama2.c's stories15M shape: dim 288, 6 layers,
 #      6 heads, hidden 768, vocab 32000, context 256, random weights), exported once to
 #      llama2.c format and loaded by both sides; greedy decode of 255 tokens from 1 token
@@ -17,7 +19,7 @@
 # OMP_WAIT_POLICY for both sides (default PASSIVE: on this shared 2-core machine spinning
 # OpenMP barriers collapse when other jobs hold the cores; set LLM_OMP_WAIT=ACTIVE to
 # compare spinning). bench/run.sh holds /tmp/northstar-measure.lock around this script.
-# Knobs: LLM_STEPS (2000), LLM_SPEED_STEPS (300), LLM_PARTS ("train infer quality"; part 3
+# Knobs: LLM_STEPS (2000), LLM_SPEED_STEPS (300), LLM_ARCHS ("gpt2 llama"), LLM_PARTS ("train infer quality"; part 3
 # needs no lock: LLM_PARTS=quality bench/run_llm.sh build runs it alone), LLM_THREADS for part 3.
 set -eu
 build=$(cd "${1:-build}" && pwd)
@@ -42,25 +44,30 @@ has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 shakes=$NORTHSTAR_DATA/tinyshakespeare/input.txt
 if has train && [ -f "$shakes" ]; then
   echo
-  echo "## Tiny Shakespeare, char level, nanoGPT CPU config, 2 threads"
-  ours() { "$ns" llm train -q --data "$shakes" --char --arch gpt2 --no-bias --layers 4 --heads 4 --dim 128 \
+  echo "## Tiny Shakespeare, char level, nanoGPT CPU config, 2 threads, both model families"
+  ours() { "$ns" llm train -q --data "$shakes" --char --arch "$1" --no-bias --layers 4 --heads 4 --dim 128 \
              --context 64 --batch 12 --seq 64 --lr 1e-3 --min-lr 1e-4 --warmup 100 --decay-steps 2000 \
-             --beta2 0.99 --weight-decay 0.1 --clip 1.0 --eval-every 0 --eval-iters 200 --steps "$1" \
-             --out "$tmp/shakes_$1.st" -j2; }
-  peer() { $PY "$here/llm/train_gpt_torch.py" "$shakes" --steps "$1" --eval-every 0 --eval-iters 200 --threads 2; }
-  o1=$(ours "$STEPS"); p1=$(peer "$STEPS")
-  o2=$(ours "$SPEED_STEPS"); p2=$(peer "$SPEED_STEPS")
-  printf '| run | steps | ours val loss | PyTorch val loss | ours tokens/s | PyTorch tokens/s | ratio |\n|---|---|---|---|---|---|---|\n'
-  printf '| full | %s | %s | %s | %s | %s | %sx |\n' "$STEPS" "$(echo "$o1" | field val_loss)" "$(echo "$p1" | field val_loss)" \
-    "$(echo "$o1" | field train_tokens_per_s)" "$(echo "$p1" | field train_tokens_per_s)" \
-    "$(ratio "$(echo "$o1" | field train_tokens_per_s)" "$(echo "$p1" | field train_tokens_per_s)")"
-  printf '| speed | %s | - | - | %s | %s | %sx |\n' "$SPEED_STEPS" \
-    "$(echo "$o2" | field train_tokens_per_s)" "$(echo "$p2" | field train_tokens_per_s)" \
-    "$(ratio "$(echo "$o2" | field train_tokens_per_s)" "$(echo "$p2" | field train_tokens_per_s)")"
-  echo "(val loss: mean of 200 random val batches of 12 x 64; targets: val loss <= 1.88, ratio >= 1.5)"
-  echo
-  echo "sample from our model (greedy off, temperature 0.8, seed 42):"
-  "$ns" llm generate -m "$tmp/shakes_$STEPS.st" --prompt "ROMEO:" --max-tokens 300 --temperature 0.8 --seed 42 --slide -j2 | sed 's/^/    /'
+             --beta2 0.99 --weight-decay 0.1 --clip 1.0 --eval-every 0 --eval-iters 200 --steps "$2" \
+             --out "$tmp/shakes_$1_$2.st" -j2; }
+  peer() { $PY "$here/llm/train_gpt_torch.py" "$shakes" --arch "$1" --steps "$2" --eval-every 0 --eval-iters 200 --threads 2; }
+  printf '| family | run | steps | ours val loss | PyTorch val loss | ours tokens/s | PyTorch tokens/s | ratio |\n|---|---|---|---|---|---|---|---|\n'
+  for arch in ${LLM_ARCHS:-gpt2 llama}; do
+    o1=$(ours $arch "$STEPS"); p1=$(peer $arch "$STEPS")
+    o2=$(ours $arch "$SPEED_STEPS"); p2=$(peer $arch "$SPEED_STEPS")
+    printf '| %s | full | %s | %s | %s | %s | %s | %sx |\n' $arch "$STEPS" "$(echo "$o1" | field val_loss)" "$(echo "$p1" | field val_loss)" \
+      "$(echo "$o1" | field train_tokens_per_s)" "$(echo "$p1" | field train_tokens_per_s)" \
+      "$(ratio "$(echo "$o1" | field train_tokens_per_s)" "$(echo "$p1" | field train_tokens_per_s)")"
+    printf '| %s | speed | %s | - | - | %s | %s | %sx |\n' $arch "$SPEED_STEPS" \
+      "$(echo "$o2" | field train_tokens_per_s)" "$(echo "$p2" | field train_tokens_per_s)" \
+      "$(ratio "$(echo "$o2" | field train_tokens_per_s)" "$(echo "$p2" | field train_tokens_per_s)")"
+  done
+  echo "(val loss: mean of 200 random val batches of 12 x 64; targets: val loss <= 1.88, ratio >= 1.5;"
+  echo " gpt2 = nanoGPT's own architecture; llama = RoPE, RMSNorm, SwiGLU (hidden 344), same size and recipe)"
+  for arch in ${LLM_ARCHS:-gpt2 llama}; do
+    echo
+    echo "sample from our $arch model (temperature 0.8, seed 42):"
+    "$ns" llm generate -m "$tmp/shakes_${arch}_$STEPS.st" --prompt "ROMEO:" --max-tokens 300 --temperature 0.8 --seed 42 --slide -j2 | sed 's/^/    /'
+  done
 fi
 
 if has infer; then

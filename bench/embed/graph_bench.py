@@ -5,7 +5,10 @@
   graph_bench.py BUILD_DIR DATA_DIR OUT_DIR [--rounds 2] [--p P --q Q] [--quick]
 
 Settings of the comparison (the issue's gensim DeepWalk): 10 walks of 40
-nodes per node, window 10, dim 128, 5 epochs, negative 5, 2 threads.
+nodes per node, window 10, dim 128, 5 epochs, negative 5, 2 threads; each
+tool with its own defaults otherwise (northstar deepwalk: negatives by
+degree^0.5 and input + output vectors written; gensim: 0.75 and input
+vectors). Round 0 also runs each tool with the other's trainer choices, once.
 End to end = reading the graph + walks + training + writing the vectors,
 wall time of the whole command (northstar) or script (gensim peer: numpy
 walks, then gensim Word2Vec; interpreter start-up and imports excluded).
@@ -24,19 +27,19 @@ def run(cmd, env=None):
     return p, wall
 
 
-def ours(build, edges, out, p=1.0, q=1.0, length=40, negative=5):
+def ours(build, edges, out, p=1.0, q=1.0, length=40, negative=5, extra=()):
     cmd = [f"{build}/northstar", "deepwalk", "-j", "2", "-o", out, "--walks", "10", "--length", str(length),
            "--window", "10", "--dim", "128", "--epochs", "5", "--p", str(p), "--q", str(q),
-           "--negative", str(negative), edges]
+           "--negative", str(negative), *extra, edges]
     pr, wall = run(cmd, dict(os.environ, NS_PROGRESS="0", OMP_WAIT_POLICY="passive"))
     walk = float(re.search(r"walks ([0-9.]+)s", pr.stderr).group(1))
     train = float(re.search(r"train ([0-9.]+)s", pr.stderr).group(1))
     return dict(tool="northstar", walk_s=walk, train_s=train, total_s=wall)
 
 
-def gensim(edges, out):
+def gensim(edges, out, extra=()):
     cmd = ["/usr/bin/python3", f"{HERE}/peer_gensim.py", "walks", edges, out, "--dim", "128", "--window", "10",
-           "--walks", "10", "--length", "40", "--epochs", "5", "--min-count", "1", "--threads", "2"]
+           "--walks", "10", "--length", "40", "--epochs", "5", "--min-count", "1", "--threads", "2", *extra]
     pr, wall = run(cmd, dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1"))
     r = json.loads(pr.stdout.strip().splitlines()[-1])
     return dict(tool="gensim", walk_s=r["walk_s"], train_s=r["train_s"], total_s=r["total_s"])
@@ -61,6 +64,8 @@ def main():
     ap.add_argument("--length", type=int, default=80, help="node2vec walk length (the paper's 80)")
     ap.add_argument("--negative", type=int, default=10, help="node2vec negative samples")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-variants", dest="variants", action="store_false",
+                    help="skip the two trainer-choice rows (run once, in round 0)")
     a = ap.parse_args()
     edges = f"{a.data}/blogcatalog/blogcatalog.edges.txt"
     labels = f"{a.data}/blogcatalog/blogcatalog.labels.txt"
@@ -77,8 +82,15 @@ def main():
                  lambda o: ours(a.build, edges, o, a.p, a.q, a.length, a.negative))]
         if rd % 2:
             jobs.reverse()
+        elif a.variants and rd == 0:
+            # Trainer choices, once (quality): northstar with word2vec.c's (negatives by
+            # degree^0.75, input vectors), gensim with northstar's deepwalk defaults.
+            jobs += [("northstar DeepWalk w2v-choices",
+                      lambda o: ours(a.build, edges, o, extra=("--ns-exponent", "0.75", "--vectors", "in"))),
+                     ("gensim DeepWalk ns0.5+w+c",
+                      lambda o: gensim(edges, o, extra=("--ns-exponent", "0.5", "--vectors", "sum")))]
         for name, fn in jobs:
-            path = f"{a.out}/bc-{'-'.join(name.split()[:2])}-{rd}.vec"
+            path = f"{a.out}/bc-{re.sub('[^A-Za-z0-9.]+', '-', name)}-{rd}.vec"
             r = fn(path)
             r.update(name=name, path=path, round=rd)
             print(json.dumps(r), flush=True)
@@ -90,7 +102,7 @@ def main():
     print("\nBlogCatalog (10,312 nodes, 333,983 edges): 10 walks x 40 per node (node2vec: x l), window 10, "
           f"dim 128, 5 epochs, 2 threads; {rounds} alternating round(s); times are the best of the rounds; F1 at 10/50/90% "
           "labelled, mean of 5 splits")
-    hdr = f"{'run':28} {'walks s':>8} {'train s':>8} {'e2e s':>7} {'gensim/this':>11}"
+    hdr = f"{'run':34} {'walks s':>8} {'train s':>8} {'e2e s':>7} {'gensim/this':>11}"
     fr = ["0.1", "0.5", "0.9"] if not a.quick else ["0.5"]
     for f in fr:
         hdr += f" {'Mi/Ma@' + f:>15}"
@@ -101,7 +113,7 @@ def main():
         q = classify(rs[0]["path"], labels, a.quick)
         gm = sorted(r["total_s"] for r in rows if r["name"] == "gensim DeepWalk")
         gmed = gm[(len(gm) - 1) // 2]
-        line = f"{n:28} {med['walk_s']:>8.2f} {med['train_s']:>8.2f} {med['total_s']:>7.2f} {gmed / med['total_s']:>10.2f}x"
+        line = f"{n:34} {med['walk_s']:>8.2f} {med['train_s']:>8.2f} {med['total_s']:>7.2f} {gmed / med['total_s']:>10.2f}x"
         for f in fr:
             line += f"   {q['micro@' + f]:.3f}/{q['macro@' + f]:.3f}"
         print(line, flush=True)

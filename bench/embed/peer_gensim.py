@@ -66,11 +66,14 @@ def main():
     ap.add_argument("--walks", type=int, default=10)
     ap.add_argument("--length", type=int, default=40)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--ns-exponent", type=float, default=0.75)
+    ap.add_argument("--vectors", choices=["in", "sum"], default="in",
+                    help="write wv (in) or wv + syn1neg (sum, 'w + c')")
     a = ap.parse_args()
     t0 = time.perf_counter()
     kw = dict(vector_size=a.dim, window=a.window, negative=a.negative, hs=0, sg=a.sg,
               min_count=a.min_count, sample=a.sample, alpha=a.alpha, workers=a.threads,
-              seed=a.seed)
+              seed=a.seed, ns_exponent=a.ns_exponent)
     res = {"peer": "gensim", "what": a.what, "sg": a.sg, "alpha": a.alpha, "mode": a.mode}
     if a.what == "walks":
         walks = walks_numpy(a.input, a.walks, a.length, a.seed)
@@ -99,6 +102,8 @@ def main():
         words = m.corpus_total_words
     res.update(vocab=len(m.wv), words=int(words), epochs=a.epochs, vocab_s=t2 - t1,
                train_s=t3 - t2, total_s=t3 - t0)
+    if a.vectors == "sum":
+        m.wv.vectors += m.syn1neg  # rows share the wv index order
     m.wv.save_word2vec_format(a.output, binary=False)
     print(json.dumps(res))
 

@@ -8,8 +8,14 @@ dropout, tied embeddings, tanh GELU, AdamW (0.9, 0.99) lr 1e-3 -> 1e-4 cosine wi
 of the whole text as vocabulary, first 90% train / last 10% val.
 Written as an ordinary PyTorch model (nn.Linear, nn.LayerNorm, nn.Embedding).
 
-Usage: train_gpt_torch.py DATA [--steps 2000] [--eval-every 250] [--eval-iters 20]
-                              [--threads 2] [--seed 1337]
+With --arch llama the same recipe trains the Llama family of the same size instead
+(`northstar llm train --arch llama`): RoPE (theta 10000, adjacent pairs), RMSNorm
+(eps 1e-5), SwiGLU MLP with hidden 344 (~8C/3, so the parameter count equals the
+GPT-2 model's), no biases, tied embeddings, the same initialisation (N(0, 0.02),
+output projections N(0, 0.02 / sqrt(2 L)), norm weights 1).
+
+Usage: train_gpt_torch.py DATA [--arch gpt2|llama] [--steps 2000] [--eval-every 250]
+                              [--eval-iters 20] [--threads 2] [--seed 1337]
 Prints 'final: step N val_loss X train_tokens_per_s Y threads T'.
 """
 import argparse
@@ -46,6 +52,72 @@ class Block(nn.Module):
         return x + self.fcp(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
 
 
+class RMSNorm(nn.Module):
+    def __init__(self, C, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(C))
+
+    def forward(self, x):
+        return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rope(x, cos, sin):  # x [B, H, T, hd], rotates adjacent pairs (llama2.c's layout)
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    return torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], -1).flatten(-2)
+
+
+class LlamaBlock(nn.Module):
+    def __init__(self, C, H, Fd):
+        super().__init__()
+        self.H, self.Fd = H, Fd
+        self.ln1 = RMSNorm(C)
+        self.attn = nn.Linear(C, 3 * C, bias=False)
+        self.proj = nn.Linear(C, C, bias=False)
+        self.ln2 = RMSNorm(C)
+        self.fc = nn.Linear(C, 2 * Fd, bias=False)  # gate and up, fused
+        self.fcp = nn.Linear(Fd, C, bias=False)
+
+    def forward(self, x, mask, cos, sin):
+        B, T, C = x.shape
+        H = self.H
+        q, k, v = self.attn(self.ln1(x)).split(C, dim=2)
+        q = rope(q.view(B, T, H, C // H).transpose(1, 2), cos[:T], sin[:T])
+        k = rope(k.view(B, T, H, C // H).transpose(1, 2), cos[:T], sin[:T])
+        v = v.view(B, T, H, C // H).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(C // H))
+        att = att.masked_fill(mask[:T, :T] == 0, float("-inf")).softmax(-1)
+        y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
+        x = x + self.proj(y)
+        g, u = self.fc(self.ln2(x)).split(self.Fd, dim=2)
+        return x + self.fcp(F.silu(g) * u)
+
+
+class Llama(nn.Module):
+    def __init__(self, V, T, L, H, C, Fd=344):
+        super().__init__()
+        self.wte = nn.Embedding(V, C)
+        self.blocks = nn.ModuleList([LlamaBlock(C, H, Fd) for _ in range(L)])
+        self.lnf = RMSNorm(C)
+        self.register_buffer("mask", torch.tril(torch.ones(T, T)))
+        hd = C // H
+        inv = torch.tensor([10000.0 ** (-2.0 * i / hd) for i in range(hd // 2)], dtype=torch.float64)
+        ang = torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :]
+        self.register_buffer("cos", ang.cos().float())
+        self.register_buffer("sin", ang.sin().float())
+        for n, p in self.named_parameters():
+            if p.dim() >= 2:
+                std = 0.02 / math.sqrt(2 * L) if n.endswith(("proj.weight", "fcp.weight")) else 0.02
+                nn.init.normal_(p, 0.0, std)
+
+    def forward(self, idx, targets):
+        x = self.wte(idx)
+        for b in self.blocks:
+            x = b(x, self.mask, self.cos, self.sin)
+        logits = self.lnf(x) @ self.wte.weight.T  # tied
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+
+
 class GPT(nn.Module):
     def __init__(self, V, T, L, H, C):
         super().__init__()
@@ -71,6 +143,7 @@ class GPT(nn.Module):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("data")
+    ap.add_argument("--arch", choices=("gpt2", "llama"), default="gpt2")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--eval-iters", type=int, default=20)
@@ -86,7 +159,7 @@ def main():
     n = int(0.9 * len(data))
     tr, va = data[:n], data[n:]
     B, T = 12, 64
-    model = GPT(len(chars), T, 4, 4, 128)
+    model = (Llama if a.arch == "llama" else GPT)(len(chars), T, 4, 4, 128)
     # LayerNorm biases: nanoGPT's bias=False; torch 1.13 has no bias=False, so freeze them at 0
     for mod in model.modules():
         if isinstance(mod, nn.LayerNorm) and mod.bias is not None:

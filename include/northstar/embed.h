@@ -8,7 +8,7 @@
  *                   frequency-sorted vocabulary (id 0 = most frequent word).
  *                   Built from UTF-8 text through the shared tokenizer
  *                   (text.h) or from any id stream (random walks).
- *   ns_w2v_train    skip-gram or CBOW with negative sampling (unigram^0.75,
+ *   ns_w2v_train    skip-gram or CBOW with negative sampling (unigram^0.75 by default,
  *                   alias table) and/or hierarchical softmax (Huffman tree),
  *                   sub-sampling, random window shrink, linear learning-rate
  *                   decay, Hogwild threads. Skip-gram with negative sampling
@@ -109,6 +109,8 @@ typedef struct ns_w2v_opts {
     int dim;           /* vector size (100) */
     int window;        /* maximum window (5); each position draws 1..window */
     int negative;      /* negative samples per positive (5); 0 = none */
+    double ns_exponent; /* negatives drawn in proportion to count^ns_exponent (0.75,
+                        * word2vec.c's; 0 = uniform, 1 = by frequency) */
     int hs;            /* 1 = hierarchical softmax (0) */
     double sample;     /* sub-sampling threshold (1e-3); 0 = keep every word */
     double alpha;      /* starting learning rate; 0 = default (0.05 for both
@@ -119,8 +121,14 @@ typedef struct ns_w2v_opts {
     uint64_t seed;     /* 1 */
     int cbow_mean;     /* CBOW: 1 average the context vectors, 0 sum them (1) */
     int classic;       /* 1 = one (centre, context) pair at a time, as word2vec.c */
+    int vectors;       /* which vectors the model gives out: NS_W2V_VEC_IN (0, the
+                        * input vectors, as word2vec.c) or NS_W2V_VEC_SUM (input +
+                        * negative-sampling output vectors, "w + c" in Levy,
+                        * Goldberg & Dagan 2015; needs negative > 0) */
     const char *label; /* progress line label ("word2vec") */
 } ns_w2v_opts;
+
+enum { NS_W2V_VEC_IN = 0, NS_W2V_VEC_SUM = 1 };
 
 ns_w2v_opts ns_w2v_defaults(void);
 

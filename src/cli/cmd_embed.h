@@ -13,7 +13,7 @@
 /* Option codes of the shared trainer options (each command's own start at 400). */
 enum {
     O_BINARY = 256, O_MODEL, O_CBOW, O_DIM, O_WINDOW, O_NEG, O_HS, O_SAMPLE, O_MINC, O_MAXV,
-    O_EPOCHS, O_ALPHA, O_MINALPHA, O_SEED, O_SUM, O_CLASSIC, O_SENT
+    O_EPOCHS, O_ALPHA, O_MINALPHA, O_SEED, O_SUM, O_CLASSIC, O_VECTORS, O_NSEXP, O_SENT
 };
 
 typedef struct cli_w2v_args {

@@ -30,7 +30,8 @@ static const char usage[] =
     "      --model sg|cbow   skip-gram (default) or CBOW; --cbow is short for --model cbow\n"
     "      --dim N           vector size (100)\n"
     "      --window N        maximum window; each position draws 1..N (5)\n"
-    "      --negative N      negative samples, unigram^0.75 (5); 0 = none\n"
+    "      --negative N      negative samples (5); 0 = none\n"
+    "      --ns-exponent X   negatives drawn by count^X (0.75; 0 = uniform)\n"
     "      --hs              hierarchical softmax (Huffman tree), alone or with --negative\n"
     "      --sample X        sub-sampling threshold of frequent words (1e-3); 0 = off\n"
     "      --min-count N     ignore words seen fewer times (5)\n"
@@ -42,6 +43,8 @@ static const char usage[] =
     "      --sum             CBOW: sum the context vectors instead of averaging\n"
     "      --classic         word2vec.c's one-pair-at-a-time skip-gram loop (reference;\n"
     "                        the default batches each window against shared negatives)\n"
+    "      --vectors in|sum  write the input vectors (word2vec.c's, the default) or\n"
+    "                        input + output vectors (\"w + c\", needs --negative > 0)\n"
     "      --sentences line|paragraph   sentence boundaries (line)\n"
     "\n"
     "similar  the k nearest words by cosine (-k, default 10)\n"
@@ -76,7 +79,8 @@ const struct option cli_w2v_options[] = {
     {"max-vocab", required_argument, NULL, O_MAXV}, {"epochs", required_argument, NULL, O_EPOCHS},
     {"alpha", required_argument, NULL, O_ALPHA},  {"min-alpha", required_argument, NULL, O_MINALPHA},
     {"seed", required_argument, NULL, O_SEED},    {"sum", no_argument, NULL, O_SUM},
-    {"classic", no_argument, NULL, O_CLASSIC},    {0, 0, 0, 0}};
+    {"classic", no_argument, NULL, O_CLASSIC},    {"vectors", required_argument, NULL, O_VECTORS},
+    {"ns-exponent", required_argument, NULL, O_NSEXP}, {0, 0, 0, 0}};
 
 int cli_w2v_option(const char *cmd, int c, const char *arg, cli_w2v_args *a)
 {
@@ -104,6 +108,12 @@ int cli_w2v_option(const char *cmd, int c, const char *arg, cli_w2v_args *a)
     case O_SEED: if (cli_int(cmd, "--seed", arg, 0, 0x7fffffffffffffffL, &v)) return 1; a->w.seed = (uint64_t)v; return 0;
     case O_SUM: a->w.cbow_mean = 0; return 0;
     case O_CLASSIC: a->w.classic = 1; return 0;
+    case O_NSEXP: if (cli_double(cmd, "--ns-exponent", arg, -2, 2, &x)) return 1; a->w.ns_exponent = x; return 0;
+    case O_VECTORS:
+        if (!strcmp(arg, "in")) a->w.vectors = NS_W2V_VEC_IN;
+        else if (!strcmp(arg, "sum")) a->w.vectors = NS_W2V_VEC_SUM;
+        else return cli_usage_error(cmd, "--vectors expects in or sum, got '%s'", arg);
+        return 0;
     }
     return -1;
 }

@@ -38,6 +38,7 @@ ns_w2v_opts ns_w2v_defaults(void)
     o.dim = 100;
     o.window = 5;
     o.negative = 5;
+    o.ns_exponent = 0.75;
     o.hs = 0;
     o.sample = 1e-3;
     o.alpha = 0;
@@ -47,6 +48,7 @@ ns_w2v_opts ns_w2v_defaults(void)
     o.seed = 1;
     o.cbow_mean = 1;
     o.classic = 0;
+    o.vectors = NS_W2V_VEC_IN;
     o.label = "word2vec";
     return o;
 }
@@ -147,7 +149,7 @@ typedef struct {
     ns_w2v_model *m;
     ns_w2v_opts o;
     uint32_t *keep;      /* [n] sub-sampling: keep a token if rand32 < keep[w] */
-    ns__alias neg;       /* unigram^0.75 */
+    ns__alias neg;       /* unigram^ns_exponent */
     huffman hs;
     int64_t total;       /* ntok * epochs */
     _Atomic int64_t done;
@@ -278,12 +280,20 @@ static int check_opts(const ns_w2v_opts *o)
     if (o->negative == 0 && !o->hs)
         return ns_err_set_at(NS_EINVAL, NULL, 0, "negative", NULL,
                              "nothing to train: negative is 0 and hierarchical softmax is off");
+    if (!(o->ns_exponent >= -2 && o->ns_exponent <= 2))
+        return ns_err_set_at(NS_ERANGE, NULL, 0, "ns_exponent", NULL, "ns_exponent must be in [-2, 2], got %g",
+                             o->ns_exponent);
     if (o->epochs < 1 || o->epochs > 100000)
         return ns_err_set_at(NS_ERANGE, NULL, 0, "epochs", NULL, "epochs must be in [1, 100000], got %d", o->epochs);
     if (!(o->sample >= 0 && o->sample < 1))
         return ns_err_set_at(NS_ERANGE, NULL, 0, "sample", NULL, "sample must be in [0, 1), got %g", o->sample);
     if (!(o->alpha >= 0 && o->alpha <= 10))
         return ns_err_set_at(NS_ERANGE, NULL, 0, "alpha", NULL, "alpha must be in (0, 10], got %g", o->alpha);
+    if (o->vectors != NS_W2V_VEC_IN && o->vectors != NS_W2V_VEC_SUM)
+        return ns_err_set_at(NS_EINVAL, NULL, 0, "vectors", NULL, "vectors must be in (0) or sum (1), got %d", o->vectors);
+    if (o->vectors == NS_W2V_VEC_SUM && o->negative == 0)
+        return ns_err_set_at(NS_EINVAL, NULL, 0, "vectors", NULL,
+                             "sum of input and output vectors needs negative sampling (negative > 0)");
     return 0;
 }
 
@@ -354,7 +364,7 @@ int ns_w2v_train(ns_w2v_model **out, const ns_w2v_corpus *c, const ns_w2v_opts *
             rc = NS_ENOMEM;
             goto done;
         }
-        for (int32_t w = 0; w < n; w++) wt[w] = pow((double)c->count[w], 0.75);
+        for (int32_t w = 0; w < n; w++) wt[w] = pow((double)c->count[w], o.ns_exponent);
         ns__alias_build(t.neg.thr, t.neg.alias, wt, n, work);
         t.neg.n = n;
     }
@@ -417,6 +427,10 @@ int ns_w2v_train(ns_w2v_model **out, const ns_w2v_corpus *c, const ns_w2v_opts *
         stats->words = t.total;
         stats->words_per_sec = secs > 0 ? (double)t.total / secs : 0;
         stats->final_alpha = alpha_at(&t, atomic_load(&t.done));
+    }
+    if (o.vectors == NS_W2V_VEC_SUM) {
+        /* w + c: each row's input vector plus its output vector. */
+        for (size_t i = 0; i < (size_t)n * (size_t)m->ld; i++) m->syn0[i] += m->syn1neg[i];
     }
     *out = m;
     m = NULL;

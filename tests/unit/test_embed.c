@@ -225,9 +225,10 @@ TEST(topics_cluster_all_models)
     ns_w2v_corpus *c;
     ASSERT_OK(ns_w2v_corpus_from_text(&c, text, len, "topics", &co));
     ASSERT_EQ_INT(c->nwords, 30);
-    struct { const char *name; int sg, hs, neg, classic; } cfg[] = {
-        {"sg batched", 1, 0, 5, 0}, {"sg classic", 1, 0, 5, 1}, {"sg hs", 1, 1, 0, 0},
-        {"cbow neg", 0, 0, 5, 0},   {"cbow hs", 0, 1, 0, 0},
+    struct { const char *name; int sg, hs, neg, classic, vectors; } cfg[] = {
+        {"sg batched", 1, 0, 5, 0, NS_W2V_VEC_IN}, {"sg classic", 1, 0, 5, 1, NS_W2V_VEC_IN},
+        {"sg hs", 1, 1, 0, 0, NS_W2V_VEC_IN},      {"cbow neg", 0, 0, 5, 0, NS_W2V_VEC_IN},
+        {"cbow hs", 0, 1, 0, 0, NS_W2V_VEC_IN},    {"sg w+c", 1, 0, 5, 0, NS_W2V_VEC_SUM},
     };
     ns_set_quiet(1);
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
@@ -236,6 +237,7 @@ TEST(topics_cluster_all_models)
         o.hs = cfg[i].hs;
         o.negative = cfg[i].neg;
         o.classic = cfg[i].classic;
+        o.vectors = cfg[i].vectors;
         ns_w2v_model *m;
         ns_w2v_stats st;
         ASSERT_OK(ns_w2v_train(&m, c, &o, &st));
@@ -291,7 +293,57 @@ TEST(bad_options)
     o = small_opts();
     o.dim = 0;
     ASSERT_ERR(ns_w2v_train(&m, c, &o, NULL), NS_ERANGE);
+    o = small_opts();
+    o.negative = 0;
+    o.hs = 1;
+    o.vectors = NS_W2V_VEC_SUM; /* w + c needs the negative-sampling output vectors */
+    ASSERT_ERR(ns_w2v_train(&m, c, &o, NULL), NS_EINVAL);
+    o.vectors = 7;
+    o.negative = 5;
+    ASSERT_ERR(ns_w2v_train(&m, c, &o, NULL), NS_EINVAL);
     ns_w2v_corpus_free(c);
+}
+
+/* w + c: the same training (one thread, one seed) gives the input vectors
+ * plus something that is not zero and not a multiple of them. */
+TEST(sum_vectors_add_output_rows)
+{
+    size_t len;
+    char *text = topic_corpus(&len);
+    ns_w2v_corpus_opts co = ns_w2v_corpus_defaults();
+    co.quiet_progress = 1;
+    ns_w2v_corpus *c;
+    ASSERT_OK(ns_w2v_corpus_from_text(&c, text, len, "topics", &co));
+    ns_set_quiet(1);
+    ns_vectors *v[2];
+    for (int i = 0; i < 2; i++) {
+        ns_w2v_opts o = small_opts();
+        o.vectors = i ? NS_W2V_VEC_SUM : NS_W2V_VEC_IN;
+        ns_w2v_model *m;
+        ASSERT_OK(ns_w2v_train(&m, c, &o, NULL));
+        v[i] = ns_w2v_vectors(m, c, NULL);
+        ns_w2v_model_free(m);
+    }
+    double diff = 0, norm = 0, cosmin = 1;
+    for (int64_t w = 0; w < v[0]->n; w++) {
+        double dot = 0, na = 0, nb = 0;
+        for (int d = 0; d < v[0]->dim; d++) {
+            size_t k = (size_t)w * (size_t)v[0]->dim + (size_t)d;
+            double x = v[0]->v[k], y = v[1]->v[k];
+            diff += (y - x) * (y - x);
+            norm += x * x;
+            dot += x * y, na += x * x, nb += y * y;
+        }
+        double cs = dot / sqrt(na * nb);
+        if (cs < cosmin) cosmin = cs;
+    }
+    printf("  |sum - in| / |in| = %.3f, lowest row cosine %.3f\n", sqrt(diff / norm), cosmin);
+    ASSERT_MSG(sqrt(diff / norm) > 0.1, "sum vectors are the input vectors");
+    ASSERT_MSG(cosmin < 0.999, "sum vectors are only rescaled input vectors");
+    ns_vec_free(v[0]);
+    ns_vec_free(v[1]);
+    ns_w2v_corpus_free(c);
+    free(text);
 }
 
 /* ---- vector files --------------------------------------------------------- */
