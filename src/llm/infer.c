@@ -28,19 +28,27 @@
 /*
  * The threads of one token meet five times per layer. An OpenMP barrier
  * under OMP_WAIT_POLICY=PASSIVE (what a shared machine needs) puts the
- * waiting thread to sleep in the kernel and the wake-up costs about as much
- * as a layer's matvecs on small models: 6 layers of a 15M model ran at the
- * same 355 tokens/s on 1 and on 2 threads. This barrier spins a bounded
- * while (a few tens of microseconds, longer than a matvec's imbalance) and
- * then yields the core, so it is fast when the cores are free and does not
- * burn a core another job needs when they are not.
+ * waiting thread to sleep in the kernel at once, and the wake-up costs about
+ * as much as a layer's matvecs on small models: 6 layers of a 15M model ran
+ * at the same 355 tokens/s on 1 and on 2 threads. This barrier spins a
+ * while and then sleeps on a futex. The spin budget adapts per thread: it
+ * doubles (up to SPIN_MAX) each time spinning was enough and halves each time
+ * the thread had to sleep anyway. When the cores are free the partner arrives
+ * within microseconds and the budget stays high; when other jobs hold the
+ * cores the partner is often descheduled, spinning only burns this thread's
+ * share of the core, and the budget falls to a few pauses, which behaves like
+ * PASSIVE (a fixed spin measured 100-110 tokens/s beside a 2-thread busy job
+ * where OpenMP's PASSIVE barrier gave 135-159).
  */
 typedef struct {
     _Atomic int count;
     _Atomic int sense;
+    _Atomic int sleepers;
 } spin_barrier;
 
-#define SPIN_BEFORE_YIELD 4096
+#define SPIN_MAX 4096
+#define NS_LLM_SPIN_SLOTS 64
+#define SPIN_MIN 8
 
 static inline void cpu_relax(void)
 {
@@ -51,19 +59,46 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void sbar_wait(spin_barrier *b, int n, int *local_sense)
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static void sense_sleep(_Atomic int *a, int while_value)
+{
+    syscall(SYS_futex, (int *)a, FUTEX_WAIT_PRIVATE, while_value, NULL, NULL, 0);
+}
+static void sense_wake(_Atomic int *a) { syscall(SYS_futex, (int *)a, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0); }
+#else
+static void sense_sleep(_Atomic int *a, int while_value)
+{
+    (void)a;
+    (void)while_value;
+    sched_yield();
+}
+static void sense_wake(_Atomic int *a) { (void)a; }
+#endif
+
+static void sbar_wait(spin_barrier *b, int n, int *local_sense, int *spin)
 {
     int s = !*local_sense;
     *local_sense = s;
-    if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == n - 1) {
+    if (atomic_fetch_add(&b->count, 1) == n - 1) {
         atomic_store_explicit(&b->count, 0, memory_order_relaxed);
-        atomic_store_explicit(&b->sense, s, memory_order_release);
+        atomic_store(&b->sense, s); /* seq_cst: pairs with the sleepers count below */
+        if (atomic_load(&b->sleepers)) sense_wake(&b->sense);
         return;
     }
-    for (long i = 0; atomic_load_explicit(&b->sense, memory_order_acquire) != s; i++) {
-        if (i < SPIN_BEFORE_YIELD) cpu_relax();
-        else sched_yield();
+    for (int i = 0; i < *spin; i++) {
+        if (atomic_load_explicit(&b->sense, memory_order_acquire) == s) {
+            if (*spin < SPIN_MAX) *spin *= 2;
+            return;
+        }
+        cpu_relax();
     }
+    if (*spin > SPIN_MIN) *spin /= 2;
+    atomic_fetch_add(&b->sleepers, 1);
+    while (atomic_load(&b->sense) != s) sense_sleep(&b->sense, !s);
+    atomic_fetch_sub(&b->sleepers, 1);
 }
 
 typedef struct {
@@ -87,6 +122,7 @@ struct ns_llm_ctx {
     int quant;
     qmat *qqkv, *qproj, *qfc, *qfcp, qhead; /* per layer */
     spin_barrier bar;             /* the token's threads meet here */
+    int spin[NS_LLM_SPIN_SLOTS];  /* each thread's spin budget, kept between tokens */
 };
 
 static void qmat_release(qmat *q)
@@ -103,6 +139,7 @@ int ns_llm_ctx_new(ns_llm_ctx **out, const ns_llm *m)
     ns_llm_ctx *x = ns_calloc(1, sizeof *x);
     if (!x) return NS_ENOMEM;
     x->m = m;
+    for (int i = 0; i < NS_LLM_SPIN_SLOTS; i++) x->spin[i] = SPIN_MAX / 4;
     size_t kvd = (size_t)c->n_kv_head * m->hd, L = (size_t)c->n_layer, T = (size_t)c->max_seq;
     size_t C = (size_t)c->d_model, mx = C > (size_t)c->d_ff ? C : (size_t)c->d_ff;
     x->kc = ns_malloc_aligned(sizeof(float) * L * T * kvd);
@@ -343,7 +380,8 @@ static void step_token(ns_llm_ctx *c, int32_t tok, int want_logits)
     {
         int tid = omp_get_thread_num(), nth = omp_get_num_threads();
         int sense = atomic_load_explicit(&c->bar.sense, memory_order_acquire);
-#define BARRIER() sbar_wait(&c->bar, nth, &sense)
+        int spin = c->spin[tid < NS_LLM_SPIN_SLOTS ? tid : 0];
+#define BARRIER() sbar_wait(&c->bar, nth, &sense, &spin)
         float *xb = c->xbt + (size_t)tid * mx;
         int8_t *xq = c->xq + (size_t)tid * (mx + 64);
         float *xs = c->xs + (size_t)tid * (mx / QG + 2);
@@ -444,6 +482,7 @@ static void step_token(ns_llm_ctx *c, int32_t tok, int want_logits)
             range_of(V, tid, nth, 1, &lo, &hi);
             rows(c->logits, W, qw, lo, hi, C, &v, NULL, 0);
         }
+        if (tid < NS_LLM_SPIN_SLOTS) c->spin[tid] = spin;
 #undef BARRIER
     }
     c->pos++;
