@@ -39,6 +39,7 @@ tmp=$(mktemp -d /tmp/ns-llm-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 field() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p" | tail -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+max2() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 >= b + 0) ? a : b }'; }
 
 echo "# GPT engine (issue 6) — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
 
@@ -55,7 +56,7 @@ if has train && [ -f "$shakes" ]; then
              --out "$tmp/shakes_$1_$2.st" -j2; }
   peer() { OPENBLAS_NUM_THREADS=$3 $PY "$here/llm/train_gpt_torch.py" "$shakes" --arch "$1" --steps "$2" --eval-every 0 --eval-iters 200 --threads 2; }
   # the faster of two peer outputs (by tokens/s)
-  best() { if awk -v a="$(echo "$1" | field train_tokens_per_s)" -v b="$(echo "$2" | field train_tokens_per_s)" 'BEGIN { exit !(a >= b) }'; then echo "$1"; else echo "$2"; fi; }
+  best() { a=$(echo "$1" | field train_tokens_per_s); if [ "$(max2 "$a" "$(echo "$2" | field train_tokens_per_s)")" = "$a" ]; then echo "$1"; else echo "$2"; fi; }
   printf '| family | run | steps | ours val loss | PyTorch val loss | ours tokens/s | PyTorch tokens/s | ratio |\n|---|---|---|---|---|---|---|---|\n'
   for arch in ${LLM_ARCHS:-gpt2 llama}; do
     o1=$(ours $arch "$STEPS"); p1a=$(peer $arch "$STEPS" 1); p1b=$(peer $arch "$STEPS" 2); p1=$(best "$p1a" "$p1b")
@@ -84,8 +85,6 @@ echo "## Inference: 15.2M-param Llama (stories15M shape), context 256, greedy, s
   --vocab 32000 --seed 15 --out "$tmp/l15.st" >/dev/null
 "$ns" llm export -q -m "$tmp/l15.st" -o "$tmp/l15.bin" >/dev/null
 printf '| threads | ours fp32 tok/s | ours int8 tok/s | PyTorch eager tok/s | fp32 ratio | int8 ratio | greedy ids equal (fp32 / int8 vs torch) |\n|---|---|---|---|---|---|---|\n'
-# the larger of two numbers
-max2() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 >= b + 0) ? a : b }'; }
 for th in 2 1; do
   # ROUNDS alternating rounds (ours fp32, ours int8, PyTorch with OPENBLAS_NUM_THREADS 1 and
   # =th); each side's best round is kept.

@@ -22,6 +22,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #define QG 32 /* int8 group size */
 
@@ -49,8 +54,8 @@ typedef struct {
 } spin_barrier;
 
 #define SPIN_MAX 4096
-#define NS_LLM_SPIN_SLOTS 64
 #define SPIN_MIN 8
+#define SPIN_SLOTS 64 /* threads whose budget is kept between tokens */
 
 static inline void cpu_relax(void)
 {
@@ -62,9 +67,6 @@ static inline void cpu_relax(void)
 }
 
 #ifdef __linux__
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 static void sense_sleep(_Atomic int *a, int while_value)
 {
     syscall(SYS_futex, (int *)a, FUTEX_WAIT_PRIVATE, while_value, NULL, NULL, 0);
@@ -124,7 +126,7 @@ struct ns_llm_ctx {
     int quant;
     qmat *qqkv, *qproj, *qfc, *qfcp, qhead; /* per layer */
     spin_barrier bar;             /* the token's threads meet here */
-    int spin[NS_LLM_SPIN_SLOTS];  /* each thread's spin budget, kept between tokens */
+    int spin[SPIN_SLOTS];  /* each thread's spin budget, kept between tokens */
 };
 
 static void qmat_release(qmat *q)
@@ -141,7 +143,7 @@ int ns_llm_ctx_new(ns_llm_ctx **out, const ns_llm *m)
     ns_llm_ctx *x = ns_calloc(1, sizeof *x);
     if (!x) return NS_ENOMEM;
     x->m = m;
-    for (int i = 0; i < NS_LLM_SPIN_SLOTS; i++) x->spin[i] = SPIN_MAX / 4;
+    for (int i = 0; i < SPIN_SLOTS; i++) x->spin[i] = SPIN_MAX / 4;
     size_t kvd = (size_t)c->n_kv_head * m->hd, L = (size_t)c->n_layer, T = (size_t)c->max_seq;
     size_t C = (size_t)c->d_model, mx = C > (size_t)c->d_ff ? C : (size_t)c->d_ff;
     x->kc = ns_malloc_aligned(sizeof(float) * L * T * kvd);
@@ -382,7 +384,7 @@ static void step_token(ns_llm_ctx *c, int32_t tok, int want_logits)
     {
         int tid = omp_get_thread_num(), nth = omp_get_num_threads();
         int sense = atomic_load_explicit(&c->bar.sense, memory_order_acquire);
-        int spin = c->spin[tid < NS_LLM_SPIN_SLOTS ? tid : 0];
+        int spin = c->spin[tid < SPIN_SLOTS ? tid : 0];
 #define BARRIER() sbar_wait(&c->bar, nth, &sense, &spin)
         float *xb = c->xbt + (size_t)tid * mx;
         int8_t *xq = c->xq + (size_t)tid * (mx + 64);
@@ -484,7 +486,7 @@ static void step_token(ns_llm_ctx *c, int32_t tok, int want_logits)
             range_of(V, tid, nth, 1, &lo, &hi);
             rows(c->logits, W, qw, lo, hi, C, &v, NULL, 0);
         }
-        if (tid < NS_LLM_SPIN_SLOTS) c->spin[tid] = spin;
+        if (tid < SPIN_SLOTS) c->spin[tid] = spin;
 #undef BARRIER
     }
     c->pos++;

@@ -216,21 +216,41 @@ static ns_w2v_opts small_opts(void)
     return o;
 }
 
-TEST(topics_cluster_all_models)
+/* The two-topic corpus ready for the trainer; NULL (with the error recorded)
+ * on failure. */
+static ns_w2v_corpus *topics_corpus(void)
 {
     size_t len;
     char *text = topic_corpus(&len);
     ns_w2v_corpus_opts co = ns_w2v_corpus_defaults();
     co.quiet_progress = 1;
-    ns_w2v_corpus *c;
-    ASSERT_OK(ns_w2v_corpus_from_text(&c, text, len, "topics", &co));
+    ns_w2v_corpus *c = NULL;
+    if (ns_w2v_corpus_from_text(&c, text, len, "topics", &co) < 0) c = NULL;
+    free(text);
+    ns_set_quiet(1);
+    return c;
+}
+
+/* Train with o and give out the vectors; NULL if training failed. */
+static ns_vectors *train_vectors(const ns_w2v_corpus *c, const ns_w2v_opts *o, ns_w2v_stats *st)
+{
+    ns_w2v_model *m;
+    if (ns_w2v_train(&m, c, o, st) < 0) return NULL;
+    ns_vectors *v = ns_w2v_vectors(m, c, NULL);
+    ns_w2v_model_free(m);
+    return v;
+}
+
+TEST(topics_cluster_all_models)
+{
+    ns_w2v_corpus *c = topics_corpus();
+    ASSERT_MSG(c, "topic corpus: %s", ns_err_msg());
     ASSERT_EQ_INT(c->nwords, 30);
     struct { const char *name; int sg, hs, neg, classic, vectors; } cfg[] = {
         {"sg batched", 1, 0, 5, 0, NS_W2V_VEC_IN}, {"sg classic", 1, 0, 5, 1, NS_W2V_VEC_IN},
         {"sg hs", 1, 1, 0, 0, NS_W2V_VEC_IN},      {"cbow neg", 0, 0, 5, 0, NS_W2V_VEC_IN},
         {"cbow hs", 0, 1, 0, 0, NS_W2V_VEC_IN},    {"sg w+c", 1, 0, 5, 0, NS_W2V_VEC_SUM},
     };
-    ns_set_quiet(1);
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
         ns_w2v_opts o = small_opts();
         o.sg = cfg[i].sg;
@@ -238,45 +258,34 @@ TEST(topics_cluster_all_models)
         o.negative = cfg[i].neg;
         o.classic = cfg[i].classic;
         o.vectors = cfg[i].vectors;
-        ns_w2v_model *m;
         ns_w2v_stats st;
-        ASSERT_OK(ns_w2v_train(&m, c, &o, &st));
+        ns_vectors *v = train_vectors(c, &o, &st);
+        ASSERT_MSG(v, "%s: %s", cfg[i].name, ns_err_msg());
         ASSERT_EQ_INT(st.words, c->ntok * 3);
-        ns_vectors *v = ns_w2v_vectors(m, c, NULL);
-        ASSERT(v && v->n == 30);
+        ASSERT(v->n == 30);
         check_topics(v, cfg[i].name);
         ns_vec_free(v);
-        ns_w2v_model_free(m);
     }
     ns_w2v_corpus_free(c);
-    free(text);
 }
 
 TEST(one_thread_same_seed_identical)
 {
-    size_t len;
-    char *text = topic_corpus(&len);
-    ns_w2v_corpus_opts co = ns_w2v_corpus_defaults();
-    co.quiet_progress = 1;
-    ns_w2v_corpus *c;
-    ASSERT_OK(ns_w2v_corpus_from_text(&c, text, len, "topics", &co));
-    ns_set_quiet(1);
+    ns_w2v_corpus *c = topics_corpus();
+    ASSERT_MSG(c, "topic corpus: %s", ns_err_msg());
     ns_vectors *v[3];
     for (int i = 0; i < 3; i++) {
         ns_w2v_opts o = small_opts();
         o.sample = 1e-2; /* exercise the sub-sampling draws too */
         o.seed = i == 2 ? 8 : 7;
-        ns_w2v_model *m;
-        ASSERT_OK(ns_w2v_train(&m, c, &o, NULL));
-        v[i] = ns_w2v_vectors(m, c, NULL);
-        ns_w2v_model_free(m);
+        v[i] = train_vectors(c, &o, NULL);
+        ASSERT_MSG(v[i], "seed %d: %s", (int)o.seed, ns_err_msg());
     }
     size_t bytes = sizeof(float) * (size_t)v[0]->n * (size_t)v[0]->dim;
     ASSERT_MSG(memcmp(v[0]->v, v[1]->v, bytes) == 0, "same seed, one thread: vectors differ");
     ASSERT_MSG(memcmp(v[0]->v, v[2]->v, bytes) != 0, "different seeds gave identical vectors");
     for (int i = 0; i < 3; i++) ns_vec_free(v[i]);
     ns_w2v_corpus_free(c);
-    free(text);
 }
 
 TEST(bad_options)
@@ -308,21 +317,14 @@ TEST(bad_options)
  * plus something that is not zero and not a multiple of them. */
 TEST(sum_vectors_add_output_rows)
 {
-    size_t len;
-    char *text = topic_corpus(&len);
-    ns_w2v_corpus_opts co = ns_w2v_corpus_defaults();
-    co.quiet_progress = 1;
-    ns_w2v_corpus *c;
-    ASSERT_OK(ns_w2v_corpus_from_text(&c, text, len, "topics", &co));
-    ns_set_quiet(1);
+    ns_w2v_corpus *c = topics_corpus();
+    ASSERT_MSG(c, "topic corpus: %s", ns_err_msg());
     ns_vectors *v[2];
     for (int i = 0; i < 2; i++) {
         ns_w2v_opts o = small_opts();
         o.vectors = i ? NS_W2V_VEC_SUM : NS_W2V_VEC_IN;
-        ns_w2v_model *m;
-        ASSERT_OK(ns_w2v_train(&m, c, &o, NULL));
-        v[i] = ns_w2v_vectors(m, c, NULL);
-        ns_w2v_model_free(m);
+        v[i] = train_vectors(c, &o, NULL);
+        ASSERT_MSG(v[i], "vectors %d: %s", o.vectors, ns_err_msg());
     }
     double diff = 0, norm = 0, cosmin = 1;
     for (int64_t w = 0; w < v[0]->n; w++) {
@@ -343,7 +345,6 @@ TEST(sum_vectors_add_output_rows)
     ns_vec_free(v[0]);
     ns_vec_free(v[1]);
     ns_w2v_corpus_free(c);
-    free(text);
 }
 
 /* ---- vector files --------------------------------------------------------- */
