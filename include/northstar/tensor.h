@@ -64,6 +64,14 @@ enum { NS_BAG_SUM = 0, NS_BAG_MEAN = 1 };
 #undef NS_REAL
 #undef NS_FN
 
+/* OpenBLAS's kernel family ("Haswell", "SkylakeX", ...), and the one this
+ * CPU should run when OpenBLAS fell back to its generic Prescott kernels
+ * because it does not know the CPU (NULL when its choice stands). The
+ * override takes effect only through $OPENBLAS_CORETYPE before OpenBLAS
+ * loads: the command sets it and re-executes itself. */
+const char *ns_blas_core(void);
+const char *ns_blas_core_override(void);
+
 /* Sum rows of a COO row gradient with equal ids: on return ids[0..k) are
  * sorted and unique and rows[k,D] hold their sums; returns k, or NS_ENOMEM. */
 int ns_sparse_rows_coalesce(int32_t *ids, float *rows, int n, int D);

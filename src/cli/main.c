@@ -5,8 +5,12 @@
 #include "cli/cli.h"
 #include "northstar/base.h"
 
+#include "northstar/tensor.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     const char *name;
@@ -55,8 +59,20 @@ static void print_help(FILE *out)
             "help", "show this help, or 'help <command>'");
 }
 
+/* OpenBLAS chose its generic kernels on a CPU it does not know (see
+ * src/tensor/blas.c): name the right ones and start again, once. A failed
+ * exec leaves us running on the generic kernels. */
+static void rerun_with_blas_core(char **argv)
+{
+    const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : ns_blas_core_override();
+    if (!core) return;
+    setenv("OPENBLAS_CORETYPE", core, 1);
+    execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv)
 {
+    rerun_with_blas_core(argv);
     if (argc < 2) {
         print_help(stderr);
         return CLI_USAGE;

@@ -6,6 +6,7 @@
  * on good, corrupt and missing files.
  */
 #include "harness.h"
+#include "northstar/tensor.h"
 #include "northstar/safetensors.h"
 
 #include <jansson.h>
@@ -231,6 +232,29 @@ TEST(version_text_and_json)
     free(out);
     ASSERT_EQ_INT(run(&out, "version extra"), 2);
     ASSERT_HAS(out, "unexpected argument 'extra'");
+    free(out);
+}
+
+/* On a CPU this OpenBLAS does not know (it would run its generic Prescott
+ * kernels) the command names the kernels the CPU supports and runs on them;
+ * OPENBLAS_CORETYPE set by the user is left alone. */
+TEST(command_runs_on_the_blas_kernels_the_cpu_supports)
+{
+    const char *want = ns_blas_core_override();
+    char *out;
+    ASSERT_EQ_INT(run(&out, "version"), 0);
+    if (want) {
+        printf("  OpenBLAS chose %s here; the command runs on %s\n", ns_blas_core(), want);
+        ASSERT_HAS(out, want);
+    } else {
+        printf("  OpenBLAS's own choice stands: %s\n", ns_blas_core());
+        ASSERT_HAS(out, ns_blas_core());
+    }
+    free(out);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "OPENBLAS_CORETYPE=Prescott '%s' version", ns_test_northstar_bin());
+    ASSERT_EQ_INT(ns_test_run(cmd, &out), 0);
+    ASSERT_HAS(out, "Prescott");
     free(out);
 }
 
