@@ -5,7 +5,7 @@
  *       seeded Gaussian mixture (64 centres, N(0,1) centres, spread 0.35 per
  *       axis... see mixture()); base and queries from the same mixture.
  *   bench_hnsw truth BASE.npy QUERIES.npy K OUT.npy
- *       exact k-NN (L2) with ns_exact_search on all threads -> I32 [NQ, K].
+ *       exact k-NN (L2) with ns_fvec_search on all threads -> I32 [NQ, K].
  *   bench_hnsw run   BASE.npy QUERIES.npy TRUTH.npy M EFC THREADS EF[,EF...]
  *       builds an HNSW index with THREADS threads (timed), then for each ef
  *       answers every query one at a time on ONE thread (timed) and prints
@@ -17,7 +17,7 @@
  * The Python peers (peer_hnswlib.py, peer_faiss.py) print the same lines.
  */
 #include "northstar/base.h"
-#include "northstar/vector.h"
+#include "northstar/hnsw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +127,7 @@ int main(int argc, char **argv)
         uint32_t *ids = malloc(sizeof(uint32_t) * nq * (size_t)k);
         float *dist = malloc(sizeof(float) * nq * (size_t)k);
         double t0 = ns_now();
-        if (ns_exact_search(x, n, (int)d, NS_METRIC_L2, q, nq, k, ids, dist) < 0) {
+        if (ns_fvec_search(x, n, (int)d, NS_METRIC_L2, q, nq, k, ids, dist) < 0) {
             fprintf(stderr, "truth: %s\n", ns_err_msg());
             return 1;
         }

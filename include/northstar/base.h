@@ -182,6 +182,30 @@ int ns_cpu_count(void);
  * ns_threads(). Returns the previous count so callers can restore it. */
 int ns_thread_init_worker(int n);
 
+/* A barrier for a team that meets many times a millisecond (the decoder's
+ * threads meet five times per layer per token), where an OpenMP barrier
+ * under OMP_WAIT_POLICY=PASSIVE sleeps in the kernel at once and the wake-up
+ * costs as much as the work between meetings. A waiting thread spins up to
+ * its budget, then sleeps on a futex. Each thread's budget adapts: it
+ * doubles (up to 4096 pauses) when spinning was enough and shrinks by a
+ * quarter (down to 8) when the thread had to sleep anyway, so on free cores
+ * partners meet within microseconds, and beside other jobs, where the
+ * partner is often descheduled, the barrier behaves like a sleeping one.
+ * Zero-initialise the barrier; each thread of a meeting joins with its
+ * budget from last time (0 = the default) and keeps seat.spin afterwards. */
+typedef struct ns_barrier {
+    _Atomic int count;    /* arrivals in the current round */
+    _Atomic int sense;    /* flips when a round completes */
+    _Atomic int sleepers; /* threads asleep on the futex */
+} ns_barrier;
+typedef struct ns_barrier_seat {
+    int sense; /* the barrier's sense when this thread last passed */
+    int spin;  /* this thread's spin budget */
+} ns_barrier_seat;
+ns_barrier_seat ns_barrier_join(ns_barrier *b, int spin);
+/* Wait until all n threads of the team have called it. */
+void ns_barrier_wait(ns_barrier *b, int n, ns_barrier_seat *seat);
+
 /* ===================================================================== */
 /* Random numbers                                                         */
 /* ===================================================================== */
@@ -219,6 +243,21 @@ void ns_rng_fill_normal(ns_rng *r, float *x, size_t n, float mean, float std);
 void ns_rng_fill_uniform(ns_rng *r, float *x, size_t n, float lo, float hi); /* [lo, hi) */
 void ns_rng_shuffle_u32(ns_rng *r, uint32_t *a, size_t n);
 uint64_t ns_hash64(uint64_t x); /* splitmix64 finaliser */
+
+/* Uniform in [0, n) from 32 random bits (multiply-shift; bias < n / 2^32). */
+static inline uint32_t ns_below32(uint32_t bits, uint32_t n) { return (uint32_t)(((uint64_t)bits * n) >> 32); }
+
+/* Alias tables (Walker / Vose): index i of n drawn with probability
+ * w[i] / sum(w) in O(1): a uniform column c and 32 bits u give c if
+ * u < thr[c], else alias[c]. Build into caller arrays thr[n], alias[n]
+ * (n >= 1, weights >= 0; all equal when they sum to 0); w is overwritten
+ * (scratch), work needs 2 * n int32. */
+void ns_alias_build(uint32_t *thr, int32_t *alias, double *w, int32_t n, int32_t *work);
+static inline int32_t ns_alias_draw(const uint32_t *thr, const int32_t *alias, int32_t n, uint64_t r64)
+{
+    uint32_t c = ns_below32((uint32_t)(r64 >> 32), (uint32_t)n);
+    return (uint32_t)r64 < thr[c] ? (int32_t)c : alias[c];
+}
 
 /* ===================================================================== */
 /* Time                                                                   */

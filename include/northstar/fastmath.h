@@ -1,5 +1,6 @@
 /*
- * northstar/fastmath.h — vectorisable float exp and the functions built on it.
+ * northstar/fastmath.h — layer 1: vectorisable float exp and the functions
+ * built on it.
  *
  * libm's expf/tanhf are scalar calls no loop can vectorise (glibc offers
  * vector variants only under -ffast-math), and softmax, attention,
@@ -25,6 +26,7 @@
 #define NORTHSTAR_FASTMATH_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -66,5 +68,13 @@ static inline float ns_sigmoid_gradf_fast(float z, float *dsig)
     *dsig = e * inv * inv;
     return z >= 0 ? inv : e * inv;
 }
+
+/* Element-wise kernels on these (src/tensor/fastmath.c). They overwrite
+ * their outputs (no accumulation) and run on the calling thread. */
+void ns_gelu_fast_forward(float *out, const float *inp, size_t n);
+void ns_gelu_fast_backward(float *dinp, const float *dout, const float *inp, size_t n);
+/* out = silu(a) * b; da, db from dout. */
+void ns_swiglu_fast_forward(float *out, const float *a, const float *b, size_t n);
+void ns_swiglu_fast_backward(float *da, float *db, const float *dout, const float *a, const float *b, size_t n);
 
 #endif /* NORTHSTAR_FASTMATH_H */

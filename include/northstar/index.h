@@ -1,8 +1,10 @@
 /*
- * northstar/index.h — what the recall engines share: ids, hits and filters.
+ * northstar/index.h — what the recall engines share: ids, hits, scored
+ * candidates and filters.
  *
  * The recall layer (src/index) has four engines, each in its own header:
- *   vector.h  exact and HNSW nearest-neighbour search over float vectors
+ *   fvec.h    float vectors: metrics, distances, exact nearest neighbours
+ *   hnsw.h    HNSW approximate nearest-neighbour search
  *   bm25.h    BM25 inverted index over the shared tokenizer (text.h)
  *   attr.h    attribute bitmaps (CRoaring) for segments and filters
  *   fusion.h  reciprocal-rank and weighted fusion of recall lists
@@ -15,7 +17,7 @@
  * ids), a deny bitmap (never these ids, e.g. "already seen"), and/or a
  * predicate callback. All given parts must pass. The filter is applied while
  * searching, not afterwards, so a search still returns k hits when k
- * matching ids exist (HNSW: see vector.h for how selective filters are
+ * matching ids exist (HNSW: see hnsw.h for how selective filters are
  * handled).
  *
  * Example
@@ -36,12 +38,26 @@ extern "C" {
 #endif
 
 /* One search result. For vector search `score` is the distance (smaller is
- * closer; see vector.h for each metric); for BM25 it is the BM25 score
+ * closer; see fvec.h for each metric); for BM25 it is the BM25 score
  * (larger is better). */
 typedef struct ns_hit {
     uint32_t id;
     float score;
 } ns_hit;
+
+/* A candidate item with a score where larger is better (recall channels,
+ * top lists), and the bounded selection of the best k of a stream. */
+typedef struct ns_scored {
+    uint32_t item;
+    float score;
+} ns_scored;
+
+/* Keep the best k in a bounded min-heap h[0..*n) (then ns_scored_sort it). */
+void ns_scored_push(ns_scored *h, int *n, int k, ns_scored x);
+/* Best first: score descending, then item ascending. */
+void ns_scored_sort(ns_scored *h, int n);
+/* By item, to merge duplicates (equal items in no particular order). */
+void ns_scored_sort_by_item(ns_scored *h, int n);
 
 typedef int (*ns_id_pred)(uint32_t id, void *ctx); /* nonzero = keep */
 

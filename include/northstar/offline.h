@@ -1,37 +1,26 @@
 /*
  * northstar/offline.h — layer 5: the offline jobs of the recommendation
- * service: the models its recall channels and ranker load, and the
- * evaluation protocol they are judged by.
+ * service: a catalogue and event log in memory, the bundle of models its
+ * recall channels and scorer load, and the evaluation protocol they are
+ * judged by.
  *
- *   ns_ilog       the implicit-feedback log a training job reads: positive
- *                 (user, item, time) triples over a catalogue, indexed as
- *                 per-user histories (time order) and per-item user lists.
- *   ns_i2i        an item-to-item model as a sparse table of weighted
- *                 neighbours: EASE (Steck 2019, closed-form item-item ridge
- *                 regression, through LAPACK) or cosine item-kNN. The "i2i"
- *                 recall channel scores s(j) = sum over history items i of
- *                 w(i, j).
+ *   ns_dataset    users, items and events in memory (from a store or
+ *                 built by hand), with the logs and states made from it.
  *   ns_bundle     `northstar train`: every model of a pipeline (i2i, item
- *                 vectors + HNSW, keyword index, Wide & Deep ranker) written
+ *                 vectors + HNSW, keyword index, Wide & Deep scorer) written
  *                 to one directory with the pipeline config that uses them.
  *   evaluation    the Microsoft Recommenders protocol: a per-user stratified
  *                 random split and Precision/Recall/nDCG/MAP at k.
  *
- * File formats (safetensors, written atomically):
- *   i2i model     "ids"  U8  [bytes]  external item ids, each NUL-terminated (row order)
- *                 "off"  I64 [n+1]    row i's neighbours are nbr[off[i]..off[i+1])
- *                 "nbr"  I32 [nnz]    neighbour rows, by decreasing weight
- *                 "w"    F32 [nnz]    weights
- *                 metadata "config": {"format": "northstar-i2i", "version": 1,
- *                   "method": "ease"|"cosine", "lambda", "neighbours", "items", "nnz"}
- *
- * Threads: training uses ns_threads() (OpenMP, BLAS); models are read-only
- * once built and may be shared by any number of threads.
+ * Threads: training uses ns_threads() (OpenMP, BLAS).
  */
 #ifndef NORTHSTAR_OFFLINE_H
 #define NORTHSTAR_OFFLINE_H
 
 #include "northstar/base.h"
+#include "northstar/i2i.h"
+#include "northstar/ilog.h"
+#include "northstar/state.h"
 #include "northstar/store.h"
 
 #include <stddef.h>
@@ -40,36 +29,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ===================================================================== */
-/* Interaction log                                                        */
-/* ===================================================================== */
-
-typedef struct ns_ilog {
-    ns_strmap *users, *items; /* external id <-> dense index (first-seen order) */
-    int64_t n, cap;
-    uint32_t *u, *i;          /* [n] positive interactions */
-    double *ts;               /* [n] their times */
-    /* ns_ilog_index(): */
-    int64_t *uoff;            /* [nusers + 1] */
-    uint32_t *uitems;         /* each user's distinct items, oldest first */
-    int64_t *ioff;            /* [nitems + 1] */
-    uint32_t *iusers;         /* each item's distinct users, ascending */
-} ns_ilog;
-
-int ns_ilog_init(ns_ilog *l);
-void ns_ilog_release(ns_ilog *l);
-/* Declare a catalogue item (so items without feedback exist too). */
-int ns_ilog_item(ns_ilog *l, const char *item);
-/* One positive interaction (unknown items are added). */
-int ns_ilog_add(ns_ilog *l, const char *user, const char *item, double ts);
-/* Build the per-user and per-item lists (events sorted by time, stable). */
-int ns_ilog_index(ns_ilog *l);
-static inline uint32_t ns_ilog_nusers(const ns_ilog *l) { return (uint32_t)ns_strmap_count(l->users); }
-static inline uint32_t ns_ilog_nitems(const ns_ilog *l) { return (uint32_t)ns_strmap_count(l->items); }
-/* Every item of the store and every positive event (clicks, likes,
- * purchases, ratings >= 3.5, or every rating with implicit_ratings). */
-int ns_ilog_from_store(ns_ilog *l, ns_store *st, int implicit_ratings);
 
 /* ===================================================================== */
 /* Datasets: a catalogue and an event log in memory                       */
@@ -107,44 +66,10 @@ int ns_dataset_positive(const ns_dataset *d, const ns_devent *e);
 ns_event_rec ns_dataset_event(const ns_dataset *d, const ns_devent *e);
 /* The positive events of the subset keep[k] != 0 (NULL = all) as a log
  * over every catalogue item, indexed. */
-int ns_ilog_from_dataset(ns_ilog *l, const ns_dataset *d, const uint8_t *keep);
-
-/* ===================================================================== */
-/* Item-to-item models                                                    */
-/* ===================================================================== */
-
-typedef enum { NS_I2I_EASE = 0, NS_I2I_COSINE = 1 } ns_i2i_method;
-
-typedef struct ns_i2i_opts {
-    ns_i2i_method method;
-    double lambda;    /* EASE L2 strength (default 300) */
-    int max_items;    /* EASE: the most popular items modelled (default 5000: an
-                         n x n inverse); cosine: 0 = all */
-    int neighbours;   /* kept per row, best first (default 200; 0 = all) */
-    int min_users;    /* items with fewer users are left out (default 1) */
-} ns_i2i_opts;
-
-ns_i2i_opts ns_i2i_defaults(void);
-
-typedef struct ns_i2i {
-    ns_i2i_method method;
-    double lambda;
-    int neighbours;
-    uint32_t n;       /* rows */
-    ns_strmap *ids;   /* row -> external item id */
-    int64_t *off;     /* [n + 1] */
-    uint32_t *nbr;    /* [nnz] */
-    float *w;         /* [nnz] */
-} ns_i2i;
-
-/* Train on an indexed log (ns_ilog_index). Shows progress unless quiet. */
-int ns_i2i_train(ns_i2i **out, const ns_ilog *l, const ns_i2i_opts *o);
-void ns_i2i_free(ns_i2i *m);
-int ns_i2i_save(const ns_i2i *m, const char *path);
-/* Load and validate (offsets, rows, weights); errors name the tensor. */
-int ns_i2i_load(ns_i2i **out, const char *path);
-const char *ns_i2i_method_name(ns_i2i_method m);
-int ns_i2i_method_parse(const char *s, ns_i2i_method *out);
+int ns_dataset_to_ilog(const ns_dataset *d, const uint8_t *keep, ns_ilog *l);
+/* A state holding d's catalogue and its events keep[k] != 0 (NULL = all),
+ * with d's implicit_ratings. */
+int ns_dataset_to_state(const ns_dataset *d, const uint8_t *keep, ns_state **out);
 
 /* ===================================================================== */
 /* Model bundles (northstar train)                                        */
@@ -207,10 +132,6 @@ typedef struct ns_bundle_stats {
  * the bundle to o->out_dir (created). Progress is logged unless quiet. */
 int ns_bundle_train(const ns_dataset *d, const uint8_t *keep, const ns_bundle_opts *o, ns_bundle_stats *st);
 
-/* A state holding d's catalogue and its events keep[k] != 0 (NULL = all),
- * with d's implicit_ratings. */
-struct ns_rec_state;
-int ns_state_from_dataset(struct ns_rec_state **out, const ns_dataset *d, const uint8_t *keep);
 
 /* ===================================================================== */
 /* Evaluation (Microsoft Recommenders' protocol and definitions)           */

@@ -1,6 +1,6 @@
 /*
  * northstar/realtime.h — layer 3 features: real-time sliding-window
- * counters and request context features for the recommendation service.
+ * counters for the recommendation service.
  *
  * Windows. A ns_window counts events per key (a dense id: item or user
  * index) over the last `span` seconds, in `nbuckets` ring buckets of
@@ -32,8 +32,6 @@
  *   smoothed item CTR = (clicks + a * p) / (impressions + a) over the day,
  *     p the global CTR of the day and a the prior strength (default 50)
  *
- * Context: hour of day and weekday (UTC, or with a tz offset) of the
- * request time, device and page from the request.
  */
 #ifndef NORTHSTAR_REALTIME_H
 #define NORTHSTAR_REALTIME_H
@@ -80,7 +78,7 @@ ns_rt *ns_rt_new(uint32_t users, uint32_t items);
 void ns_rt_free(ns_rt *rt);
 /* Prior strength a of the smoothed CTR (default 50). */
 void ns_rt_set_prior(ns_rt *rt, double a);
-/* One event (type: ns_event_type from store.h) at time ts. */
+/* One event (type: ns_event_type, event.h) at time ts. */
 int ns_rt_event(ns_rt *rt, uint32_t user, uint32_t item, int type, double ts);
 double ns_rt_now(const ns_rt *rt);
 uint64_t ns_rt_user_clicks_30m(ns_rt *rt, uint32_t user, double now);
@@ -91,36 +89,6 @@ void ns_rt_items_stats(ns_rt *rt, const uint32_t *items, size_t stride_bytes, si
 void ns_rt_item_counts(ns_rt *rt, uint32_t item, double now, int day, uint64_t *imp, uint64_t *clk);
 void ns_rt_global_stats(ns_rt *rt, double now, ns_rt_global *out);
 size_t ns_rt_bytes(const ns_rt *rt);
-
-/* ---- request context --------------------------------------------------------- */
-
-typedef enum {
-    NS_DEVICE_UNKNOWN = 0,
-    NS_DEVICE_MOBILE,
-    NS_DEVICE_DESKTOP,
-    NS_DEVICE_TABLET,
-    NS_DEVICE_TV,
-    NS_DEVICE__COUNT
-} ns_device;
-
-typedef struct ns_context {
-    double ts;        /* request time, Unix seconds */
-    int hour;         /* 0..23 local to tz_offset */
-    int weekday;      /* 0 = Monday .. 6 = Sunday */
-    int device;       /* ns_device */
-    char page[32];    /* "home", "detail", "search", ... (lowercased, [a-z0-9_-]) */
-    uint32_t page_id; /* hash bucket of page, 0..NS_CONTEXT_PAGE_BUCKETS-1 */
-} ns_context;
-
-#define NS_CONTEXT_PAGE_BUCKETS 64
-
-const char *ns_device_name(int device);
-/* NULL or "" -> NS_DEVICE_UNKNOWN; unknown names -> -1. Case-insensitive. */
-int ns_device_parse(const char *s);
-/* Build a context. device/page may be NULL. tz_offset_min shifts hour and
- * weekday (-720..840). Errors (NS_EINVAL, naming "device" or "page"): an
- * unknown device, a page longer than 31 bytes or with other characters. */
-int ns_context_make(ns_context *c, double ts, int tz_offset_min, const char *device, const char *page);
 
 #ifdef __cplusplus
 }

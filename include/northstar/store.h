@@ -39,6 +39,7 @@
 #define NORTHSTAR_STORE_H
 
 #include "northstar/base.h"
+#include "northstar/event.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -48,21 +49,6 @@ extern "C" {
 #endif
 
 #define NS_STORE_SCHEMA_VERSION 3
-
-/* Event types. Keep ns_event_type_name/parse in step (static_assert). */
-typedef enum {
-    NS_EV_IMPRESSION = 0,
-    NS_EV_CLICK,
-    NS_EV_LIKE,
-    NS_EV_PURCHASE,
-    NS_EV_RATING,
-    NS_EV__COUNT
-} ns_event_type;
-
-const char *ns_event_type_name(int type); /* "impression", ..., "?" */
-int ns_event_type_parse(const char *s);   /* type or -1 */
-/* Positive feedback: click, like, purchase, or a rating >= 3.5 (on 1..5). */
-int ns_event_is_positive(int type, double value);
 
 typedef enum { NS_SYNC_FULL = 0, NS_SYNC_NORMAL, NS_SYNC_OFF } ns_store_sync;
 

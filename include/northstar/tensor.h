@@ -3,7 +3,7 @@
  *
  * Models are written as a params struct, a forward that calls these kernels
  * in order and a backward that calls their backward twins in reverse — no
- * hidden autograd (see ARCHITECTURE.md). Every kernel is checked against
+ * hidden autograd (see docs/ARCHITECTURE.md). Every kernel is checked against
  * PyTorch on fixed inputs (tests/ref) and its backward against finite
  * differences in double precision (tests/unit/test_gradcheck.c), which is
  * why each kernel exists twice: ns_<op> on float and ns_<op>_f64 on double,
@@ -70,6 +70,8 @@ enum { NS_BAG_SUM = 0, NS_BAG_MEAN = 1 };
  * override takes effect only through $OPENBLAS_CORETYPE before OpenBLAS
  * loads: the command sets it and re-executes itself. */
 const char *ns_blas_core(void);
+/* OpenBLAS's build description ("OpenBLAS 0.3.21 DYNAMIC_ARCH ... SkylakeX ..."). */
+const char *ns_blas_config(void);
 const char *ns_blas_core_override(void);
 
 /* Sum rows of a COO row gradient with equal ids: on return ids[0..k) are

@@ -1,5 +1,5 @@
 /* cli.c — option handling shared by all subcommands (see cli.h). */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
 
 #include <errno.h>

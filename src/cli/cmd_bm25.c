@@ -2,7 +2,7 @@
  * cmd_bm25.c — `northstar bm25 build|search|stats`: BM25 keyword indexes
  * from the command line (library: include/northstar/bm25.h).
  */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
 #include "northstar/bm25.h"
 

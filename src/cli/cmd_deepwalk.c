@@ -4,10 +4,12 @@
  * a user-item interaction log, trained by the word2vec trainer. Walks go
  * from memory into the trainer; the output is a word2vec vectors file.
  */
-#include "cli/cli.h"
-#include "cli/cmd_embed.h"
+#include "cli.h"
+#include "cmd_embed.h"
 #include "northstar/base.h"
-#include "northstar/embed.h"
+#include "northstar/w2v.h"
+#include "northstar/vec.h"
+#include "northstar/graph.h"
 
 #include <stdio.h>
 #include <stdlib.h>

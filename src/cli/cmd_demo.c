@@ -10,7 +10,7 @@
  * its config in the metadata, loads it back and checks that the reloaded
  * model predicts exactly the same.
  */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
 #include "northstar/optim.h"
 #include "northstar/safetensors.h"

@@ -6,7 +6,8 @@
 #ifndef NS_CLI_CMD_EMBED_H
 #define NS_CLI_CMD_EMBED_H
 
-#include "northstar/embed.h"
+#include "northstar/w2v.h"
+#include "northstar/vec.h"
 
 #include <getopt.h>
 

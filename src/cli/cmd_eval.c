@@ -2,7 +2,7 @@
  * cmd_eval.c — `northstar eval movielens`: the recommendation pipeline on
  * MovieLens-100K with the Microsoft Recommenders protocol (offline.h).
  */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
 #include "northstar/offline.h"
 

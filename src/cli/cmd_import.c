@@ -2,7 +2,7 @@
  * cmd_import.c — `northstar import`: fill a store from MovieLens-100K, CSV
  * or JSONL files.
  */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
 #include "northstar/store.h"
 

@@ -1,10 +1,10 @@
 /*
  * cmd_index.c — `northstar index build|search|stats`: HNSW vector indexes
- * from the command line (library: include/northstar/vector.h).
+ * from the command line (library: include/northstar/hnsw.h).
  */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
-#include "northstar/vector.h"
+#include "northstar/hnsw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +75,7 @@ static int build(const opts_t *o)
     size_t n;
     int dim;
     double t0 = ns_now();
-    if (ns_vecfile_read(o->in, &x, &ids, &n, &dim) < 0) return cli_fail("index");
+    if (ns_fvec_read(o->in, &x, &ids, &n, &dim) < 0) return cli_fail("index");
     ns_hnsw_params p = ns_hnsw_defaults(dim, o->metric);
     p.M = (int)o->M;
     p.ef_construction = (int)o->efc;
@@ -142,7 +142,7 @@ static int search(const char *path, const opts_t *o)
         }
     } else {
         int qd;
-        if (ns_vecfile_read(o->queries, &q, &qids, &nq, &qd) < 0) {
+        if (ns_fvec_read(o->queries, &q, &qids, &nq, &qd) < 0) {
             rc = cli_fail("index");
             goto done;
         }

@@ -10,7 +10,7 @@
  *   export                          llama2.c checkpoint + tokenizer.bin
  *   eval / info                     loss on a text file; describe a model
  */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
 #include "northstar/bpe.h"
 #include "northstar/llm.h"

@@ -20,7 +20,7 @@
  * The work directory is recreated on every run; a directory that holds
  * anything and lacks the marker file this command writes is never wiped.
  */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
 #include "northstar/offline.h"
 #include "northstar/server.h"

@@ -5,7 +5,7 @@
  * file and stores the fitted spec in the model, so eval/predict/serving
  * transform rows exactly as training did.
  */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
 #include "northstar/feature.h"
 #include "northstar/rank.h"

@@ -2,7 +2,7 @@
  * cmd_safetensors.c — `northstar safetensors inspect|check`: look inside
  * model files and validate them with the same strict reader models use.
  */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
 #include "northstar/safetensors.h"
 

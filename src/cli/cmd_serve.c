@@ -3,7 +3,7 @@
  * Runs until SIGINT/SIGTERM (graceful: stops accepting, drains requests in
  * flight, checkpoints the store); SIGHUP reloads the pipeline config.
  */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
 #include "northstar/pipeline.h"
 #include "northstar/server.h"

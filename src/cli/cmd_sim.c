@@ -2,7 +2,7 @@
  * cmd_sim.c — `northstar sim`: generate users, items and traffic (seeded,
  * reproducible) into a store, to a running server, or live against one.
  */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
 #include "northstar/server.h"
 #include "northstar/sim.h"

@@ -4,7 +4,7 @@
  * that `northstar serve --models DIR` (or --config DIR/pipeline.json) loads
  * and POST /admin/reload swaps in.
  */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
 #include "northstar/offline.h"
 #include "northstar/store.h"

@@ -1,8 +1,8 @@
 /* cmd_version.c — `northstar version`: version and build facts. */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
+#include "northstar/tensor.h"
 
-#include <cblas.h>
 #include <jansson.h>
 #include <omp.h>
 #include <sqlite3.h>
@@ -45,7 +45,7 @@ int cmd_version(int argc, char **argv)
 #else
     const char *compiler = "cc";
 #endif
-    const char *blas = openblas_get_config();
+    const char *blas = ns_blas_config();
     if (json) {
         /* Built with jansson so every string is escaped properly. */
         json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s}", "version", NS_VERSION,

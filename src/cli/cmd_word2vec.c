@@ -3,10 +3,11 @@
  * train word vectors on UTF-8 text, query them, and score any word2vec or
  * fastText vector file on the standard word-similarity and analogy sets.
  */
-#include "cli/cli.h"
-#include "cli/cmd_embed.h"
+#include "cli.h"
+#include "cmd_embed.h"
 #include "northstar/base.h"
-#include "northstar/embed.h"
+#include "northstar/w2v.h"
+#include "northstar/vec.h"
 
 #include <math.h>
 #include <stdio.h>

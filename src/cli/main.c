@@ -2,7 +2,7 @@
  * main.c — the northstar command: a table of subcommands, git-style.
  * Exit codes: 0 ok, 1 failure, 2 usage error.
  */
-#include "cli/cli.h"
+#include "cli.h"
 #include "northstar/base.h"
 
 #include "northstar/tensor.h"

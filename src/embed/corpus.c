@@ -208,39 +208,11 @@ static int sentence_break(text_state *st)
 
 /* Text or binary? Binary files have NUL bytes, many control characters or
  * mostly invalid UTF-8; Latin-1 text (a few invalid bytes) passes. */
-int ns__check_text(const char *buf, size_t len, const char *name)
-{
-    size_t n = len < (1u << 20) ? len : (1u << 20), ctrl = 0, bad = 0, high = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)buf[i];
-        if (ch == 0)
-            return ns_err_set_at(NS_EFORMAT, name, 0, NULL, NULL,
-                                 "binary file (NUL byte at offset %zu); expected UTF-8 text", i);
-        if (ch < 0x20 && ch != '\n' && ch != '\r' && ch != '\t' && ch != '\f' && ch != '\v') ctrl++;
-        if (ch >= 0x80) high++;
-    }
-    if (high) {
-        for (size_t i = 0; i < n;) {
-            unsigned char ch = (unsigned char)buf[i];
-            if (ch < 0x80) { i++; continue; }
-            size_t k = ch >= 0xF0 ? 4 : ch >= 0xE0 ? 3 : ch >= 0xC0 ? 2 : 1;
-            if (k == 1 || i + k > n || !ns_utf8_valid(buf + i, k)) { bad++; i++; }
-            else i += k;
-        }
-    }
-    if (ctrl * 20 > n || bad * 5 > n)
-        return ns_err_set_at(NS_EFORMAT, name, 0, NULL, NULL,
-                             "does not look like text (%zu control bytes, %zu invalid UTF-8 "
-                             "bytes in the first %zu); expected UTF-8 text",
-                             ctrl, bad, n);
-    return 0;
-}
-
 static int tokenize_into(text_state *st, ns_tokenizer *tk, const char *buf, size_t len,
                          const char *name, const ns_w2v_corpus_opts *o, ns_progress *pr)
 {
     if (len == 0) return ns_err_set_at(NS_EFORMAT, name, 0, NULL, NULL, "empty file");
-    int rc = ns__check_text(buf, len, name);
+    int rc = ns_utf8_check_text(buf, len, name);
     if (rc < 0) return rc;
     ns_lines it;
     ns_lines_init(&it, buf, len);

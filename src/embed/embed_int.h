@@ -1,40 +1,23 @@
 /*
- * embed_int.h — private to src/embed: the inlined RNG step, alias tables,
- * the sigmoid table and the batched update kernels shared by the trainer
- * and the walkers.
+ * embed_int.h — private to src/embed: the negative-sampling table, the
+ * sigmoid table, the batched update kernels of the trainer and the corpus
+ * builder they share.
  */
 #ifndef NS_EMBED_INT_H
 #define NS_EMBED_INT_H
 
 #include "northstar/base.h"
-#include "northstar/embed.h"
+#include "northstar/vec.h"
+#include "northstar/w2v.h"
 
 #include <stdint.h>
 
-/* Uniform in [0, n) from 32 random bits (multiply-shift; bias < n / 2^32). */
-static inline uint32_t ns__below32(uint32_t bits, uint32_t n)
-{
-    return (uint32_t)(((uint64_t)bits * n) >> 32);
-}
-
-/* ---- alias tables (Walker / Vose) --------------------------------------
- * Sampling index i of n with probability w[i] / sum(w) in O(1): draw a
- * column c uniformly and a 32-bit u; return c if u < thr[c] else alias[c]. */
+/* Negative-sampling table: an alias table (base.h) over the vocabulary. */
 typedef struct ns__alias {
     uint32_t *thr;   /* [n] acceptance threshold scaled to 2^32 (UINT32_MAX = always) */
     int32_t *alias;  /* [n] */
     int32_t n;
 } ns__alias;
-
-/* Build into caller-provided arrays thr[n], alias[n] (n >= 1, weights >= 0
- * with a positive sum). work needs 2 * n int32. */
-void ns__alias_build(uint32_t *thr, int32_t *alias, const double *w, int32_t n, int32_t *work);
-static inline int32_t ns__alias_draw(const uint32_t *thr, const int32_t *alias, int32_t n,
-                                     uint64_t r64)
-{
-    uint32_t c = ns__below32((uint32_t)(r64 >> 32), (uint32_t)n);
-    return (uint32_t)r64 < thr[c] ? (int32_t)c : alias[c];
-}
 
 /* ---- sigmoid -------------------------------------------------------------
  * sigma(x) from a table over [-NS__SIG_MAX, NS__SIG_MAX] (saturating
@@ -91,9 +74,5 @@ static inline int ns__w2v_ld(int dim) { return (dim + 7) & ~7; }
 int ns__corpus_finish(ns_w2v_corpus **out, int32_t *ids, int64_t ntok, int64_t *sent,
                       int64_t nsent, const ns_strmap *names, int64_t tokens_read,
                       const ns_w2v_corpus_opts *o, const char *what);
-
-/* NS_EFORMAT naming the file when buf[0..len) is not text (NUL bytes,
- * many control bytes, mostly invalid UTF-8). */
-int ns__check_text(const char *buf, size_t len, const char *name);
 
 #endif

@@ -176,7 +176,7 @@ static int draw_negatives(const trainer *t, ns_rng *r, int32_t centre, float **o
     for (int i = 0; i < N; i++) {
         int32_t w = centre;
         for (int tries = 0; tries < 16 && w == centre; tries++)
-            w = ns__alias_draw(t->neg.thr, t->neg.alias, t->neg.n, ns_rng_u64(r));
+            w = ns_alias_draw(t->neg.thr, t->neg.alias, t->neg.n, ns_rng_u64(r));
         if (w == centre) continue; /* degenerate vocabulary: skip */
         ids[m] = w;
         out[m++] = syn1neg + (size_t)w * ld;
@@ -219,7 +219,7 @@ static void train_slice(trainer *t, int tid, int64_t s_lo, int64_t s_hi, float *
             }
             for (int i = 0; i < len; i++) {
                 int32_t centre = sen[i];
-                int b = 1 + (int)ns__below32((uint32_t)(ns_rng_u64(&r) >> 32), (uint32_t)W);
+                int b = 1 + (int)ns_below32((uint32_t)(ns_rng_u64(&r) >> 32), (uint32_t)W);
                 int lo = i - b < 0 ? 0 : i - b, hi = i + b >= len ? len - 1 : i + b;
                 int k = 0;
                 for (int j = lo; j <= hi; j++)
@@ -365,7 +365,7 @@ int ns_w2v_train(ns_w2v_model **out, const ns_w2v_corpus *c, const ns_w2v_opts *
             goto done;
         }
         for (int32_t w = 0; w < n; w++) wt[w] = pow((double)c->count[w], o.ns_exponent);
-        ns__alias_build(t.neg.thr, t.neg.alias, wt, n, work);
+        ns_alias_build(t.neg.thr, t.neg.alias, wt, n, work);
         t.neg.n = n;
     }
     if (o.hs && (rc = huffman_build(&t.hs, c->count, n)) < 0) goto done;

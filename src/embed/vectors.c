@@ -1,6 +1,6 @@
 /*
  * vectors.c — word -> vector tables: the word2vec text and binary files
- * (formats in embed.h), word lookup and cosine neighbours.
+ * (formats in vec.h), word lookup and cosine neighbours.
  *
  * Workload: tables of 10^4 - 10^6 rows of 50-300 floats, read whole into
  * memory. The reader trusts nothing: every header field, record length and

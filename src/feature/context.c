@@ -3,7 +3,7 @@
  * request time (with the client's time-zone offset), device class and page.
  * Cheap enough to build on every request; validation names the field.
  */
-#include "northstar/realtime.h"
+#include "northstar/context.h"
 
 #include "northstar/base.h"
 

@@ -6,7 +6,7 @@
  * and is kept across ns_fdata_clear, so a serving context allocates only
  * while it warms up.
  */
-#include "feature/feature_int.h"
+#include "feature_int.h"
 
 #include <math.h>
 #include <stdlib.h>

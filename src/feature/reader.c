@@ -10,7 +10,7 @@
  * the spec is fitted; the streaming reader (predict) uses getline.
  * Empty and blank lines are skipped; a row may lack the label column.
  */
-#include "feature/feature_int.h"
+#include "feature_int.h"
 
 #include <errno.h>
 #include <math.h>

@@ -11,7 +11,7 @@
 #include "northstar/realtime.h"
 
 #include "northstar/base.h"
-#include "northstar/store.h"
+#include "northstar/event.h"
 
 #include <math.h>
 #include <stdatomic.h>

@@ -4,7 +4,7 @@
  * derived from a fitted spec. Specs are small (tens of features, vocabularies
  * of up to millions of strings); parsing happens once per train or load.
  */
-#include "feature/feature_int.h"
+#include "feature_int.h"
 
 #include <jansson.h>
 #include <math.h>

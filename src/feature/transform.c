@@ -10,7 +10,7 @@
  * values. Encoding a row costs one hash lookup per categorical value and
  * allocates nothing once the ns_fdata has grown to size.
  */
-#include "feature/feature_int.h"
+#include "feature_int.h"
 
 #include <errno.h>
 #include <math.h>

@@ -7,7 +7,7 @@
  * few microseconds for millions of ids. Workload: 10^2..10^5 keys, up to
  * 10^7 ids, queries of a few terms.
  */
-#include "index/index_int.h"
+#include "index_int.h"
 #include "northstar/attr.h"
 #include "northstar/safetensors.h"
 

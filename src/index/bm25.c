@@ -12,7 +12,7 @@
  * can decrement df). Documents are numbered in insertion order, so postings
  * are only ever appended.
  */
-#include "index/bm25_int.h"
+#include "bm25_int.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #ifndef NS_BM25_INT_H
 #define NS_BM25_INT_H
 
-#include "index/index_int.h"
+#include "index_int.h"
 #include "northstar/bm25.h"
 #include "northstar/text.h"
 

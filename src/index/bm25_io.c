@@ -6,7 +6,7 @@
  * id before building the in-memory lists: a corrupt file is refused with the
  * tensor named, never half-loaded.
  */
-#include "index/bm25_int.h"
+#include "bm25_int.h"
 #include "northstar/safetensors.h"
 
 #include <jansson.h>

@@ -7,7 +7,7 @@
  * The AVX2/FMA kernels keep four independent accumulators (8 lanes each) so
  * the FMA latency is hidden; the portable loops are the reference.
  */
-#include "index/index_int.h"
+#include "index_int.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -212,7 +212,7 @@ void ns__cand_sort(ns__cand *c, int n) { qsort(c, (size_t)n, sizeof *c, cand_cmp
 #define EX_QTILE 32    /* queries sharing one pass over a base block */
 #define EX_BLOCK 256   /* base rows per block (128 KiB at d = 128) */
 
-int ns_exact_search(const float *base, size_t n, int dim, ns_metric metric, const float *queries,
+int ns_fvec_search(const float *base, size_t n, int dim, ns_metric metric, const float *queries,
                     size_t nq, int k, uint32_t *out_ids, float *out_dist)
 {
     if (dim <= 0 || k <= 0) return ns_err_set(NS_EINVAL, "exact search: dim %d and k %d must be positive", dim, k);

@@ -7,7 +7,7 @@
  * deterministic and say which channel found each candidate so ranking
  * features and dashboards can use it. Workload: a few lists of 10..1000.
  */
-#include "index/index_int.h"
+#include "index_int.h"
 #include "northstar/fusion.h"
 
 #include <math.h>

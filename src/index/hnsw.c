@@ -14,7 +14,7 @@
  * by the paper's heuristic (Algorithm 4 without extension or kept pruned
  * connections), neighbour lists shrunk with the same heuristic.
  *
- * Concurrency (see vector.h for the contract): neighbour lists are arrays of
+ * Concurrency (see hnsw.h for the contract): neighbour lists are arrays of
  * _Atomic uint32_t written under a per-node spin lock with release stores
  * and read without a lock with acquire loads (plain moves on x86), so a
  * reader sees a consistent node: its vector and label are written before
@@ -22,7 +22,7 @@
  * rewrite a vector in place (update, slot reuse) or move memory (grow) take
  * the index rwlock exclusively.
  */
-#include "index/index_int.h"
+#include "index_int.h"
 #include "northstar/safetensors.h"
 
 #include <math.h>

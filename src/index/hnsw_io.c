@@ -1,5 +1,5 @@
 /*
- * hnsw_io.c — save and load HNSW indexes (safetensors; layout in vector.h).
+ * hnsw_io.c — save and load HNSW indexes (safetensors; layout in hnsw.h).
  *
  * Why: an index of 10^6 vectors takes minutes to build and must open in
  * milliseconds: load maps the file and uses the level-0 block (vectors and
@@ -7,7 +7,7 @@
  * copied. Every field is validated first, because a corrupt link id or level
  * would otherwise send a search outside the arrays.
  */
-#include "index/index_int.h"
+#include "index_int.h"
 #include "northstar/safetensors.h"
 
 #include <jansson.h>

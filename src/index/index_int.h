@@ -5,7 +5,7 @@
 #define NS_INDEX_INT_H
 
 #include "northstar/base.h"
-#include "northstar/vector.h"
+#include "northstar/hnsw.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,11 +1,11 @@
 /*
  * vecfile.c — read vector files (.npy, .fvecs, text) for the index command
- * and benchmarks (see ns_vecfile_read in vector.h).
+ * and benchmarks (see ns_fvec_read in fvec.h).
  *
  * Why: embeddings arrive from numpy (.npy), from ANN benchmark sets (.fvecs)
  * and from text dumps; all three must be refused cleanly when malformed.
  */
-#include "index/index_int.h"
+#include "index_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -178,7 +178,7 @@ oom:
     return ns_err_set(NS_ENOMEM, "%s: out of memory", path);
 }
 
-int ns_vecfile_read(const char *path, float **x, uint32_t **ids, size_t *n, int *dim)
+int ns_fvec_read(const char *path, float **x, uint32_t **ids, size_t *n, int *dim)
 {
     *x = NULL;
     *ids = NULL;

@@ -11,99 +11,20 @@
  * (no allocation per token, one pass per operation).
  */
 #include "llm_int.h"
-#include "llm_fast.h"
+#include "northstar/fastmath.h"
 
 #include "northstar/tensor.h"
 #include "northstar/text.h"
 
 #include <math.h>
 #include <omp.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __linux__
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 
 #define QG 32 /* int8 group size */
 
-/*
- * The threads of one token meet five times per layer. An OpenMP barrier
- * under OMP_WAIT_POLICY=PASSIVE (what a shared machine needs) puts the
- * waiting thread to sleep in the kernel at once, and the wake-up costs about
- * as much as a layer's matvecs on small models: 6 layers of a 15M model ran
- * at the same 355 tokens/s on 1 and on 2 threads. This barrier spins a
- * while and then sleeps on a futex. The spin budget adapts per thread: it
- * doubles (while below SPIN_MAX) each time spinning was enough and shrinks by
- * a quarter each time the thread had to sleep anyway. When the cores are free
- * the partner arrives within microseconds and the budget stays high; when
- * other jobs hold the cores the partner is often descheduled, spinning only
- * burns this thread's share of the core, and the budget falls towards
- * SPIN_MIN, which behaves like PASSIVE. Measured 2026-11-29, 15M Llama, 2
- * threads, 5 alternating runs each (tokens/s, mean): quiet machine: OpenMP
- * PASSIVE 197, fixed spin 252, adaptive 233; beside a 2-thread busy job:
- * PASSIVE 114, fixed spin 83, adaptive 124.
- */
-typedef struct {
-    _Atomic int count;
-    _Atomic int sense;
-    _Atomic int sleepers;
-} spin_barrier;
-
-#define SPIN_MAX 4096
-#define SPIN_MIN 8
-#define SPIN_SLOTS 64 /* threads whose budget is kept between tokens */
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-#ifdef __linux__
-static void sense_sleep(_Atomic int *a, int while_value)
-{
-    syscall(SYS_futex, (int *)a, FUTEX_WAIT_PRIVATE, while_value, NULL, NULL, 0);
-}
-static void sense_wake(_Atomic int *a) { syscall(SYS_futex, (int *)a, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0); }
-#else
-static void sense_sleep(_Atomic int *a, int while_value)
-{
-    (void)a;
-    (void)while_value;
-    sched_yield();
-}
-static void sense_wake(_Atomic int *a) { (void)a; }
-#endif
-
-static void sbar_wait(spin_barrier *b, int n, int *local_sense, int *spin)
-{
-    int s = !*local_sense;
-    *local_sense = s;
-    if (atomic_fetch_add(&b->count, 1) == n - 1) {
-        atomic_store_explicit(&b->count, 0, memory_order_relaxed);
-        atomic_store(&b->sense, s); /* seq_cst: pairs with the sleepers count below */
-        if (atomic_load(&b->sleepers)) sense_wake(&b->sense);
-        return;
-    }
-    for (int i = 0; i < *spin; i++) {
-        if (atomic_load_explicit(&b->sense, memory_order_acquire) == s) {
-            if (*spin < SPIN_MAX) *spin *= 2;
-            return;
-        }
-        cpu_relax();
-    }
-    if (*spin > SPIN_MIN) *spin -= *spin / 4;
-    atomic_fetch_add(&b->sleepers, 1);
-    while (atomic_load(&b->sense) != s) sense_sleep(&b->sense, !s);
-    atomic_fetch_sub(&b->sleepers, 1);
-}
+#define BARRIER_SLOTS 64 /* threads whose spin budget is kept between tokens */
 
 typedef struct {
     int8_t *q;      /* [rows, cols] */
@@ -125,8 +46,8 @@ struct ns_llm_ctx {
     float *xs;                    /* [nt, max(C, F) / 32 + 2] their scales */
     int quant;
     qmat *qqkv, *qproj, *qfc, *qfcp, qhead; /* per layer */
-    spin_barrier bar;             /* the token's threads meet here */
-    int spin[SPIN_SLOTS];  /* each thread's spin budget, kept between tokens */
+    ns_barrier bar;               /* the token's threads meet here (5 times a layer) */
+    int spin[BARRIER_SLOTS];      /* each thread's spin budget, kept between tokens */
 };
 
 static void qmat_release(qmat *q)
@@ -143,7 +64,6 @@ int ns_llm_ctx_new(ns_llm_ctx **out, const ns_llm *m)
     ns_llm_ctx *x = ns_calloc(1, sizeof *x);
     if (!x) return NS_ENOMEM;
     x->m = m;
-    for (int i = 0; i < SPIN_SLOTS; i++) x->spin[i] = SPIN_MAX / 4;
     size_t kvd = (size_t)c->n_kv_head * m->hd, L = (size_t)c->n_layer, T = (size_t)c->max_seq;
     size_t C = (size_t)c->d_model, mx = C > (size_t)c->d_ff ? C : (size_t)c->d_ff;
     x->kc = ns_malloc_aligned(sizeof(float) * L * T * kvd);
@@ -383,9 +303,8 @@ static void step_token(ns_llm_ctx *c, int32_t tok, int want_logits)
 #pragma omp parallel num_threads(nt)
     {
         int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        int sense = atomic_load_explicit(&c->bar.sense, memory_order_acquire);
-        int spin = c->spin[tid < SPIN_SLOTS ? tid : 0];
-#define BARRIER() sbar_wait(&c->bar, nth, &sense, &spin)
+        ns_barrier_seat seat = ns_barrier_join(&c->bar, c->spin[tid < BARRIER_SLOTS ? tid : 0]);
+#define BARRIER() ns_barrier_wait(&c->bar, nth, &seat)
         float *xb = c->xbt + (size_t)tid * mx;
         int8_t *xq = c->xq + (size_t)tid * (mx + 64);
         float *xs = c->xs + (size_t)tid * (mx / QG + 2);
@@ -461,11 +380,11 @@ static void step_token(ns_llm_ctx *c, int32_t tok, int want_logits)
             range_of(F, tid, nth, 1, &lo, &hi);
             if (gpt) {
                 rows(c->hb, W, qw, lo, hi, C, &v, bf, 0);
-                ns__gelu_fwd(c->hb2 + lo, c->hb + lo, (size_t)(hi - lo));
+                ns_gelu_fast_forward(c->hb2 + lo, c->hb + lo, (size_t)(hi - lo));
             } else {
                 rows(c->hb, W, qw, lo, hi, C, &v, NULL, 0);
                 rows(c->hb, W, qw, F + lo, F + hi, C, &v, NULL, 0);
-                ns__swiglu_fwd(c->hb2 + lo, c->hb + lo, c->hb + F + lo, (size_t)(hi - lo));
+                ns_swiglu_fast_forward(c->hb2 + lo, c->hb + lo, c->hb + F + lo, (size_t)(hi - lo));
             }
             BARRIER();
             vin vh = {c->hb2, xq, xs};
@@ -486,7 +405,7 @@ static void step_token(ns_llm_ctx *c, int32_t tok, int want_logits)
             range_of(V, tid, nth, 1, &lo, &hi);
             rows(c->logits, W, qw, lo, hi, C, &v, NULL, 0);
         }
-        if (tid < SPIN_SLOTS) c->spin[tid] = spin;
+        if (tid < BARRIER_SLOTS) c->spin[tid] = seat.spin;
 #undef BARRIER
     }
     c->pos++;

@@ -10,7 +10,7 @@
  * them where that saves a sweep over memory.
  */
 #include "llm_int.h"
-#include "llm_fast.h"
+#include "northstar/fastmath.h"
 
 #include "northstar/tensor.h"
 
@@ -377,8 +377,8 @@ static void forward_slice(ns_llm *m, const int32_t *idx, int b0, int nb)
         norm_forward(m, ln2, LROW(a->ln2_mean, l, 1), LROW(a->ln2_rstd, l, 1), res2, LP(P_LN2W, C), LP(P_LN2B, C), n);
         ns_matmul_forward(fch, ln2, LP(P_FCW, (size_t)F1 * C), LP(P_FCB, F), n, C, F1);
         for (int i = 0; i < n; i++) {
-            if (gpt) ns__gelu_fwd(fcg + (size_t)i * F, fch + (size_t)i * F, (size_t)F);
-            else ns__swiglu_fwd(fcg + (size_t)i * F, fch + (size_t)i * F1, fch + (size_t)i * F1 + F, (size_t)F);
+            if (gpt) ns_gelu_fast_forward(fcg + (size_t)i * F, fch + (size_t)i * F, (size_t)F);
+            else ns_swiglu_fast_forward(fcg + (size_t)i * F, fch + (size_t)i * F1, fch + (size_t)i * F1 + F, (size_t)F);
         }
         linear_residual(xo, res2, fcg, LP(P_FCPW, (size_t)C * F), LP(P_FCPB, C), n, F, C);
 #undef LP
@@ -487,8 +487,8 @@ static void backward_slice(ns_llm *m, float *g, int b0, int nb)
         linear_backward(dfcg, LG(P_FCPW, (size_t)C * F), LG(P_FCPB, C), dres, fcg, LP(P_FCPW, (size_t)C * F), n, F, C);
         for (int i = 0; i < n; i++) {
             size_t o1 = (size_t)i * F1;
-            if (gpt) ns__gelu_bwd(dfch + o1, dfcg + (size_t)i * F, fch + o1, (size_t)F);
-            else ns__swiglu_bwd(dfch + o1, dfch + o1 + F, dfcg + (size_t)i * F, fch + o1, fch + o1 + F, (size_t)F);
+            if (gpt) ns_gelu_fast_backward(dfch + o1, dfcg + (size_t)i * F, fch + o1, (size_t)F);
+            else ns_swiglu_fast_backward(dfch + o1, dfch + o1 + F, dfcg + (size_t)i * F, fch + o1, fch + o1 + F, (size_t)F);
         }
         linear_backward(dln, LG(P_FCW, (size_t)F1 * C), LG(P_FCB, F), dfch, ln2, LP(P_FCW, (size_t)F1 * C), n, C, F1);
         norm_backward(m, dres, LG(P_LN2W, C), LG(P_LN2B, C), dln, res2, LP(P_LN2W, C), LROW(a->ln2_mean, l, 1),

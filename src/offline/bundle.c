@@ -11,11 +11,12 @@
 #include "northstar/offline.h"
 
 #include "northstar/bm25.h"
-#include "northstar/embed.h"
+#include "northstar/w2v.h"
+#include "northstar/vec.h"
 #include "northstar/pipeline.h"
 #include "northstar/rank.h"
 #include "northstar/text.h"
-#include "northstar/vector.h"
+#include "northstar/hnsw.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -57,29 +58,6 @@ static int path_in(char *buf, size_t n, const char *dir, const char *file)
     return 0;
 }
 
-/* ---- state --------------------------------------------------------------------------------------- */
-
-int ns_state_from_dataset(ns_rec_state **out, const ns_dataset *d, const uint8_t *keep)
-{
-    ns_state_opts so = {0};
-    so.implicit_ratings = d->implicit_ratings;
-    ns_rec_state *s = ns_rec_state_new(&so);
-    if (!s) return NS_ENOMEM;
-    int rc = 0;
-    for (uint32_t k = 0; rc >= 0 && k < d->nusers; k++) rc = ns_rec_state_put_user(s, &d->users[k], NULL);
-    for (uint32_t k = 0; rc >= 0 && k < d->nitems; k++) rc = ns_rec_state_put_item(s, &d->items[k], NULL);
-    for (size_t k = 0; rc >= 0 && k < d->nev; k++) {
-        if (keep && !keep[k]) continue;
-        ns_event_rec e = ns_dataset_event(d, &d->ev[k]);
-        rc = ns_rec_state_event(s, &e);
-    }
-    if (rc < 0) {
-        ns_rec_state_free(s);
-        return rc;
-    }
-    *out = s;
-    return 0;
-}
 
 /* ---- item vectors ----------------------------------------------------------------------------------- */
 
@@ -290,7 +268,7 @@ static int write_recall_models(const ns_dataset *d, const uint8_t *keep, const n
     memset(have, 0, sizeof *have);
     if (ns_mkdirs(dir) < 0) return ns_err_wrap("creating %s", dir);
     ns_ilog l;
-    int rc = ns_ilog_from_dataset(&l, d, keep);
+    int rc = ns_dataset_to_ilog(d, keep, &l);
     if (rc < 0) return rc;
     ns_timer t;
     char path[2048];
@@ -465,7 +443,7 @@ static int examples_header(ns_pipeline *p, ns_buf *out, char ***names, int *ncol
 
 /* Ratings mode: candidates of the history models, labelled by the held-out
  * positives. */
-static int examples_ratings(const ns_dataset *d, const uint8_t *keep, const uint8_t *label, ns_rec_state *s,
+static int examples_ratings(const ns_dataset *d, const uint8_t *keep, const uint8_t *label, ns_state *s,
                             ns_pipeline *p, const ns_bundle_opts *o, ex_ctx *x)
 {
     uint32_t nu = (uint32_t)ns_strmap_count(d->uids);
@@ -486,7 +464,7 @@ static int examples_ratings(const ns_dataset *d, const uint8_t *keep, const uint
     for (size_t k = 0; rc >= 0 && k < d->nev; k++) {
         if ((keep && !keep[k]) || !label[k]) continue;
         uint32_t it;
-        if (!ns_rec_state_find_item(s, ns_strmap_key(d->iids, d->ev[k].i, NULL), &it)) continue;
+        if (!ns_state_find_item(s, ns_strmap_key(d->iids, d->ev[k].i, NULL), &it)) continue;
         items[off[d->ev[k].u] + fill[d->ev[k].u]++] = it;
     }
     /* Users in a seeded random order; stop at the row cap. */
@@ -495,7 +473,7 @@ static int examples_ratings(const ns_dataset *d, const uint8_t *keep, const uint
     for (uint32_t u = 0; rc >= 0 && u < nu; u++) order[u] = u;
     if (rc >= 0) ns_rng_shuffle_u32(x->rng, order, nu);
     ns_context ctx;
-    double now = ns_rec_state_now(s);
+    double now = ns_state_now(s);
     ns_context_make(&ctx, now > 0 ? now : ns_wall_time(), 0, NULL, NULL);
     ns_progress pr;
     ns_progress_begin(&pr, "ranker examples", nu, "users");
@@ -520,7 +498,7 @@ static int examples_ratings(const ns_dataset *d, const uint8_t *keep, const uint
 
 /* Impressions mode: replay the events after the cut; every shown slate is
  * described at its moment, then applied. */
-static int examples_impressions(const ns_dataset *d, const uint8_t *keep, double cut, ns_rec_state *s,
+static int examples_impressions(const ns_dataset *d, const uint8_t *keep, double cut, ns_state *s,
                                 ns_pipeline *p, const ns_bundle_opts *o, ex_ctx *x)
 {
     ns_u64map clicks;
@@ -539,12 +517,12 @@ static int examples_impressions(const ns_dataset *d, const uint8_t *keep, double
      * translate through a dataset-item -> state-item table. */
     uint32_t ni = (uint32_t)ns_strmap_count(d->iids);
     uint32_t *sitem = rc >= 0 ? ns_malloc(sizeof *sitem * (ni ? ni : 1)) : NULL;
-    uint32_t *ditem = NULL, nsi = ns_rec_state_items(s);
+    uint32_t *ditem = NULL, nsi = ns_state_items(s);
     if (rc >= 0 && (!sitem || !(ditem = ns_malloc(sizeof *ditem * (nsi ? nsi : 1))))) rc = NS_ENOMEM;
     for (uint32_t i = 0; rc >= 0 && i < nsi; i++) ditem[i] = UINT32_MAX;
     for (uint32_t i = 0; rc >= 0 && i < ni; i++) {
         uint32_t it;
-        sitem[i] = ns_rec_state_find_item(s, ns_strmap_key(d->iids, i, NULL), &it) ? it : UINT32_MAX;
+        sitem[i] = ns_state_find_item(s, ns_strmap_key(d->iids, i, NULL), &it) ? it : UINT32_MAX;
         if (sitem[i] != UINT32_MAX && sitem[i] < nsi) ditem[sitem[i]] = i;
     }
     ns_u64map sclicks; /* keyed by (dataset user, state item) */
@@ -569,7 +547,7 @@ static int examples_impressions(const ns_dataset *d, const uint8_t *keep, double
         }
         if (e->type != NS_EV_IMPRESSION) {
             ns_event_rec er = ns_dataset_event(d, e);
-            ns_rec_state_event(s, &er);
+            ns_state_event(s, &er);
             k++;
             continue;
         }
@@ -591,7 +569,7 @@ static int examples_impressions(const ns_dataset *d, const uint8_t *keep, double
         }
         for (size_t j = k; j < b; j++) {
             ns_event_rec er = ns_dataset_event(d, &d->ev[j]);
-            ns_rec_state_event(s, &er);
+            ns_state_event(s, &er);
         }
         ns_progress_set(&pr, (long long)b);
         k = b;
@@ -731,7 +709,7 @@ static int rank_stage(const ns_dataset *d, const uint8_t *keep, const ns_bundle_
     st->ranker_mode = impressions ? 2 : 1;
     uint8_t *fit = ns_malloc(d->nev ? d->nev : 1), *label = ns_calloc(d->nev ? d->nev : 1, 1);
     char stage[2048];
-    ns_rec_state *s = NULL;
+    ns_state *s = NULL;
     ns_pipeline *p = NULL;
     ns_buf out;
     ns_buf_init(&out);
@@ -769,7 +747,7 @@ static int rank_stage(const ns_dataset *d, const uint8_t *keep, const ns_bundle_
     have_t have;
     if (rc >= 0) rc = path_in(stage, sizeof stage, o->out_dir, "stage1");
     if (rc >= 0) rc = write_recall_models(d, fit, o, stage, &have, &(ns_bundle_stats){0});
-    if (rc >= 0) rc = ns_state_from_dataset(&s, d, fit);
+    if (rc >= 0) rc = ns_dataset_to_state(d, fit, &s);
     json_t *cfg = rc >= 0 ? bundle_config(o, &have, 0) : NULL;
     if (rc >= 0) {
         char cpath[2048], *text = cfg ? json_dumps(cfg, 0) : NULL;
@@ -791,7 +769,7 @@ static int rank_stage(const ns_dataset *d, const uint8_t *keep, const ns_bundle_
     if (rc >= 0 && (rc = path_in(epath, sizeof epath, o->out_dir, "examples.tsv")) >= 0)
         rc = ns_file_write_atomic(epath, out.data, out.len);
     ns_pipeline_free(p);
-    ns_rec_state_free(s);
+    ns_state_free(s);
     ns_buf_release(&out);
     free(fit);
     free(label);

@@ -139,7 +139,7 @@ int ns_dataset_from_store(ns_dataset *d, ns_store *st)
     return ns_dataset_sort(d);
 }
 
-int ns_ilog_from_dataset(ns_ilog *l, const ns_dataset *d, const uint8_t *keep)
+int ns_dataset_to_ilog(const ns_dataset *d, const uint8_t *keep, ns_ilog *l)
 {
     int rc = ns_ilog_init(l);
     for (uint32_t k = 0; rc >= 0 && k < d->nitems; k++) rc = ns_ilog_item(l, d->items[k].id);
@@ -151,4 +151,26 @@ int ns_ilog_from_dataset(ns_ilog *l, const ns_dataset *d, const uint8_t *keep)
     if (rc >= 0) rc = ns_ilog_index(l);
     if (rc < 0) ns_ilog_release(l);
     return rc;
+}
+
+int ns_dataset_to_state(const ns_dataset *d, const uint8_t *keep, ns_state **out)
+{
+    ns_state_opts so = {0};
+    so.implicit_ratings = d->implicit_ratings;
+    ns_state *s = ns_state_new(&so);
+    if (!s) return NS_ENOMEM;
+    int rc = 0;
+    for (uint32_t k = 0; rc >= 0 && k < d->nusers; k++) rc = ns_state_put_user(s, &d->users[k], NULL);
+    for (uint32_t k = 0; rc >= 0 && k < d->nitems; k++) rc = ns_state_put_item(s, &d->items[k], NULL);
+    for (size_t k = 0; rc >= 0 && k < d->nev; k++) {
+        if (keep && !keep[k]) continue;
+        ns_event_rec e = ns_dataset_event(d, &d->ev[k]);
+        rc = ns_state_event(s, &e);
+    }
+    if (rc < 0) {
+        ns_state_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
 }

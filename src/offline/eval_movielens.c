@@ -77,7 +77,7 @@ typedef struct {
     const uint8_t *test;
     int64_t *off;   /* per dataset user: test items (state indexes, sorted) */
     uint32_t *items;
-    ns_rec_state *s;
+    ns_state *s;
 } ml_ctx;
 
 static int by_u32(const void *a, const void *b)
@@ -111,7 +111,7 @@ static int run_row(ml_ctx *m, const char *cfg, const char *origin, const char *n
     ns_arena a;
     ns_arena_init(&a, 1 << 16);
     ns_context ctx;
-    ns_context_make(&ctx, ns_rec_state_now(m->s), 0, NULL, NULL);
+    ns_context_make(&ctx, ns_state_now(m->s), 0, NULL, NULL);
     FILE *dump = NULL;
     if (dump_dir) {
         char path[2048];
@@ -137,7 +137,7 @@ static int run_row(ml_ctx *m, const char *cfg, const char *origin, const char *n
         if (dump)
             for (int j = 0; j < r.n; j++) {
                 ns_item_view iv;
-                ns_rec_state_item(m->s, r.items[j].item, &iv);
+                ns_state_item(m->s, r.items[j].item, &iv);
                 fprintf(dump, "%s\t%s\t%d\n", uid, iv.id, j + 1);
             }
         if (cand_stats) {
@@ -203,7 +203,7 @@ int ns_eval_movielens(const ns_ml_eval_opts *o, ns_eval_row *rows, int *nrows, n
     snprintf(work, sizeof work, "%s", own ? tmpl : o->work_dir);
     ns_store *st = NULL;
     ns_dataset d;
-    ns_rec_state *s = NULL;
+    ns_state *s = NULL;
     uint8_t *test = NULL, *train = NULL;
     uint32_t *us = NULL, *is = NULL;
     ml_ctx m = {0};
@@ -251,7 +251,7 @@ int ns_eval_movielens(const ns_ml_eval_opts *o, ns_eval_row *rows, int *nrows, n
     bo.out_dir = bdir;
     if ((rc = ns_bundle_train(&d, train, &bo, bst)) < 0) goto done;
     /* 4. the state of the training part, and each test user's items */
-    if ((rc = ns_state_from_dataset(&s, &d, train)) < 0) goto done;
+    if ((rc = ns_dataset_to_state(&d, train, &s)) < 0) goto done;
     uint32_t nu = (uint32_t)ns_strmap_count(d.uids);
     m = (ml_ctx){&d, test, ns_calloc((size_t)nu + 1, sizeof(int64_t)), ns_malloc(sizeof(uint32_t) * (d.nev + 1)), s};
     int64_t *fill = ns_calloc((size_t)nu + 1, sizeof *fill);
@@ -264,7 +264,7 @@ int ns_eval_movielens(const ns_ml_eval_opts *o, ns_eval_row *rows, int *nrows, n
     for (uint32_t u = 0; u < nu; u++) m.off[u + 1] += m.off[u];
     for (size_t k = 0; k < d.nev; k++) {
         uint32_t it;
-        if (test[k] && ns_rec_state_find_item(s, ns_strmap_key(d.iids, d.ev[k].i, NULL), &it))
+        if (test[k] && ns_state_find_item(s, ns_strmap_key(d.iids, d.ev[k].i, NULL), &it))
             m.items[m.off[d.ev[k].u] + fill[d.ev[k].u]++] = it;
     }
     for (uint32_t u = 0; u < nu; u++) {
@@ -322,7 +322,7 @@ done:
     json_decref(base);
     free(m.off);
     free(m.items);
-    ns_rec_state_free(s);
+    ns_state_free(s);
     free(test);
     free(train);
     free(us);

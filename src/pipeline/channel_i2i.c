@@ -13,7 +13,7 @@
  * Workload: history h items x their rows (200 neighbours, or every item for
  * a dense EASE model of MovieLens' 1,682): a few tens of microseconds.
  */
-#include "northstar/offline.h"
+#include "northstar/i2i.h"
 #include "pipeline_int.h"
 
 #include <stdlib.h>
@@ -34,7 +34,7 @@ static void i2i_free(void *self)
     free(c);
 }
 
-static int i2i_create(const json_t *params, const char *path, ns_rec_state *st, void **self)
+static int i2i_create(const json_t *params, const char *path, ns_state *st, void **self)
 {
     i2i_ch *c = ns_calloc(1, sizeof *c);
     if (!c) return NS_ENOMEM;
@@ -81,10 +81,10 @@ static int i2i_recall(void *self, const ns_recall_req *req, int quota, ns_scored
     }
     for (int t = 0; t < nt; t++) {
         uint32_t j = touched[t], item = c->map.item_of[j];
-        if (item == UINT32_MAX || ns_rec_state_has_seen(req->state, req->user, item)) continue;
-        ns__scored_push(heap, &got, quota, (ns_scored){item, acc[j]});
+        if (item == UINT32_MAX || ns_state_has_seen(req->state, req->user, item)) continue;
+        ns_scored_push(heap, &got, quota, (ns_scored){item, acc[j]});
     }
-    ns__topk_sort(heap, got);
+    ns_scored_sort(heap, got);
     memcpy(out, heap, sizeof *heap * (size_t)got);
 done:
     free(acc);

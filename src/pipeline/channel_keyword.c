@@ -109,7 +109,7 @@ static int read_terms(kw_ch *c, const char *file)
     return rc;
 }
 
-static int kw_create(const json_t *params, const char *path, ns_rec_state *st, void **self)
+static int kw_create(const json_t *params, const char *path, ns_state *st, void **self)
 {
     kw_ch *c = ns_calloc(1, sizeof *c);
     if (!c) return NS_ENOMEM;
@@ -235,7 +235,7 @@ static int kw_recall(void *self, const ns_recall_req *req, int quota, ns_scored 
     }
     for (int k = 0; k < n && got < quota; k++) {
         uint32_t item = hits[k].id < c->map.nrows ? c->map.item_of[hits[k].id] : UINT32_MAX;
-        if (item != UINT32_MAX && !ns_rec_state_has_seen(req->state, req->user, item))
+        if (item != UINT32_MAX && !ns_state_has_seen(req->state, req->user, item))
             out[got++] = (ns_scored){item, hits[k].score};
     }
     free(hits);

@@ -60,7 +60,7 @@ static void profile_free(void *self)
     free(c);
 }
 
-static int profile_create(const json_t *params, const char *path, ns_rec_state *st, void **self)
+static int profile_create(const json_t *params, const char *path, ns_state *st, void **self)
 {
     (void)st;
     profile_ch *c = ns_calloc(1, sizeof *c);
@@ -102,16 +102,16 @@ static int profile_create(const json_t *params, const char *path, ns_rec_state *
 
 static const char *field_value(const ns_user_view *uv, int f)
 {
-    if (f == 0) return uv->age_bucket ? ns_rec_state_age_name(uv->age_bucket) : NULL;
+    if (f == 0) return uv->age_bucket ? ns_state_age_name(uv->age_bucket) : NULL;
     return f == 1 ? uv->gender : uv->occupation;
 }
 
 /* The requester's segment (with backoff) as a bitmap the caller frees, and
  * its key. NULL when no field is known. */
-static roaring_bitmap_t *segment_of(const profile_ch *c, ns_rec_state *st, const ns_user_view *uv, char *key,
+static roaring_bitmap_t *segment_of(const profile_ch *c, ns_state *st, const ns_user_view *uv, char *key,
                                     size_t keysz)
 {
-    const ns_attr *ua = ns_rec_state_user_attrs(st);
+    const ns_attr *ua = ns_state_user_attrs(st);
     const roaring_bitmap_t *bm[MAX_FIELDS];
     const char *val[MAX_FIELDS];
     int n = 0;
@@ -142,7 +142,7 @@ static roaring_bitmap_t *segment_of(const profile_ch *c, ns_rec_state *st, const
 }
 
 typedef struct {
-    ns_rec_state *st;
+    ns_state *st;
     uint32_t *count, *touched;
     uint32_t nt, nitems;
 } count_ctx;
@@ -151,7 +151,7 @@ static bool count_user(uint32_t u, void *arg)
 {
     count_ctx *x = arg;
     ns_user_view v;
-    ns_rec_state_user(x->st, u, &v);
+    ns_state_user(x->st, u, &v);
     for (uint32_t k = 0; k < v.nseen; k++) {
         uint32_t i = v.seen[k];
         if (i >= x->nitems) continue;
@@ -160,9 +160,9 @@ static bool count_user(uint32_t u, void *arg)
     return true;
 }
 
-static int rebuild(seg_list *s, ns_rec_state *st, const roaring_bitmap_t *seg)
+static int rebuild(seg_list *s, ns_state *st, const roaring_bitmap_t *seg)
 {
-    uint32_t nitems = ns__state_nitems_locked(st);
+    uint32_t nitems = ns_state_nitems_locked(st);
     count_ctx x = {st, ns_calloc(nitems ? nitems : 1, sizeof(uint32_t)), ns_malloc(sizeof(uint32_t) * (nitems ? nitems : 1)),
                    0, nitems};
     if (!x.count || !x.touched) {
@@ -172,8 +172,8 @@ static int rebuild(seg_list *s, ns_rec_state *st, const roaring_bitmap_t *seg)
     }
     roaring_iterate(seg, count_user, &x);
     s->n = 0;
-    for (uint32_t t = 0; t < x.nt; t++) ns__scored_push(s->list, &s->n, LIST, (ns_scored){x.touched[t], (float)x.count[x.touched[t]]});
-    ns__topk_sort(s->list, s->n);
+    for (uint32_t t = 0; t < x.nt; t++) ns_scored_push(s->list, &s->n, LIST, (ns_scored){x.touched[t], (float)x.count[x.touched[t]]});
+    ns_scored_sort(s->list, s->n);
     free(x.count);
     free(x.touched);
     return 0;
@@ -216,7 +216,7 @@ static int profile_recall(void *self, const ns_recall_req *req, int quota, ns_sc
         }
     }
     double wall = ns_now();
-    uint64_t nev = ns__state_nevents_locked(req->state);
+    uint64_t nev = ns_state_nevents_locked(req->state);
     seg_list *fresh = NULL;
     const seg_list *src = s;
     if (rc >= 0 && s->built_wall < -1e299) { /* the first list: others wait for it */
@@ -243,7 +243,7 @@ static int profile_recall(void *self, const ns_recall_req *req, int quota, ns_sc
         rc = rrc < 0 ? rrc : rc;
     }
     for (int k = 0; rc >= 0 && src && k < src->n && got < quota; k++)
-        if (!ns_rec_state_has_seen(req->state, req->user, src->list[k].item)) out[got++] = src->list[k];
+        if (!ns_state_has_seen(req->state, req->user, src->list[k].item)) out[got++] = src->list[k];
     pthread_mutex_unlock(&c->mu);
     free(fresh);
     roaring_bitmap_free(seg);

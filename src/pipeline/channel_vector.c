@@ -1,7 +1,7 @@
 /*
  * channel_vector.c — the "vector" recall channel: item embeddings (word2vec
  * over the users' time-ordered histories, or DeepWalk over the user-item
- * graph: embed.h) searched with HNSW (vector.h). With "query": "mean" the
+ * graph: w2v.h, graph.h) searched with HNSW (hnsw.h). With "query": "mean" the
  * query is the mean of the unit vectors of the user's `history` most recent
  * items that have a vector, and its nearest items are the candidates,
  * scored by cosine similarity; with "each" every one of those items is a
@@ -16,8 +16,8 @@
  * The index's ids are the rows of the vectors file (`northstar train`
  * writes both). Workload: one HNSW search (ef = max(quota, stored ef)).
  */
-#include "northstar/embed.h"
-#include "northstar/vector.h"
+#include "northstar/vec.h"
+#include "northstar/hnsw.h"
 #include "pipeline_int.h"
 
 #include <math.h>
@@ -41,7 +41,7 @@ static void vec_free(void *self)
     free(c);
 }
 
-static int vec_create(const json_t *params, const char *path, ns_rec_state *st, void **self)
+static int vec_create(const json_t *params, const char *path, ns_state *st, void **self)
 {
     vec_ch *c = ns_calloc(1, sizeof *c);
     if (!c) return NS_ENOMEM;
@@ -110,7 +110,7 @@ static int recall_each(const vec_ch *c, const ns_user_view *uv, int quota, ns_sc
     int got = 0;
     if (rc >= 0) {
         /* sum per row: sort by row, merge runs, keep the best quota */
-        ns__scored_sort_by_item(acc, nacc);
+        ns_scored_sort_by_item(acc, nacc);
         ns_scored *heap = hits ? (ns_scored *)ns_malloc(sizeof *heap * (size_t)quota) : NULL;
         if (!heap) rc = NS_ENOMEM;
         for (int a = 0; rc >= 0 && a < nacc;) {
@@ -118,11 +118,11 @@ static int recall_each(const vec_ch *c, const ns_user_view *uv, int quota, ns_sc
             float s = 0;
             while (b < nacc && acc[b].item == acc[a].item) s += acc[b++].score;
             uint32_t item = acc[a].item < c->map.nrows ? c->map.item_of[acc[a].item] : UINT32_MAX;
-            if (item != UINT32_MAX) ns__scored_push(heap, &got, quota, (ns_scored){item, s});
+            if (item != UINT32_MAX) ns_scored_push(heap, &got, quota, (ns_scored){item, s});
             a = b;
         }
         if (rc >= 0) {
-            ns__topk_sort(heap, got);
+            ns_scored_sort(heap, got);
             memcpy(out, heap, sizeof *heap * (size_t)got);
         }
         free(heap);

@@ -22,7 +22,7 @@
 
 typedef struct { const char *window; } trending_t;
 
-static int trending_create(const json_t *params, const char *path, ns_rec_state *st, void **self)
+static int trending_create(const json_t *params, const char *path, ns_state *st, void **self)
 {
     (void)st;
     static const char *const windows[] = {"1h", "1d", NULL};
@@ -37,12 +37,12 @@ static int trending_create(const json_t *params, const char *path, ns_rec_state 
 static int trending_recall(void *self, const ns_recall_req *req, int quota, ns_scored *out)
 {
     const trending_t *t = self;
-    return ns_rec_state_top_trending(req->state, t->window, req->now, out, quota);
+    return ns_state_top_trending(req->state, t->window, req->now, out, quota);
 }
 
 /* ---- segment and popular (no parameters) ----------------------------------------------------- */
 
-static int noparam_create(const json_t *params, const char *path, ns_rec_state *st, void **self)
+static int noparam_create(const json_t *params, const char *path, ns_state *st, void **self)
 {
     (void)st;
     if (params && json_object_size(params))
@@ -55,19 +55,19 @@ static int segment_recall(void *self, const ns_recall_req *req, int quota, ns_sc
 {
     (void)self;
     if (!req->uv || req->uv->segment == NS_NO_SEGMENT) return 0;
-    return ns_rec_state_top_segment(req->state, req->uv->segment, out, quota);
+    return ns_state_top_segment(req->state, req->uv->segment, out, quota);
 }
 
 static int popular_recall(void *self, const ns_recall_req *req, int quota, ns_scored *out)
 {
     (void)self;
-    return ns_rec_state_top_popular(req->state, out, quota);
+    return ns_state_top_popular(req->state, out, quota);
 }
 
 static int fresh_recall(void *self, const ns_recall_req *req, int quota, ns_scored *out)
 {
     (void)self;
-    return ns_rec_state_top_fresh(req->state, req->now, out, quota);
+    return ns_state_top_fresh(req->state, req->now, out, quota);
 }
 
 static void plain_free(void *self) { free(self); }
@@ -76,7 +76,7 @@ static void plain_free(void *self) { free(self); }
 
 typedef struct { long history; } cooc_t;
 
-static int cooc_create(const json_t *params, const char *path, ns_rec_state *st, void **self)
+static int cooc_create(const json_t *params, const char *path, ns_state *st, void **self)
 {
     (void)st;
     cooc_t *c = ns_calloc(1, sizeof *c);
@@ -87,13 +87,6 @@ static int cooc_create(const json_t *params, const char *path, ns_rec_state *st,
     return 0;
 }
 
-static int by_item(const void *a, const void *b)
-{
-    uint32_t x = ((const ns_scored *)a)->item, y = ((const ns_scored *)b)->item;
-    return x < y ? -1 : x > y;
-}
-
-void ns__scored_sort_by_item(ns_scored *h, int n) { qsort(h, (size_t)n, sizeof *h, by_item); }
 
 /* Sum over the last `history` items h_j (newest j = 0) of
  * sim(h_j, i) / (1 + j): recent interests weigh more. */
@@ -108,18 +101,18 @@ static int cooc_recall(void *self, const ns_recall_req *req, int quota, ns_score
     ns_scored *acc = buf + per; /* accumulated, nh * per at most */
     int nacc = 0;
     for (int j = 0; j < nh; j++) {
-        int n = ns_rec_state_similar(req->state, req->uv->recent[j], buf, per);
+        int n = ns_state_similar(req->state, req->uv->recent[j], buf, per);
         for (int k = 0; k < n; k++) acc[nacc++] = (ns_scored){buf[k].item, buf[k].score / (float)(1 + j)};
     }
     /* Merge duplicates: sort by item, sum runs. */
-    ns__scored_sort_by_item(acc, nacc);
+    ns_scored_sort_by_item(acc, nacc);
     int m = 0;
     for (int k = 0; k < nacc; k++) {
         if (m && acc[m - 1].item == acc[k].item) acc[m - 1].score += acc[k].score;
         else acc[m++] = acc[k];
     }
     nacc = m;
-    ns__topk_sort(acc, nacc);
+    ns_scored_sort(acc, nacc);
     int n = nacc < quota ? nacc : quota;
     memcpy(out, acc, sizeof(ns_scored) * (size_t)n);
     free(buf);

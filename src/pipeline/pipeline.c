@@ -1,9 +1,9 @@
 /*
  * pipeline.c — a pipeline config made runnable, and one recommendation
  * through it: recall channels with quotas -> merge/dedupe keeping each
- * candidate's channels -> filters -> real-time features -> ranker ->
- * diversity rule. Also the channel/ranker type registry and the north-star
- * metric. See pipeline.h for the config format.
+ * candidate's channels -> filters -> real-time features -> scorer ->
+ * diversity rule. Also the channel and scorer type registries and the
+ * north-star metric. See pipeline.h for the config format.
  *
  * Workload: one call per GET /v1/recommend, a few hundred candidates, all
  * under the state's shared lock; per-request memory comes from the
@@ -25,7 +25,7 @@ static const ns_channel_type *ch_types[MAX_TYPES] = {
     &ns__channel_trending, &ns__channel_segment, &ns__channel_popular, &ns__channel_fresh, &ns__channel_cooc,
     &ns__channel_i2i,      &ns__channel_profile, &ns__channel_keyword, &ns__channel_vector};
 static int nch_types = 9;
-static const ns_ranker_type *rk_types[MAX_TYPES] = {&ns__ranker_blend, &ns__ranker_wide_deep};
+static const ns_scorer_type *rk_types[MAX_TYPES] = {&ns__scorer_blend, &ns__scorer_wide_deep};
 static int nrk_types = 2;
 
 static int reg_add(const void **tab, int *n, const void *t, const char *name, const char *(*name_of)(const void *))
@@ -41,10 +41,10 @@ static int reg_add(const void **tab, int *n, const void *t, const char *name, co
 }
 
 static const char *ch_name(const void *t) { return ((const ns_channel_type *)t)->type; }
-static const char *rk_name(const void *t) { return ((const ns_ranker_type *)t)->type; }
+static const char *rk_name(const void *t) { return ((const ns_scorer_type *)t)->type; }
 
 int ns_channel_register(const ns_channel_type *t) { return reg_add((const void **)ch_types, &nch_types, t, t->type, ch_name); }
-int ns_ranker_register(const ns_ranker_type *t) { return reg_add((const void **)rk_types, &nrk_types, t, t->type, rk_name); }
+int ns_scorer_register(const ns_scorer_type *t) { return reg_add((const void **)rk_types, &nrk_types, t, t->type, rk_name); }
 
 const ns_channel_type *ns_channel_find(const char *type)
 {
@@ -56,9 +56,9 @@ const ns_channel_type *ns_channel_find(const char *type)
     return r;
 }
 
-const ns_ranker_type *ns_ranker_find(const char *type)
+const ns_scorer_type *ns_scorer_find(const char *type)
 {
-    const ns_ranker_type *r = NULL;
+    const ns_scorer_type *r = NULL;
     pthread_mutex_lock(&reg_mu);
     for (int i = 0; i < nrk_types && !r; i++)
         if (!strcmp(rk_types[i]->type, type)) r = rk_types[i];
@@ -154,13 +154,13 @@ typedef struct {
 } channel;
 
 struct ns_pipeline {
-    ns_rec_state *st;
+    ns_state *st;
     char base_dir[1024]; /* directory of the config file: relative *_file params are resolved there */
     json_t *cfg; /* kept: string settings point into it */
     int nch;
     channel ch[NS_MAX_CHANNELS];
     const char *names[NS_MAX_CHANNELS];
-    const ns_ranker_type *rk;
+    const ns_scorer_type *rk;
     void *rk_self;
     int filter_seen, filter_unpublished;
     char **blocked; /* sorted external ids */
@@ -307,7 +307,7 @@ static int build(ns_pipeline *p, json_t *root)
         return rc < 0 ? rc : cfg_bad("", "rank", "expected an object");
     const char *rtype = NULL;
     if ((rc = ns__cfg_str(rk, "rank", "type", NULL, "blend", &rtype)) < 0) return rc;
-    if (!(p->rk = ns_ranker_find(rtype))) return cfg_bad("rank", "type", "no such ranker type (built in: blend, wide_deep)");
+    if (!(p->rk = ns_scorer_find(rtype))) return cfg_bad("rank", "type", "no such ranker type (built in: blend, wide_deep)");
     const json_t *rparams = rk ? json_object_get(rk, "params") : NULL;
     if (rparams && !json_is_object(rparams)) return cfg_bad("rank", "params", "expected an object");
     if ((rc = resolve_files(p, (json_t *)rparams, "rank.params")) < 0) return rc;
@@ -321,7 +321,7 @@ static int build(ns_pipeline *p, json_t *root)
     return 0;
 }
 
-int ns_pipeline_new(ns_pipeline **out, const char *json_text, const char *origin, ns_rec_state *st)
+int ns_pipeline_new(ns_pipeline **out, const char *json_text, const char *origin, ns_state *st)
 {
     *out = NULL;
     json_error_t je;
@@ -352,17 +352,6 @@ int ns_pipeline_new(ns_pipeline **out, const char *json_text, const char *origin
     return 0;
 }
 
-int ns_pipeline_load(ns_pipeline **out, const char *path, ns_rec_state *st)
-{
-    char *text;
-    size_t len;
-    int rc = ns_file_read_all(path, &text, &len, 1 << 20);
-    if (rc < 0) return rc;
-    rc = ns_pipeline_new(out, text, path, st);
-    free(text);
-    return rc;
-}
-
 void ns_pipeline_free(ns_pipeline *p)
 {
     if (!p) return;
@@ -378,14 +367,14 @@ int ns_pipeline_channels(const ns_pipeline *p) { return p->nch; }
 const char *ns_pipeline_channel_name(const ns_pipeline *p, int c) { return c >= 0 && c < p->nch ? p->ch[c].name : NULL; }
 int ns_pipeline_max_n(const ns_pipeline *p) { return (int)p->max_n; }
 int ns_pipeline_default_n(const ns_pipeline *p) { return (int)p->default_n; }
-const char *ns_pipeline_ranker_name(const ns_pipeline *p) { return p->rk->type; }
+const char *ns_pipeline_scorer_name(const ns_pipeline *p) { return p->rk->type; }
 const char *ns_pipeline_north_star_name(const ns_pipeline *p) { return p->ns_name; }
 const char *ns_pipeline_north_star_window(const ns_pipeline *p) { return p->ns_window; }
 
 double ns_pipeline_north_star(ns_pipeline *p, double now, uint64_t *num, uint64_t *den)
 {
-    uint64_t a = ns_rec_state_type_count(p->st, p->ns_num, p->ns_window, now);
-    uint64_t b = ns_rec_state_type_count(p->st, p->ns_den, p->ns_window, now);
+    uint64_t a = ns_state_type_count(p->st, p->ns_num, p->ns_window, now);
+    uint64_t b = ns_state_type_count(p->st, p->ns_den, p->ns_window, now);
     if (num) *num = a;
     if (den) *den = b;
     return b ? (double)a / (double)b : 0.0;
@@ -461,8 +450,8 @@ static int gather(ns_pipeline *p, const ns_recall_req *rr, int extra, int *per_c
     int kept = 0;
     for (int i = 0; i < ncand; i++) {
         ns_item_view iv;
-        ns_rec_state_item(p->st, cand[i].item, &iv);
-        if (p->filter_seen && rr->user_known && ns_rec_state_has_seen(p->st, rr->user, cand[i].item)) continue;
+        ns_state_item(p->st, cand[i].item, &iv);
+        if (p->filter_seen && rr->user_known && ns_state_has_seen(p->st, rr->user, cand[i].item)) continue;
         if (p->filter_unpublished && iv.created > rr->now) continue;
         if (is_blocked(p, iv.id)) continue;
         cand[kept++] = cand[i];
@@ -475,9 +464,9 @@ static int gather(ns_pipeline *p, const ns_recall_req *rr, int extra, int *per_c
 static void request_of(ns_pipeline *p, const char *user, const ns_context *ctx, ns_user_view *uv, ns_recall_req *rr)
 {
     uint32_t u = 0;
-    int known = user && ns__state_find_user_locked(p->st, user, &u);
-    if (known) ns_rec_state_user(p->st, u, uv);
-    double now = ns_rec_state_now(p->st);
+    int known = user && ns_state_find_user_locked(p->st, user, &u);
+    if (known) ns_state_user(p->st, u, uv);
+    double now = ns_state_now(p->st);
     if (now <= 0) now = ctx->ts;
     *rr = (ns_recall_req){p->st, u, known, known ? uv : NULL, ctx, now};
 }
@@ -490,8 +479,8 @@ int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_resu
         return ns_err_set_at(NS_ERANGE, NULL, 0, "n", NULL, "n must be between 1 and %ld", p->max_n);
     if (!req->ctx) return ns_err_set(NS_EINVAL, "recommend: no context");
     double t0 = ns_now();
-    ns_rec_state *st = p->st;
-    ns_rec_state_rdlock(st);
+    ns_state *st = p->st;
+    ns_state_rdlock(st);
     ns_user_view uv;
     ns_recall_req rr;
     request_of(p, req->user, req->ctx, &uv, &rr);
@@ -514,9 +503,9 @@ int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_resu
         rc = NS_ENOMEM;
         goto out;
     }
-    ns_rt *rtf = ns_rec_state_rt(st);
+    ns_rt *rtf = ns_state_rt(st);
     ns_rt_items_stats(rtf, &cand[0].item, sizeof cand[0], (size_t)kept, rr.now, rt);
-    ns_rank_input in = {st, &rr, cand, kept, rt, rr.user_known ? ns_rt_user_clicks_30m(rtf, rr.user, rr.now) : 0,
+    ns_scorer_input in = {st, &rr, cand, kept, rt, rr.user_known ? ns_rt_user_clicks_30m(rtf, rr.user, rr.now) : 0,
                         p->names, p->nch};
     if ((rc = p->rk->score(p->rk_self, &in, scores)) < 0) {
         ns_err_wrap("ranker '%s'", p->rk->type);
@@ -534,7 +523,7 @@ int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_resu
         int nh = 0;
         for (int i = 0; i < kept; i++) {
             cand[i].score = scores[i];
-            ns__scored_push(heap, &nh, M, (ns_scored){(uint32_t)i, scores[i]});
+            ns_scored_push(heap, &nh, M, (ns_scored){(uint32_t)i, scores[i]});
         }
         for (int j = 0; j < nh; j++) order[j] = (ranked){&cand[heap[j].item], heap[j].score};
     } else
@@ -549,7 +538,7 @@ int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_resu
     out->items = ns_arena_alloc(a, sizeof(ns_rec_entry) * (size_t)n, 8);
     char *taken = ns_arena_calloc(a, (size_t)(kept ? kept : 1), 1);
     uint32_t *catn = NULL;
-    int ncat_slots = (int)ns__state_ncats_locked(st) + 1;
+    int ncat_slots = (int)ns_state_ncats_locked(st) + 1;
     if (p->max_per_cat > 0) catn = ns_arena_calloc(a, (size_t)ncat_slots, sizeof(uint32_t));
     if (!out->items || !taken || (p->max_per_cat > 0 && !catn)) {
         rc = NS_ENOMEM;
@@ -559,7 +548,7 @@ int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_resu
         for (int i = 0; i < kept && out->n < n; i++) {
             if (taken[i]) continue;
             ns_item_view iv;
-            ns_rec_state_item(st, order[i].c->item, &iv);
+            ns_state_item(st, order[i].c->item, &iv);
             if (pass == 0 && catn && iv.ncats) {
                 uint32_t k = iv.cats[0] < (uint32_t)ncat_slots ? iv.cats[0] : 0;
                 if (catn[k] >= (uint32_t)p->max_per_cat) continue;
@@ -572,7 +561,7 @@ int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_resu
         }
     out->rank_ms = (ns_now() - t1) * 1e3;
 out:
-    ns_rec_state_unlock(st);
+    ns_state_unlock(st);
     return rc;
 }
 
@@ -596,8 +585,8 @@ int ns_pipeline_examples(ns_pipeline *p, const ns_example_req *r, ns_example_fn 
     if (rc < 0) return rc;
     ns_arena a;
     ns_arena_init(&a, 65536);
-    ns_rec_state *st = p->st;
-    ns_rec_state_rdlock(st);
+    ns_state *st = p->st;
+    ns_state_rdlock(st);
     ns_user_view uv;
     ns_recall_req rr;
     request_of(p, r->user, r->ctx, &uv, &rr);
@@ -633,9 +622,9 @@ int ns_pipeline_examples(ns_pipeline *p, const ns_example_req *r, ns_example_fn 
         rc = NS_ENOMEM;
         goto out;
     }
-    ns_rt *rtf = ns_rec_state_rt(st);
+    ns_rt *rtf = ns_state_rt(st);
     ns_rt_items_stats(rtf, &g.cand[0].item, sizeof g.cand[0], (size_t)n, rr.now, rt);
-    ns_rank_input in = {st, &rr, g.cand, n, rt, rr.user_known ? ns_rt_user_clicks_30m(rtf, rr.user, rr.now) : 0,
+    ns_scorer_input in = {st, &rr, g.cand, n, rt, rr.user_known ? ns_rt_user_clicks_30m(rtf, rr.user, rr.now) : 0,
                         p->names, p->nch};
     if ((rc = ns__fcols_fill(fc, &in, rows, &a)) < 0) goto out;
     for (int i = 0; i < n && rc >= 0; i++) {
@@ -644,7 +633,7 @@ int ns_pipeline_examples(ns_pipeline *p, const ns_example_req *r, ns_example_fn 
         if (s > 0) break;
     }
 out:
-    ns_rec_state_unlock(st);
+    ns_state_unlock(st);
     ns_arena_release(&a);
     ns__fcols_free(fc);
     return rc;

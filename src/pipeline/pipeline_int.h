@@ -1,22 +1,12 @@
-/* pipeline_int.h — internals shared by the pipeline's files. */
+/* pipeline_int.h — internals shared by the pipeline's files: row maps
+ * from model rows to state items, the built-in channel and scorer types,
+ * config readers and the scorer's feature columns. */
 #ifndef NS_PIPELINE_INT_H
 #define NS_PIPELINE_INT_H
 
 #include "northstar/feature.h"
 #include "northstar/pipeline.h"
 
-/* Lookups for code that already holds the state lock. */
-int ns__state_find_user_locked(ns_rec_state *s, const char *ext, uint32_t *idx);
-int ns__state_find_item_locked(ns_rec_state *s, const char *ext, uint32_t *idx);
-uint32_t ns__state_nitems_locked(ns_rec_state *s);
-uint64_t ns__state_nevents_locked(ns_rec_state *s);
-uint32_t ns__state_ncats_locked(ns_rec_state *s);
-/* Sort scored items best first (score desc, item asc). */
-void ns__topk_sort(ns_scored *h, int n);
-/* Sort by item (then score desc), to merge duplicates. */
-void ns__scored_sort_by_item(ns_scored *h, int n);
-/* Keep the best k in a bounded min-heap h[0..*n) (then ns__topk_sort it). */
-void ns__scored_push(ns_scored *h, int *n, int k, ns_scored x);
 /* The dense state index of each row of a model whose rows are named by
  * external item ids (UINT32_MAX when the catalogue lacks it), and the
  * inverse map over the catalogue at build time (UINT32_MAX = no row). */
@@ -26,20 +16,20 @@ typedef struct ns__rowmap {
     uint32_t *row_of;  /* [nitems] */
     uint32_t nitems;
 } ns__rowmap;
-int ns__rowmap_build(ns__rowmap *m, ns_rec_state *st, const ns_strmap *ids);
+int ns__rowmap_build(ns__rowmap *m, ns_state *st, const ns_strmap *ids);
 void ns__rowmap_release(ns__rowmap *m);
 static inline uint32_t ns__row_of(const ns__rowmap *m, uint32_t item)
 {
     return item < m->nitems ? m->row_of[item] : UINT32_MAX;
 }
 
-/* Built-in types (channels.c, rank_blend.c). */
+/* Built-in types (channels.c, scorer_blend.c). */
 extern const ns_channel_type ns__channel_trending, ns__channel_segment, ns__channel_popular, ns__channel_fresh,
     ns__channel_cooc;
-extern const ns_ranker_type ns__ranker_blend;
-/* Phase 2 (channel_*.c, ranker_wd.c). */
+extern const ns_scorer_type ns__scorer_blend;
+/* Model-backed types (channel_*.c, scorer_wd.c). */
 extern const ns_channel_type ns__channel_i2i, ns__channel_profile, ns__channel_keyword, ns__channel_vector;
-extern const ns_ranker_type ns__ranker_wide_deep;
+extern const ns_scorer_type ns__scorer_wide_deep;
 
 /* Config helpers: read an optional member of the right type, naming
  * path.key in errors. */
@@ -59,7 +49,7 @@ int ns__fcols_compile(ns__fcols **out, const char *const *names, int ncols, cons
                       int nchannels);
 void ns__fcols_free(ns__fcols *f);
 int ns__fcols_count(const ns__fcols *f);
-int ns__fcols_fill(const ns__fcols *f, const ns_rank_input *in, ns_fvalue *rows, ns_arena *a);
+int ns__fcols_fill(const ns__fcols *f, const ns_scorer_input *in, ns_fvalue *rows, ns_arena *a);
 /* Every column this file knows, for a pipeline with these channels
  * (malloc'd strings and array). */
 int ns__fcols_default(const char *const *channel_names, int nchannels, char ***names_out, int *n_out);

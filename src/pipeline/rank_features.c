@@ -5,7 +5,7 @@
  * CTR), the request context (hour, weekday, device, page) and the recall
  * evidence (which channels proposed it, at what rank, with what score).
  *
- * One function fills the rows both for serving (ranker_wd.c hands them to
+ * One function fills the rows both for serving (scorer_wd.c hands them to
  * ns_ranker_score) and for training (ns_pipeline_examples writes them as
  * TSV for the feature spec to fit), so the features a model is trained on
  * are the features it is served — the same code, the same numbers.
@@ -125,9 +125,9 @@ static const char *const weekdays[7] = {"mon", "tue", "wed", "thu", "fri", "sat"
 static inline ns_fvalue num(double x) { return (ns_fvalue){NULL, 0, x}; }
 static inline ns_fvalue str(const char *s) { return s ? (ns_fvalue){s, (int)strlen(s), 0} : (ns_fvalue){NULL, 0, NAN}; }
 
-int ns__fcols_fill(const ns__fcols *f, const ns_rank_input *in, ns_fvalue *rows, ns_arena *a)
+int ns__fcols_fill(const ns__fcols *f, const ns_scorer_input *in, ns_fvalue *rows, ns_arena *a)
 {
-    ns_rec_state *st = in->state;
+    ns_state *st = in->state;
     const ns_user_view *uv = in->req->uv;
     const ns_context *cx = in->req->ctx;
     double now = in->req->now;
@@ -139,7 +139,7 @@ int ns__fcols_fill(const ns__fcols *f, const ns_rank_input *in, ns_fvalue *rows,
     if (uv)
         for (int k = 0; k < uv->nrecent; k++) {
             ns_item_view iv;
-            ns_rec_state_item(st, uv->recent[k], &iv);
+            ns_state_item(st, uv->recent[k], &iv);
             if (iv.ncats) catn[iv.cats[0] % NCAT]++;
             nrec++;
         }
@@ -149,7 +149,7 @@ int ns__fcols_fill(const ns__fcols *f, const ns_rank_input *in, ns_fvalue *rows,
         const ns_candidate *cd = &in->cands[i];
         const ns_rt_item *rt = &in->rt[i];
         ns_item_view iv;
-        ns_rec_state_item(st, cd->item, &iv);
+        ns_state_item(st, cd->item, &iv);
         const char *chans = NULL;
         ns_fvalue *row = rows + (size_t)i * (size_t)f->n;
         for (int j = 0; j < f->n; j++) {
@@ -163,15 +163,15 @@ int ns__fcols_fill(const ns__fcols *f, const ns_rank_input *in, ns_fvalue *rows,
             case C_USER_EVENTS: v = num(uv ? (double)uv->nevents : 0); break;
             case C_USER_CLK30: v = num((double)in->user_clicks_30m); break;
             case C_ITEM: v = str(iv.id); break;
-            case C_ITEM_CAT: v = str(iv.ncats ? ns_rec_state_category_name(st, iv.cats[0]) : NULL); break;
+            case C_ITEM_CAT: v = str(iv.ncats ? ns_state_category_name(st, iv.cats[0]) : NULL); break;
             case C_ITEM_CATS:
-                if (iv.ncats <= 1) v = str(iv.ncats ? ns_rec_state_category_name(st, iv.cats[0]) : NULL);
+                if (iv.ncats <= 1) v = str(iv.ncats ? ns_state_category_name(st, iv.cats[0]) : NULL);
                 else {
                     ns_buf b;
                     ns_buf_init(&b);
                     for (int c = 0; c < iv.ncats; c++) {
                         if (c) ns_buf_puts(&b, "|"); /* the multi separator */
-                        ns_buf_puts(&b, ns_rec_state_category_name(st, iv.cats[c]));
+                        ns_buf_puts(&b, ns_state_category_name(st, iv.cats[c]));
                     }
                     char *s = b.data ? ns_arena_strndup(a, b.data, b.len) : NULL;
                     ns_buf_release(&b);

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ns__rowmap_build(ns__rowmap *m, ns_rec_state *st, const ns_strmap *ids)
+int ns__rowmap_build(ns__rowmap *m, ns_state *st, const ns_strmap *ids)
 {
     memset(m, 0, sizeof *m);
     m->nrows = (uint32_t)ns_strmap_count(ids);
-    m->nitems = ns_rec_state_items(st);
+    m->nitems = ns_state_items(st);
     m->item_of = ns_malloc(sizeof *m->item_of * (m->nrows ? m->nrows : 1));
     m->row_of = ns_malloc(sizeof *m->row_of * (m->nitems ? m->nitems : 1));
     if (!m->item_of || !m->row_of) {
@@ -24,7 +24,7 @@ int ns__rowmap_build(ns__rowmap *m, ns_rec_state *st, const ns_strmap *ids)
     uint32_t found = 0;
     for (uint32_t r = 0; r < m->nrows; r++) {
         uint32_t it;
-        if (ns_rec_state_find_item(st, ns_strmap_key(ids, r, NULL), &it)) {
+        if (ns_state_find_item(st, ns_strmap_key(ids, r, NULL), &it)) {
             m->item_of[r] = it;
             if (it < m->nitems) m->row_of[it] = r;
             found++;

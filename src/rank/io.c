@@ -5,7 +5,7 @@
  * tensor with its exact shape, so a file from another model or a truncated
  * one is an error that says which tensor is wrong.
  */
-#include "rank/rank_int.h"
+#include "rank_int.h"
 
 #include "northstar/safetensors.h"
 

@@ -8,7 +8,7 @@
  * serving batches of ~500 candidates on one thread. Everything a batch
  * touches stays in L2; nothing is allocated per example or per batch.
  */
-#include "rank/rank_int.h"
+#include "rank_int.h"
 
 #include "northstar/tensor.h"
 

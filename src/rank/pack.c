@@ -4,7 +4,7 @@
  * record per row turns ~30 cache misses a row into one or two. Packing is a
  * sequential pass over the CSR arrays of an ns_fdata.
  */
-#include "rank/rank_int.h"
+#include "rank_int.h"
 
 #include <stdlib.h>
 #include <string.h>

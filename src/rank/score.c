@@ -8,7 +8,7 @@
  * Workload: a recommendation request scores ~500 candidates on one thread
  * (target <= 1 ms median); evaluation scores whole files on all threads.
  */
-#include "rank/rank_int.h"
+#include "rank_int.h"
 
 #include "northstar/tensor.h"
 

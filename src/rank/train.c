@@ -10,7 +10,7 @@
  * Determinism: gradients are summed in thread order and every random draw
  * comes from (seed, stream), so a seed and a thread count give one result.
  */
-#include "rank/rank_int.h"
+#include "rank_int.h"
 
 #include "northstar/tensor.h"
 

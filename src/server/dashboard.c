@@ -8,7 +8,7 @@
  * seconds; a sample is kept every min_dt seconds in a fixed ring, so memory
  * is bounded and a page opened late still sees the recent past.
  */
-#include "server/server_int.h"
+#include "server_int.h"
 
 #include <assert.h>
 #include <math.h>

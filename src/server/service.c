@@ -15,7 +15,7 @@
 #include "northstar/offline.h"
 #include "northstar/pipeline.h"
 #include "northstar/realtime.h"
-#include "server/server_int.h"
+#include "server_int.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -35,7 +35,7 @@ typedef struct pipe_ref {
 struct ns_service {
     ns_service_opts o;
     ns_store *store;
-    ns_rec_state *state;
+    ns_state *state;
     ns_http *http;
     pthread_mutex_t pipe_mu;
     pipe_ref *cur;
@@ -233,7 +233,7 @@ static void h_post_users(void *app, ns_http_req *req, ns_http_resp *resp)
         u[i].created = created;
     }
     if (ns_store_put_users(s->store, u, n) < 0) { store_fail(resp, "POST /v1/users"); goto out; }
-    for (i = 0; i < n; i++) ns_rec_state_put_user(s->state, &u[i], NULL);
+    for (i = 0; i < n; i++) ns_state_put_user(s->state, &u[i], NULL);
     atomic_fetch_add(&s->users_in, n);
     ns_buf_printf(&resp->body, "{\"accepted\":%zu}\n", n);
 out:
@@ -290,7 +290,7 @@ static void h_post_items(void *app, ns_http_req *req, ns_http_resp *resp)
             goto out;
     }
     if (ns_store_put_items(s->store, it, n) < 0) { store_fail(resp, "POST /v1/items"); goto out; }
-    for (i = 0; i < n; i++) ns_rec_state_put_item(s->state, &it[i], NULL);
+    for (i = 0; i < n; i++) ns_state_put_item(s->state, &it[i], NULL);
     atomic_fetch_add(&s->items_in, n);
     ns_buf_printf(&resp->body, "{\"accepted\":%zu}\n", n);
 out:
@@ -325,7 +325,7 @@ static void h_post_events(void *app, ns_http_req *req, ns_http_resp *resp)
             vfail(&v, "type", "unknown event type '%s' (impression, click, like, purchase, rating)", type);
             goto out;
         }
-        if (!ns_rec_state_find_item(s->state, ev[i].item, &idx)) {
+        if (!ns_state_find_item(s->state, ev[i].item, &idx)) {
             vfail(&v, "item", "unknown item '%s'", ev[i].item);
             goto out;
         }
@@ -333,7 +333,7 @@ static void h_post_events(void *app, ns_http_req *req, ns_http_resp *resp)
     int64_t first = 0;
     if (ns_store_put_events(s->store, ev, n, &first) < 0) { store_fail(resp, "POST /v1/events"); goto out; }
     for (i = 0; i < n; i++)
-        if (ns_rec_state_event(s->state, &ev[i]) < 0) ns_log_warn("event %zu not applied: %s", i, ns_err_msg());
+        if (ns_state_event(s->state, &ev[i]) < 0) ns_log_warn("event %zu not applied: %s", i, ns_err_msg());
     atomic_fetch_add(&s->events_in, n);
     ns_buf_printf(&resp->body, "{\"accepted\":%zu,\"first_seq\":%lld,\"last_seq\":%lld}\n", n, (long long)first,
                   (long long)first + (long long)n - 1);
@@ -343,10 +343,10 @@ out:
 
 /* ---- reads -------------------------------------------------------------------------------------------------- */
 
-static void put_item_brief(ns_buf *b, ns_rec_state *st, uint32_t item)
+static void put_item_brief(ns_buf *b, ns_state *st, uint32_t item)
 {
     ns_item_view iv;
-    ns_rec_state_item(st, item, &iv);
+    ns_state_item(st, item, &iv);
     ns_buf_puts(b, "{\"id\":");
     ns_buf_json_str(b, iv.id, strlen(iv.id));
     if (iv.title) {
@@ -355,7 +355,7 @@ static void put_item_brief(ns_buf *b, ns_rec_state *st, uint32_t item)
     }
     ns_buf_puts(b, ",\"categories\":[");
     for (int c = 0; c < iv.ncats; c++) {
-        const char *cn = ns_rec_state_category_name(st, iv.cats[c]);
+        const char *cn = ns_state_category_name(st, iv.cats[c]);
         if (c) ns_buf_puts(b, ",");
         ns_buf_json_str(b, cn, strlen(cn));
     }
@@ -411,8 +411,8 @@ static void h_recommend(void *app, ns_http_req *req, ns_http_resp *resp)
     ns_buf_printf(b, ",\"cold_start\":%s,\"context\":{\"hour\":%d,\"weekday\":%d,\"device\":\"%s\",\"page\":\"%s\"},"
                      "\"items\":[",
                   r.cold_start ? "true" : "false", ctx.hour, ctx.weekday, ns_device_name(ctx.device), ctx.page);
-    ns_rec_state *st = s->state;
-    ns_rec_state_rdlock(st);
+    ns_state *st = s->state;
+    ns_state_rdlock(st);
     for (int i = 0; i < r.n; i++) {
         if (i) ns_buf_puts(b, ",");
         put_item_brief(b, st, r.items[i].item);
@@ -425,15 +425,15 @@ static void h_recommend(void *app, ns_http_req *req, ns_http_resp *resp)
             }
         ns_buf_puts(b, "]}");
     }
-    ns_rec_state_unlock(st);
+    ns_state_unlock(st);
     uint64_t num, den;
-    double nsm = ns_pipeline_north_star(p, ns_rec_state_now(st) > 0 ? ns_rec_state_now(st) : ctx.ts, &num, &den);
+    double nsm = ns_pipeline_north_star(p, ns_state_now(st) > 0 ? ns_state_now(st) : ctx.ts, &num, &den);
     ns_buf_printf(b, "],\"candidates\":%d,\"filtered\":%d,\"recall\":{", r.candidates, r.filtered);
     for (int c = 0; c < ns_pipeline_channels(p); c++)
         ns_buf_printf(b, "%s\"%s\":%d", c ? "," : "", ns_pipeline_channel_name(p, c), r.per_channel[c]);
     ns_buf_printf(b, "},\"ranker\":\"%s\",\"north_star\":{\"name\":\"%s\",\"window\":\"%s\",\"value\":%.6g},"
                      "\"timing_ms\":{\"recall\":%.3f,\"rank\":%.3f}}\n",
-                  ns_pipeline_ranker_name(p), ns_pipeline_north_star_name(p), ns_pipeline_north_star_window(p), nsm,
+                  ns_pipeline_scorer_name(p), ns_pipeline_north_star_name(p), ns_pipeline_north_star_window(p), nsm,
                   r.recall_ms, r.rank_ms);
 out:
     pipe_release(s, pr);
@@ -446,27 +446,27 @@ static void h_similar(void *app, ns_http_req *req, ns_http_resp *resp)
     long n;
     if (query_int(req, resp, "n", 1, 100, 10, &n) < 0) return;
     uint32_t item;
-    if (!ns_rec_state_find_item(s->state, id, &item)) {
+    if (!ns_state_find_item(s->state, id, &item)) {
         ns_http_error(resp, 404, "id", "unknown item '%s'", id);
         return;
     }
-    ns_rec_state *st = s->state;
+    ns_state *st = s->state;
     ns_scored *sim = ns_arena_alloc(req->arena, sizeof(ns_scored) * 1000, 4);
-    ns_rec_state_rdlock(st);
-    int k = ns_rec_state_similar(st, item, sim, (int)n);
+    ns_state_rdlock(st);
+    int k = ns_state_similar(st, item, sim, (int)n);
     if (k < 0) k = 0;
     int ncooc = k;
     /* Fill up with popular items of the same primary category (cold items
      * have no co-clicks yet). */
     if (k < n) {
         ns_item_view iv;
-        ns_rec_state_item(st, item, &iv);
+        ns_state_item(st, item, &iv);
         ns_scored *pop = sim + n;
-        int np = ns_rec_state_top_popular(st, pop, 1000 - (int)n);
+        int np = ns_state_top_popular(st, pop, 1000 - (int)n);
         for (int j = 0; j < np && k < n; j++) {
             ns_item_view pv;
             if (pop[j].item == item) continue;
-            ns_rec_state_item(st, pop[j].item, &pv);
+            ns_state_item(st, pop[j].item, &pv);
             if (iv.ncats && (!pv.ncats || pv.cats[0] != iv.cats[0])) continue;
             int dup = 0;
             for (int q = 0; q < k && !dup; q++) dup = sim[q].item == pop[j].item;
@@ -482,7 +482,7 @@ static void h_similar(void *app, ns_http_req *req, ns_http_resp *resp)
         put_item_brief(b, st, sim[j].item);
         ns_buf_printf(b, ",\"score\":%.6g,\"source\":\"%s\"}", sim[j].score, j < ncooc ? "cooc" : "category_popular");
     }
-    ns_rec_state_unlock(st);
+    ns_state_unlock(st);
     ns_buf_puts(b, "]}\n");
 }
 
@@ -502,16 +502,16 @@ static void h_get_user(void *app, ns_http_req *req, ns_http_resp *resp)
     ns_service *s = app;
     const char *id = ns_http_param(req, "id");
     uint32_t u;
-    if (!ns_rec_state_find_user(s->state, id, &u)) {
+    if (!ns_state_find_user(s->state, id, &u)) {
         ns_http_error(resp, 404, "id", "unknown user '%s'", id);
         return;
     }
-    ns_rec_state *st = s->state;
+    ns_state *st = s->state;
     ns_buf *b = &resp->body;
-    ns_rec_state_rdlock(st);
+    ns_state_rdlock(st);
     ns_user_view uv;
-    ns_rec_state_user(st, u, &uv);
-    double now = ns_rec_state_now(st);
+    ns_state_user(st, u, &uv);
+    double now = ns_state_now(st);
     ns_buf_puts(b, "{\"id\":");
     ns_buf_json_str(b, uv.id, strlen(uv.id));
     ns_buf_printf(b, ",\"age\":%d,\"gender\":", uv.age);
@@ -523,14 +523,14 @@ static void h_get_user(void *app, ns_http_req *req, ns_http_resp *resp)
     if (uv.segment == NS_NO_SEGMENT) ns_buf_puts(b, ",\"segment\":null");
     else ns_buf_printf(b, ",\"segment\":%u", uv.segment);
     ns_buf_printf(b, ",\"events\":%llu,\"seen\":%u,\"clicks_30m\":%llu,\"recent\":[", (unsigned long long)uv.nevents,
-                  uv.nseen, (unsigned long long)ns_rt_user_clicks_30m(ns_rec_state_rt(st), u, now));
+                  uv.nseen, (unsigned long long)ns_rt_user_clicks_30m(ns_state_rt(st), u, now));
     for (int i = 0; i < uv.nrecent; i++) {
         ns_item_view iv;
-        ns_rec_state_item(st, uv.recent[i], &iv);
+        ns_state_item(st, uv.recent[i], &iv);
         if (i) ns_buf_puts(b, ",");
         ns_buf_json_str(b, iv.id, strlen(iv.id));
     }
-    ns_rec_state_unlock(st);
+    ns_state_unlock(st);
     ns_buf_puts(b, "],\"history\":[");
     hist_ctx h = {b, 0};
     if (ns_store_user_events(s->store, id, 20, put_event, &h) < 0) {
@@ -546,8 +546,8 @@ static void h_health(void *app, ns_http_req *req, ns_http_resp *resp)
     ns_service *s = app;
     ns_buf_printf(&resp->body,
                   "{\"status\":\"ok\",\"users\":%u,\"items\":%u,\"events\":%llu,\"uptime_s\":%.1f,\"version\":\"%s\"}\n",
-                  ns_rec_state_users(s->state), ns_rec_state_items(s->state),
-                  (unsigned long long)ns_rec_state_events(s->state), ns_now() - s->started, NS_VERSION);
+                  ns_state_users(s->state), ns_state_items(s->state),
+                  (unsigned long long)ns_state_events(s->state), ns_now() - s->started, NS_VERSION);
 }
 
 static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
@@ -575,7 +575,7 @@ static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
         ns_buf_printf(b, "northstar_recall_served_total{channel=\"%s\"} %llu\n", ns_pipeline_channel_name(p, c),
                       (unsigned long long)served);
     }
-    double now = ns_rec_state_now(s->state);
+    double now = ns_state_now(s->state);
     if (now <= 0) now = ns_wall_time();
     uint64_t num, den;
     double v = ns_pipeline_north_star(p, now, &num, &den);
@@ -608,8 +608,8 @@ static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
                   (unsigned long long)atomic_load(&s->cold), (unsigned long long)atomic_load(&s->reloads),
                   (unsigned long long)atomic_load(&s->retrains_ok), (unsigned long long)atomic_load(&s->retrains_failed),
                   atomic_load(&s->retraining),
-                  ns_rec_state_users(s->state), ns_rec_state_items(s->state),
-                  (unsigned long long)ns_rec_state_events(s->state), ns_rt_bytes(ns_rec_state_rt(s->state)),
+                  ns_state_users(s->state), ns_state_items(s->state),
+                  (unsigned long long)ns_state_events(s->state), ns_rt_bytes(ns_state_rt(s->state)),
                   (long long)ns_store_commits(s->store));
 }
 
@@ -631,18 +631,18 @@ static void h_stats(void *app, ns_http_req *req, ns_http_resp *resp)
     ns_buf_printf(b,
                   "{\"version\":\"%s\",\"uptime_s\":%.1f,\"users\":%u,\"items\":%u,\"events\":%llu,"
                   "\"events_ingested\":%llu,\"recommendations\":%llu,\"cold_start\":%llu,",
-                  NS_VERSION, ns_now() - s->started, ns_rec_state_users(s->state), ns_rec_state_items(s->state),
-                  (unsigned long long)ns_rec_state_events(s->state), (unsigned long long)cur.events,
+                  NS_VERSION, ns_now() - s->started, ns_state_users(s->state), ns_state_items(s->state),
+                  (unsigned long long)ns_state_events(s->state), (unsigned long long)cur.events,
                   (unsigned long long)cur.recs, (unsigned long long)atomic_load(&s->cold));
     pipe_ref *pr = pipe_acquire(s);
     ns_pipeline *p = pr->p;
-    double now = ns_rec_state_now(s->state);
+    double now = ns_state_now(s->state);
     uint64_t num, den;
     cur.north_star = ns_pipeline_north_star(p, now > 0 ? now : cur.t, &num, &den);
     ns_buf_printf(b, "\"north_star\":{\"name\":\"%s\",\"window\":\"%s\",\"value\":%.6g,\"numerator\":%llu,"
                      "\"denominator\":%llu},\"ranker\":\"%s\",\"channels\":[",
                   ns_pipeline_north_star_name(p), ns_pipeline_north_star_window(p), cur.north_star,
-                  (unsigned long long)num, (unsigned long long)den, ns_pipeline_ranker_name(p));
+                  (unsigned long long)num, (unsigned long long)den, ns_pipeline_scorer_name(p));
     for (int c = 0; c < ns_pipeline_channels(p); c++) {
         uint64_t prod, served;
         ns_pipeline_channel_counts(p, c, &prod, &served);
@@ -678,7 +678,7 @@ static void h_reload(void *app, ns_http_req *req, ns_http_resp *resp)
     }
     pipe_ref *pr = pipe_acquire(s);
     ns_buf_printf(&resp->body, "{\"reloaded\":true,\"channels\":%d,\"ranker\":\"%s\"}\n", ns_pipeline_channels(pr->p),
-                  ns_pipeline_ranker_name(pr->p));
+                  ns_pipeline_scorer_name(pr->p));
     pipe_release(s, pr);
 }
 
@@ -784,7 +784,7 @@ int ns_service_reload(ns_service *s)
     if (old) pipe_release(s, old);
     atomic_fetch_add(&s->reloads, 1);
     ns_log_info("pipeline loaded from %s: %d channels, ranker %s", s->config_path ? s->config_path : "built-in config",
-                ns_pipeline_channels(p), ns_pipeline_ranker_name(p));
+                ns_pipeline_channels(p), ns_pipeline_scorer_name(p));
     return 0;
 }
 
@@ -814,16 +814,16 @@ int ns_service_start(ns_service **out, const ns_service_opts *o)
     if ((rc = ns_store_open(&s->store, o->db, &so)) < 0) goto fail;
     ns_state_opts sto = {0};
     sto.implicit_ratings = o->implicit_ratings;
-    if (!(s->state = ns_rec_state_new(&sto))) {
+    if (!(s->state = ns_state_new(&sto))) {
         rc = NS_ENOMEM;
         goto fail;
     }
     ns_timer t;
     ns_timer_start(&t);
-    if ((rc = ns_rec_state_load(s->state, s->store)) < 0) goto fail;
+    if ((rc = ns_state_load(s->state, s->store)) < 0) goto fail;
     ns_log_info("state loaded from %s in %.2f s: %u users, %u items, %llu events", o->db, ns_timer_elapsed(&t),
-                ns_rec_state_users(s->state), ns_rec_state_items(s->state),
-                (unsigned long long)ns_rec_state_events(s->state));
+                ns_state_users(s->state), ns_state_items(s->state),
+                (unsigned long long)ns_state_events(s->state));
     if ((rc = ns_service_reload(s)) < 0) goto fail;
     atomic_store(&s->reloads, 0);
     if ((rc = ns_http_start(&s->http, &o->http, routes, (int)(sizeof routes / sizeof routes[0]), s)) < 0) goto fail;
@@ -846,7 +846,7 @@ void ns_service_stop(ns_service *s)
         ns_store_checkpoint(s->store);
         ns_store_close(s->store);
     }
-    ns_rec_state_free(s->state);
+    ns_state_free(s->state);
     free(s->config_text);
     free(s->config_path);
     pthread_mutex_destroy(&s->pipe_mu);

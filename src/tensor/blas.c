@@ -19,6 +19,8 @@
 
 const char *ns_blas_core(void) { return openblas_get_corename(); }
 
+const char *ns_blas_config(void) { return openblas_get_config(); }
+
 const char *ns_blas_core_override(void)
 {
     const char *core = openblas_get_corename();

@@ -248,39 +248,3 @@ long ns_tokenize(ns_tokenizer *tk, const char *text, size_t len, ns_token_fn fn,
     if (st.stop) return st.stop < 0 ? st.stop : st.count;
     return st.count;
 }
-
-int ns_utf8_valid(const char *s, size_t n)
-{
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-    size_t i = 0;
-    while (i < n) {
-        if (p[i] < 0x80) { i++; continue; }
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
-        if (k <= 0) return 0;
-        i += (size_t)k;
-    }
-    return 1;
-}
-
-size_t ns_utf8_sanitize(const char *s, size_t n, char *out)
-{
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-    size_t i = 0, o = 0;
-    while (i < n) {
-        if (p[i] < 0x80) { out[o++] = (char)p[i++]; continue; }
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
-        if (k <= 0) {
-            memcpy(out + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(out + o, p + i, (size_t)k);
-            o += (size_t)k;
-            i += (size_t)k;
-        }
-    }
-    out[o] = 0;
-    return o;
-}

@@ -2,7 +2,9 @@
  * separate the two factions (leave-one-out 5-nearest-neighbour vote), and
  * two one-thread runs with the same seed give identical vectors. */
 #include "harness.h"
-#include "northstar/embed.h"
+#include "northstar/w2v.h"
+#include "northstar/vec.h"
+#include "northstar/graph.h"
 
 static ns_vectors *karate_vectors(const char *dir, double p, double q, uint64_t seed)
 {

@@ -6,7 +6,7 @@
  */
 #include "harness.h"
 #include "northstar/bm25.h"
-#include "northstar/vector.h"
+#include "northstar/hnsw.h"
 
 #include <jansson.h>
 #include <stdarg.h>

@@ -3,7 +3,7 @@
  * (empty or binary input, bad graph lines, unknown query word, truncated
  * vectors file) answered with a message naming file, line and problem. */
 #include "harness.h"
-#include "northstar/embed.h"
+#include "northstar/vec.h"
 
 static void write_file(const char *path, const char *data, size_t len)
 {

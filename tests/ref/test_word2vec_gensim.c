@@ -3,7 +3,7 @@
  * values; gensim's own binary output loads in ours. Skipped when Debian's
  * python3-gensim is absent (scripts/install-deps.sh bench installs it). */
 #include "harness.h"
-#include "northstar/embed.h"
+#include "northstar/vec.h"
 
 static void need_gensim(void)
 {

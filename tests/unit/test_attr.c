@@ -4,7 +4,7 @@
 #include "northstar/attr.h"
 #include "northstar/bm25.h"
 #include "northstar/safetensors.h"
-#include "northstar/vector.h"
+#include "northstar/hnsw.h"
 
 static const char *ages[] = {"18-24", "25-34", "35-44", "45+"};
 

@@ -610,6 +610,28 @@ TEST(rng_shuffle_is_a_uniform_permutation)
 /* threads                                                                */
 /* ===================================================================== */
 
+/* Alias tables draw each index with its weight's share (a chi-by-eye at 4
+ * standard errors over 200,000 draws); a zero weight is never drawn. */
+TEST(alias_distribution)
+{
+    const double w[6] = {10, 1, 0, 5, 0.5, 3.5};
+    double scratch[6];
+    memcpy(scratch, w, sizeof w);
+    uint32_t thr[6];
+    int32_t alias[6], work[12];
+    ns_alias_build(thr, alias, scratch, 6, work);
+    long cnt[6] = {0};
+    ns_rng r;
+    ns_rng_seed(&r, 5, 0);
+    const int N = 200000;
+    for (int i = 0; i < N; i++) cnt[ns_alias_draw(thr, alias, 6, ns_rng_u64(&r))]++;
+    ASSERT_EQ_INT(cnt[2], 0);
+    for (int i = 0; i < 6; i++) {
+        double p = w[i] / 20.0, got = (double)cnt[i] / N;
+        ASSERT_MSG(fabs(got - p) < 4 * sqrt(p * (1 - p) / N) + 1e-9, "index %d: %.4f vs %.4f", i, got, p);
+    }
+}
+
 TEST(thread_count_policy)
 {
     ASSERT(ns_cpu_count() >= 1);
@@ -1093,4 +1115,50 @@ TEST(thread_init_worker_limits_the_calling_thread)
     ASSERT_EQ_INT(res[2], 1);
     ASSERT_EQ_INT(res[3], res[0]);
     ASSERT_EQ_INT(omp_get_max_threads(), 2);
+}
+
+/* The barrier keeps a team in lockstep: no thread starts round r + 1
+ * before every thread has finished round r, whether partners arrive while
+ * it spins or after it went to sleep (one thread sometimes dawdles past the
+ * spin budget). */
+enum { BAR_THREADS = 3, BAR_ROUNDS = 3000 };
+typedef struct {
+    ns_barrier bar;
+    _Atomic int done[BAR_THREADS];
+    _Atomic int bad;
+} bar_team;
+typedef struct {
+    bar_team *team;
+    int tid;
+} bar_arg;
+
+static void *barrier_member(void *p)
+{
+    bar_arg *a = p;
+    bar_team *t = a->team;
+    ns_barrier_seat seat = ns_barrier_join(&t->bar, 0);
+    for (int r = 1; r <= BAR_ROUNDS; r++) {
+        if (a->tid == 0 && r % 97 == 0) usleep(200);
+        atomic_store(&t->done[a->tid], r);
+        ns_barrier_wait(&t->bar, BAR_THREADS, &seat);
+        for (int i = 0; i < BAR_THREADS; i++)
+            if (atomic_load(&t->done[i]) < r) atomic_fetch_add(&t->bad, 1);
+        ns_barrier_wait(&t->bar, BAR_THREADS, &seat);
+    }
+    ASSERT(seat.spin > 0 && seat.spin < 2 * 4096); /* adapted, within its bounds */
+    return NULL;
+}
+
+TEST(barrier_keeps_the_team_in_lockstep)
+{
+    static bar_team team;
+    bar_arg args[BAR_THREADS];
+    pthread_t th[BAR_THREADS];
+    for (int i = 0; i < BAR_THREADS; i++) {
+        args[i] = (bar_arg){&team, i};
+        ASSERT_EQ_INT(pthread_create(&th[i], NULL, barrier_member, &args[i]), 0);
+    }
+    for (int i = 0; i < BAR_THREADS; i++) pthread_join(th[i], NULL);
+    ASSERT_EQ_INT(atomic_load(&team.bad), 0);
+    for (int i = 0; i < BAR_THREADS; i++) ASSERT_EQ_INT(atomic_load(&team.done[i]), BAR_ROUNDS);
 }

@@ -2,7 +2,8 @@
  * walks, node2vec p/q, walk determinism across thread counts. */
 #include "embed/embed_int.h"
 #include "harness.h"
-#include "northstar/embed.h"
+#include "northstar/w2v.h"
+#include "northstar/graph.h"
 
 static ns_graph *load(const char *text, ns_graph_format f, int directed)
 {

@@ -3,7 +3,8 @@
  * reproducibility, vector files (round trip and malformed input). */
 #include "embed/embed_int.h"
 #include "harness.h"
-#include "northstar/embed.h"
+#include "northstar/w2v.h"
+#include "northstar/vec.h"
 
 /* ---- kernels ------------------------------------------------------------ */
 
@@ -74,24 +75,6 @@ TEST(step_duplicate_outputs_add_up)
 }
 
 /* Alias draws follow the weights (chi-square-like bound on 200k draws). */
-TEST(alias_distribution)
-{
-    double w[6] = {10, 1, 0, 5, 0.5, 3.5};
-    uint32_t thr[6];
-    int32_t alias[6], work[12];
-    ns__alias_build(thr, alias, w, 6, work);
-    long cnt[6] = {0};
-    ns_rng r;
-    ns_rng_seed(&r, 5, 0);
-    const int N = 200000;
-    for (int i = 0; i < N; i++) cnt[ns__alias_draw(thr, alias, 6, ns_rng_u64(&r))]++;
-    ASSERT_EQ_INT(cnt[2], 0);
-    for (int i = 0; i < 6; i++) {
-        double p = w[i] / 20.0, got = (double)cnt[i] / N;
-        ASSERT_MSG(fabs(got - p) < 4 * sqrt(p * (1 - p) / N) + 1e-9, "index %d: %.4f vs %.4f", i, got, p);
-    }
-}
-
 TEST(spearman_with_ties)
 {
     double x[5] = {1, 2, 3, 4, 5}, y[5] = {5, 6, 7, 8, 7};

@@ -3,7 +3,7 @@
  * concurrent insert + search stress (label tsan). Small random data: seconds. */
 #include "harness.h"
 #include "northstar/safetensors.h"
-#include "northstar/vector.h"
+#include "northstar/hnsw.h"
 #include "unit/index_files.h"
 
 #include <pthread.h>
@@ -104,7 +104,7 @@ TEST(exact_search_matches_naive)
             for (size_t i = 0; i < n; i++) ns_fvec_normalize(base + i * (size_t)d, (size_t)d);
         uint32_t ids[40 * 7], want[7];
         float dist[40 * 7];
-        ASSERT_OK(ns_exact_search(base, n, d, (ns_metric)m, q, nq, k, ids, dist));
+        ASSERT_OK(ns_fvec_search(base, n, d, (ns_metric)m, q, nq, k, ids, dist));
         for (size_t i = 0; i < nq; i++) {
             naive(x, n, d, (ns_metric)m, q + i * (size_t)d, k, want);
             for (int j = 0; j < k; j++) ASSERT_EQ_INT(ids[i * (size_t)k + j], want[j]);
@@ -114,7 +114,7 @@ TEST(exact_search_matches_naive)
     }
     uint32_t ids[5];
     float dist[5];
-    ASSERT_OK(ns_exact_search(x, 3, d, NS_METRIC_L2, q, 1, 5, ids, dist));
+    ASSERT_OK(ns_fvec_search(x, 3, d, NS_METRIC_L2, q, 1, 5, ids, dist));
     ASSERT_EQ_INT(ids[3], UINT32_MAX);
     ASSERT(isinf(dist[4]));
     free(x);

@@ -11,35 +11,35 @@ static const double T0 = 1.7e9;
 /* 4 users (u0,u1: 25-34 M engineer; u2: 45-49 F artist; u3 no attributes),
  * 12 items i0..i11 in categories A (0-5) and B (6-11), item i11 published
  * in the future. */
-static ns_rec_state *make_state(void)
+static ns_state *make_state(void)
 {
-    ns_rec_state *s = ns_rec_state_new(NULL);
+    ns_state *s = ns_state_new(NULL);
     ASSERT(s);
-    ns_rec_state_set_refresh(s, 0);
+    ns_state_set_refresh(s, 0);
     ns_user_rec u[4] = {{"u0", 30, "M", "engineer", NULL, NULL, 0},
                         {"u1", 28, "M", "engineer", NULL, NULL, 0},
                         {"u2", 47, "F", "artist", NULL, NULL, 0},
                         {"u3", 0, NULL, NULL, NULL, NULL, 0}};
-    for (int i = 0; i < 4; i++) ASSERT_OK(ns_rec_state_put_user(s, &u[i], NULL));
+    for (int i = 0; i < 4; i++) ASSERT_OK(ns_state_put_user(s, &u[i], NULL));
     for (int i = 0; i < 12; i++) {
         char id[8], title[16];
         snprintf(id, sizeof id, "i%d", i);
         snprintf(title, sizeof title, "Item %d", i);
         ns_item_rec it = {id, title, NULL, i < 6 ? "A" : "B|A", NULL, NULL, i == 11 ? T0 + 1e6 : 0};
-        ASSERT_OK(ns_rec_state_put_item(s, &it, NULL));
+        ASSERT_OK(ns_state_put_item(s, &it, NULL));
     }
     return s;
 }
 
-static void ev(ns_rec_state *s, const char *u, const char *i, int type, double ts)
+static void ev(ns_state *s, const char *u, const char *i, int type, double ts)
 {
     ns_event_rec e = {u, i, type, 1, ts, NULL};
-    ASSERT_OK(ns_rec_state_event(s, &e));
+    ASSERT_OK(ns_state_event(s, &e));
 }
 
 TEST(state_seen_popular_segment_cooc)
 {
-    ns_rec_state *s = make_state();
+    ns_state *s = make_state();
     /* u0 clicks i0, i1, i2; u1 clicks i1, i2; u2 clicks i7 three times. */
     ev(s, "u0", "i0", NS_EV_CLICK, T0);
     ev(s, "u0", "i1", NS_EV_CLICK, T0 + 1);
@@ -49,20 +49,20 @@ TEST(state_seen_popular_segment_cooc)
     for (int k = 0; k < 3; k++) ev(s, "u2", "i7", NS_EV_CLICK, T0 + 5 + k);
     ev(s, "u2", "i8", NS_EV_IMPRESSION, T0 + 9); /* impressions are not positives */
     ns_event_rec bad = {"u0", "nope", NS_EV_CLICK, 1, T0, NULL};
-    ASSERT_ERR(ns_rec_state_event(s, &bad), NS_ENOTFOUND);
+    ASSERT_ERR(ns_state_event(s, &bad), NS_ENOTFOUND);
     ev(s, "new-user", "i3", NS_EV_LIKE, T0 + 10); /* created on the fly */
-    ASSERT_EQ_INT(ns_rec_state_users(s), 5);
-    ASSERT_EQ_INT(ns_rec_state_events(s), 10);
+    ASSERT_EQ_INT(ns_state_users(s), 5);
+    ASSERT_EQ_INT(ns_state_events(s), 10);
 
-    ns_rec_state_rdlock(s);
+    ns_state_rdlock(s);
     ns_user_view uv;
-    ns_rec_state_user(s, 0, &uv);
+    ns_state_user(s, 0, &uv);
     ASSERT_EQ_INT(uv.nseen, 3);
     ASSERT_EQ_INT(uv.recent[0], 2); /* newest first */
     ASSERT_EQ_INT(uv.age_bucket, 3);
-    ASSERT(ns_rec_state_has_seen(s, 0, 1) && !ns_rec_state_has_seen(s, 0, 7));
+    ASSERT(ns_state_has_seen(s, 0, 1) && !ns_state_has_seen(s, 0, 7));
     ns_scored top[16];
-    int n = ns_rec_state_top_popular(s, top, 16);
+    int n = ns_state_top_popular(s, top, 16);
     ASSERT(n >= 4);
     ASSERT_EQ_INT(top[0].item, 7); /* 3 clicks */
     ASSERT_NEAR(top[0].score, 3, 0);
@@ -70,27 +70,27 @@ TEST(state_seen_popular_segment_cooc)
     ASSERT_EQ_INT(top[2].item, 2);
     /* u0 and u1 share a segment; u2's has only i7. */
     ns_user_view u1v, u2v;
-    ns_rec_state_user(s, 1, &u1v);
-    ns_rec_state_user(s, 2, &u2v);
+    ns_state_user(s, 1, &u1v);
+    ns_state_user(s, 2, &u2v);
     ASSERT_EQ_INT(uv.segment, u1v.segment);
     ASSERT(uv.segment != u2v.segment);
-    n = ns_rec_state_top_segment(s, u2v.segment, top, 16);
+    n = ns_state_top_segment(s, u2v.segment, top, 16);
     ASSERT_EQ_INT(n, 1);
     ASSERT_EQ_INT(top[0].item, 7);
-    n = ns_rec_state_top_segment(s, uv.segment, top, 16);
+    n = ns_state_top_segment(s, uv.segment, top, 16);
     ASSERT_EQ_INT(n, 3);
     /* Co-clicks: i1 and i2 were clicked together by two users. */
-    n = ns_rec_state_similar(s, 1, top, 16);
+    n = ns_state_similar(s, 1, top, 16);
     ASSERT(n >= 2);
     ASSERT_EQ_INT(top[0].item, 2);
     ASSERT_NEAR(top[0].score, 2.0 / 2.0, 1e-6); /* count 2 / sqrt(2 * 2) */
     /* Trending over the last hour counts clicks. */
-    n = ns_rec_state_top_trending(s, "1h", T0 + 10, top, 16);
+    n = ns_state_top_trending(s, "1h", T0 + 10, top, 16);
     ASSERT_EQ_INT(top[0].item, 7);
-    ns_rec_state_unlock(s);
-    ASSERT_EQ_INT(ns_rec_state_type_count(s, NS_EV_CLICK, "1h", T0 + 10), 8);
-    ASSERT_EQ_INT(ns_rec_state_type_count(s, NS_EV_CLICK, "1h", T0 + 7200), 0);
-    ns_rec_state_free(s);
+    ns_state_unlock(s);
+    ASSERT_EQ_INT(ns_state_type_count(s, NS_EV_CLICK, "1h", T0 + 10), 8);
+    ASSERT_EQ_INT(ns_state_type_count(s, NS_EV_CLICK, "1h", T0 + 7200), 0);
+    ns_state_free(s);
 }
 
 static int has_item(const ns_rec_result *r, uint32_t item)
@@ -102,7 +102,7 @@ static int has_item(const ns_rec_result *r, uint32_t item)
 
 TEST(recommend_filters_diversity_cold_start)
 {
-    ns_rec_state *s = make_state();
+    ns_state *s = make_state();
     /* Traffic: everybody clicks items; u0 has seen i0..i2. */
     for (int k = 0; k < 11; k++) {
         char id[8];
@@ -156,12 +156,12 @@ TEST(recommend_filters_diversity_cold_start)
     ASSERT(prod > 0 && served > 0);
     ns_arena_release(&a);
     ns_pipeline_free(p);
-    ns_rec_state_free(s);
+    ns_state_free(s);
 }
 
 TEST(config_errors_name_the_setting)
 {
-    ns_rec_state *s = make_state();
+    ns_state *s = make_state();
     ns_pipeline *p;
     struct { const char *cfg, *field; } cases[] = {
         {"{\"recall\": [{\"type\": \"popular\", \"quota\": 0}]}", "recall[0].quota"},
@@ -179,12 +179,12 @@ TEST(config_errors_name_the_setting)
         ASSERT_STREQ(ns_err_last()->file, "test.json");
     }
     ASSERT_ERR(ns_pipeline_new(&p, "{\"recall\": [", "test.json", s), NS_EFORMAT);
-    ns_rec_state_free(s);
+    ns_state_free(s);
 }
 
 /* Phase 2 plugs engines in as channel types: a registered type is usable
  * from the config like a built-in one. */
-static int fixed_create(const json_t *params, const char *path, ns_rec_state *st, void **self)
+static int fixed_create(const json_t *params, const char *path, ns_state *st, void **self)
 {
     (void)params; (void)path; (void)st;
     *self = NULL;
@@ -203,7 +203,7 @@ TEST(registered_channel_type_and_provenance)
 {
     ASSERT_OK(ns_channel_register(&fixed_type));
     ASSERT_ERR(ns_channel_register(&fixed_type), NS_EEXISTS);
-    ns_rec_state *s = make_state();
+    ns_state *s = make_state();
     ev(s, "u2", "i3", NS_EV_CLICK, T0);
     ns_pipeline *p;
     ASSERT_OK(ns_pipeline_new(&p,
@@ -225,12 +225,12 @@ TEST(registered_channel_type_and_provenance)
     ASSERT_EQ_INT(r.items[1].channels, 1);
     ns_arena_release(&a);
     ns_pipeline_free(p);
-    ns_rec_state_free(s);
+    ns_state_free(s);
 }
 
 /* Events (writers) and recommendations (readers, sharing the top-list
  * caches) at once on one state; run under ThreadSanitizer by `make tsan`. */
-typedef struct { ns_rec_state *s; ns_pipeline *p; int id; int errors; } conc_t;
+typedef struct { ns_state *s; ns_pipeline *p; int id; int errors; } conc_t;
 
 static void *conc_writer(void *arg)
 {
@@ -240,7 +240,7 @@ static void *conc_writer(void *arg)
         snprintf(u, sizeof u, "w%d", k % 50);
         snprintf(i, sizeof i, "i%d", (k * 7 + c->id) % 11);
         ns_event_rec e = {u, i, k % 3 ? NS_EV_IMPRESSION : NS_EV_CLICK, 1, T0 + k, NULL};
-        if (ns_rec_state_event(c->s, &e) < 0) c->errors++;
+        if (ns_state_event(c->s, &e) < 0) c->errors++;
     }
     return NULL;
 }
@@ -266,7 +266,7 @@ static void *conc_reader(void *arg)
 
 TEST(tsan_events_and_recommendations_concurrently)
 {
-    ns_rec_state *s = make_state();
+    ns_state *s = make_state();
     ev(s, "u0", "i1", NS_EV_CLICK, T0);
     ns_pipeline *p;
     ASSERT_OK(ns_pipeline_new(&p, ns_pipeline_default_config(), "default", s));
@@ -278,7 +278,7 @@ TEST(tsan_events_and_recommendations_concurrently)
     }
     for (int k = 0; k < 4; k++) pthread_join(th[k], NULL);
     for (int k = 0; k < 4; k++) ASSERT_EQ_INT(c[k].errors, 0);
-    ASSERT_EQ_INT(ns_rec_state_events(s), 1 + 2 * 3000);
+    ASSERT_EQ_INT(ns_state_events(s), 1 + 2 * 3000);
     ns_pipeline_free(p);
-    ns_rec_state_free(s);
+    ns_state_free(s);
 }

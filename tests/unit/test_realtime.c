@@ -1,6 +1,7 @@
 /* test_realtime.c — sliding windows against a naive event list, bounded
  * memory, growth, concurrent writers; the feature set; context features. */
 #include "harness.h"
+#include "northstar/context.h"
 #include "northstar/realtime.h"
 #include "northstar/store.h"
 

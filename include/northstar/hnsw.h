@@ -1,12 +1,7 @@
 /*
- * northstar/vector.h — nearest-neighbour search over float vectors: exact
- * (brute force, multithreaded) and HNSW (Malkov & Yashunin, 2016/2018).
- *
- * Metrics and the `score` of a hit (smaller is closer for all three):
- *   NS_METRIC_L2      squared Euclidean distance  sum (q - x)^2
- *   NS_METRIC_IP      1 - <q, x>                  (maximum inner product)
- *   NS_METRIC_COSINE  1 - cos(q, x); vectors are L2-normalised when added
- *                     and queries when searched (zero vectors are refused).
+ * northstar/hnsw.h — approximate nearest-neighbour search over float
+ * vectors with HNSW (Malkov & Yashunin, 2016/2018); metrics, distance
+ * kernels and exact search are in fvec.h.
  *
  * HNSW
  *   A layered proximity graph. Level 0 holds every node; node i's level-0
@@ -72,9 +67,10 @@
  *   ns_hnsw_save(h, "items.hnsw");
  *   ns_hnsw_free(h);
  */
-#ifndef NORTHSTAR_VECTOR_H
-#define NORTHSTAR_VECTOR_H
+#ifndef NORTHSTAR_HNSW_H
+#define NORTHSTAR_HNSW_H
 
+#include "northstar/fvec.h"
 #include "northstar/index.h"
 
 #include <stddef.h>
@@ -83,30 +79,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum ns_metric { NS_METRIC_L2 = 0, NS_METRIC_IP = 1, NS_METRIC_COSINE = 2 } ns_metric;
-
-const char *ns_metric_name(ns_metric m);              /* "l2", "ip", "cosine" */
-int ns_metric_parse(const char *s, ns_metric *out);   /* NS_OK or NS_EINVAL */
-
-/* ---- distance kernels (AVX2/FMA when built for it, portable otherwise) */
-float ns_fvec_l2sq(const float *a, const float *b, size_t d);
-float ns_fvec_dot(const float *a, const float *b, size_t d);
-/* Same, always the portable loop (the reference the fast ones are tested against). */
-float ns_fvec_l2sq_ref(const float *a, const float *b, size_t d);
-float ns_fvec_dot_ref(const float *a, const float *b, size_t d);
-/* Scale x to unit length; NS_EINVAL (recorded) if its norm is 0 or not finite. */
-int ns_fvec_normalize(float *x, size_t d);
-
-/* ---- exact search ------------------------------------------------------ */
-
-/* For each of nq queries, the k nearest of the n base vectors (row-major
- * [n, dim]); ids are row numbers. out_ids/out_dist are [nq, k]; when fewer
- * than k rows exist the tail is id UINT32_MAX, distance +inf. Queries run
- * in parallel (OpenMP, ns_threads()). For cosine the base rows must be
- * normalised already; the queries are normalised on the fly. */
-int ns_exact_search(const float *base, size_t n, int dim, ns_metric metric, const float *queries,
-                    size_t nq, int k, uint32_t *out_ids, float *out_dist);
 
 /* ---- HNSW --------------------------------------------------------------- */
 
@@ -165,18 +137,7 @@ void ns_hnsw_get_stats(const ns_hnsw *h, ns_hnsw_stats *st);
 int ns_hnsw_save(const ns_hnsw *h, const char *path);
 int ns_hnsw_load(ns_hnsw **out, const char *path);
 
-/* ---- vector files -------------------------------------------------------- */
-
-/* Read vectors from a file, by extension:
- *   .npy    2-D little-endian float32 ('<f4', C order); ids = row numbers
- *   .fvecs  records of (int32 dim, dim float32); ids = record numbers
- *   other   text, one vector a line: "ID v1 v2 ... vD" (whitespace or
- *           commas); blank lines and lines starting with '#' are skipped
- * On success *x is malloc'd [n, dim] and *ids malloc'd [n] (caller frees).
- * Errors name the file, line or record and what was wrong. */
-int ns_vecfile_read(const char *path, float **x, uint32_t **ids, size_t *n, int *dim);
-
 #ifdef __cplusplus
 }
 #endif
-#endif /* NORTHSTAR_VECTOR_H */
+#endif /* NORTHSTAR_HNSW_H */

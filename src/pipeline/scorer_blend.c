@@ -1,7 +1,8 @@
 /*
- * rank_blend.c — the phase-1 ranker "blend": a transparent weighted blend
- * of recall evidence and real-time feedback, used until the Wide & Deep
- * model (issue 5) is wired in as another ranker type.
+ * scorer_blend.c — the "blend" scorer: a transparent weighted blend of
+ * recall evidence and real-time feedback. It serves the built-in config,
+ * is the fallback of "wide_deep" when its model is missing, and pre-ranks
+ * the candidates that model scores.
  *
  *   score(i) = sum_c w_c * s_c(i)  +  ctr_weight * ctr(i) / max_j ctr(j)
  *
@@ -20,7 +21,7 @@ typedef struct {
     double ctr_weight;
 } blend_t;
 
-static int blend_create(const json_t *params, const char *path, ns_rec_state *st, const char *const *names,
+static int blend_create(const json_t *params, const char *path, ns_state *st, const char *const *names,
                         int nchannels, void **self)
 {
     (void)st;
@@ -54,7 +55,7 @@ static int blend_create(const json_t *params, const char *path, ns_rec_state *st
     return 0;
 }
 
-static int blend_score(void *self, const ns_rank_input *in, float *scores)
+static int blend_score(void *self, const ns_scorer_input *in, float *scores)
 {
     const blend_t *b = self;
     double maxctr = 0;
@@ -73,4 +74,4 @@ static int blend_score(void *self, const ns_rank_input *in, float *scores)
 
 static void blend_free(void *self) { free(self); }
 
-const ns_ranker_type ns__ranker_blend = {"blend", blend_create, blend_score, blend_free};
+const ns_scorer_type ns__scorer_blend = {"blend", blend_create, blend_score, blend_free};

@@ -17,7 +17,7 @@
  * Determinism: walk i uses RNG stream i, so the walks depend on the seed
  * only, not on the thread count or the schedule.
  */
-#include "embed_int.h"
+#include "northstar/graph.h"
 
 #include <math.h>
 #include <omp.h>
@@ -34,8 +34,8 @@ static inline int32_t first_order(const ns_graph *g, int32_t v, ns_rng *r)
 {
     int64_t a = g->off[v], deg = g->off[v + 1] - a;
     uint64_t x = ns_rng_u64(r);
-    if (!g->alias_thr) return g->adj[a + ns__below32((uint32_t)(x >> 32), (uint32_t)deg)];
-    return g->adj[a + ns__alias_draw(g->alias_thr + a, g->alias_j + a, (int32_t)deg, x)];
+    if (!g->alias_thr) return g->adj[a + ns_below32((uint32_t)(x >> 32), (uint32_t)deg)];
+    return g->adj[a + ns_alias_draw(g->alias_thr + a, g->alias_j + a, (int32_t)deg, x)];
 }
 
 static inline int has_arc(const ns_graph *g, int32_t t, int32_t x)

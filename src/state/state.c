@@ -8,18 +8,18 @@
  * Workload: 10^4..10^6 users, 10^4..10^5 items, a few thousand events per
  * second, a few hundred recommendations per second. Events take the write
  * lock for a few microseconds; recommendations share the read lock. Top
- * lists (popular, per segment, trending) cost O(items) to build, so they
- * are cached and rebuilt at most once per refresh period (1 s), under a
- * separate mutex, by whichever reader finds them stale.
+ * lists (popular, per segment, trending, fresh) cost O(items) to build, so
+ * they are cached under a separate mutex: a list is built in the first
+ * request that needs it, and after that, once it is older than the refresh
+ * period (1 s) and events have arrived, a refresher thread rebuilds it
+ * while requests go on copying the previous one.
  *
  * Co-clicks use bounded neighbour tables per item (space-saving heavy
  * hitters, Metwally et al. 2005): when a full table meets a new neighbour,
  * the entry with the smallest count is replaced and the newcomer inherits
  * that count + 1, so memory per item is fixed and frequent pairs survive.
  */
-#include "pipeline_int.h"
-
-#include "northstar/attr.h"
+#include "northstar/state.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -56,7 +56,7 @@ typedef struct {
     int in_active;      /* listed in the state's active list */
 } item_t;
 
-typedef void (*fill_fn)(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg);
+typedef void (*fill_fn)(ns_state *s, ns_scored *h, int *n, int k, const void *arg);
 typedef struct { int day; double now; } trend_arg;
 typedef union { uint32_t seg; trend_arg trend; } cache_arg_t; /* what a fill reads */
 
@@ -72,7 +72,7 @@ typedef struct {
     cache_arg_t arg;
 } cache_t;
 
-struct ns_rec_state {
+struct ns_state {
     pthread_rwlock_t lock;
     ns_state_opts o;
     ns_strmap *uids, *iids, *cats, *occs;
@@ -92,7 +92,7 @@ struct ns_rec_state {
     cache_t c_popular, c_fresh, c_trend[2], *c_seg; /* c_seg: NSEG entries */
     double refresh_s;
     /* The refresher: rebuilds stale lists off the request path (started on
-     * first need, joined by ns_rec_state_free). */
+     * first need, joined by ns_state_free). */
     pthread_t refresher;
     pthread_cond_t refresh_cv;
     int refresher_on, refresher_stop, nwant;
@@ -100,9 +100,9 @@ struct ns_rec_state {
 
 /* ---- lifetime ------------------------------------------------------------------------- */
 
-ns_rec_state *ns_rec_state_new(const ns_state_opts *opts)
+ns_state *ns_state_new(const ns_state_opts *opts)
 {
-    ns_rec_state *s = ns_calloc(1, sizeof *s);
+    ns_state *s = ns_calloc(1, sizeof *s);
     if (!s) return NULL;
     s->o = opts ? *opts : (ns_state_opts){0};
     if (s->o.recent_len <= 0) s->o.recent_len = 32;
@@ -122,17 +122,17 @@ ns_rec_state *ns_rec_state_new(const ns_state_opts *opts)
     s->type_1d = ns_window_new(86400, 24, NS_EV__COUNT);
     s->c_seg = ns_calloc(NSEG, sizeof(cache_t));
     if (ns_attr_create(&s->uattr) < 0 || ns_attr_create(&s->iattr) < 0) {
-        ns_rec_state_free(s);
+        ns_state_free(s);
         return NULL;
     }
     if (!s->uids || !s->iids || !s->cats || !s->occs || !s->rt || !s->type_1h || !s->type_1d || !s->c_seg) {
-        ns_rec_state_free(s);
+        ns_state_free(s);
         return NULL;
     }
     return s;
 }
 
-void ns_rec_state_free(ns_rec_state *s)
+void ns_state_free(ns_state *s)
 {
     if (!s) return;
     pthread_mutex_lock(&s->cache_mu);
@@ -179,13 +179,13 @@ void ns_rec_state_free(ns_rec_state *s)
     free(s);
 }
 
-void ns_rec_state_rdlock(ns_rec_state *s) { pthread_rwlock_rdlock(&s->lock); }
-void ns_rec_state_unlock(ns_rec_state *s) { pthread_rwlock_unlock(&s->lock); }
-void ns_rec_state_set_refresh(ns_rec_state *s, double seconds) { s->refresh_s = seconds >= 0 ? seconds : 0; }
-ns_rt *ns_rec_state_rt(ns_rec_state *s) { return s->rt; }
-double ns_rec_state_now(ns_rec_state *s) { return ns_rt_now(s->rt); }
+void ns_state_rdlock(ns_state *s) { pthread_rwlock_rdlock(&s->lock); }
+void ns_state_unlock(ns_state *s) { pthread_rwlock_unlock(&s->lock); }
+void ns_state_set_refresh(ns_state *s, double seconds) { s->refresh_s = seconds >= 0 ? seconds : 0; }
+ns_rt *ns_state_rt(ns_state *s) { return s->rt; }
+double ns_state_now(ns_state *s) { return ns_rt_now(s->rt); }
 
-uint32_t ns_rec_state_users(ns_rec_state *s)
+uint32_t ns_state_users(ns_state *s)
 {
     pthread_rwlock_rdlock(&s->lock);
     uint32_t n = s->nusers;
@@ -193,7 +193,7 @@ uint32_t ns_rec_state_users(ns_rec_state *s)
     return n;
 }
 
-uint32_t ns_rec_state_items(ns_rec_state *s)
+uint32_t ns_state_items(ns_state *s)
 {
     pthread_rwlock_rdlock(&s->lock);
     uint32_t n = s->nitems;
@@ -201,7 +201,7 @@ uint32_t ns_rec_state_items(ns_rec_state *s)
     return n;
 }
 
-uint64_t ns_rec_state_events(ns_rec_state *s)
+uint64_t ns_state_events(ns_state *s)
 {
     pthread_rwlock_rdlock(&s->lock);
     uint64_t n = s->nevents;
@@ -209,7 +209,7 @@ uint64_t ns_rec_state_events(ns_rec_state *s)
     return n;
 }
 
-uint64_t ns_rec_state_type_count(ns_rec_state *s, int type, const char *window, double now)
+uint64_t ns_state_type_count(ns_state *s, int type, const char *window, double now)
 {
     if (type < 0 || type >= NS_EV__COUNT) return 0;
     if (!strcmp(window, "1h")) return ns_window_get(s->type_1h, (uint32_t)type, now);
@@ -257,7 +257,7 @@ static int grow_array(void **arr, uint32_t *cap, uint32_t n, size_t size)
 }
 
 /* Index for an external user id, creating an empty user. Write lock held. */
-static int user_ensure(ns_rec_state *s, const char *ext, uint32_t *idx)
+static int user_ensure(ns_state *s, const char *ext, uint32_t *idx)
 {
     int64_t id = ns_strmap_intern(s->uids, ext, strlen(ext));
     if (id < 0) return (int)id;
@@ -279,7 +279,7 @@ static int user_ensure(ns_rec_state *s, const char *ext, uint32_t *idx)
  * includes users who did not say. Write lock held. */
 static const char *const age_names[8] = {"unknown", "under18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+"};
 
-static int index_user_attrs(ns_rec_state *s, uint32_t idx, const user_t *u)
+static int index_user_attrs(ns_state *s, uint32_t idx, const user_t *u)
 {
     int rc = ns_attr_remove(s->uattr, idx);
     if (rc >= 0 && u->age_bucket) rc = ns_attr_set(s->uattr, idx, "age", age_names[u->age_bucket]);
@@ -288,12 +288,12 @@ static int index_user_attrs(ns_rec_state *s, uint32_t idx, const user_t *u)
     return rc;
 }
 
-const char *ns_rec_state_age_name(int bucket) { return bucket >= 0 && bucket < 8 ? age_names[bucket] : "unknown"; }
+const char *ns_state_age_name(int bucket) { return bucket >= 0 && bucket < 8 ? age_names[bucket] : "unknown"; }
 
-const ns_attr *ns_rec_state_user_attrs(ns_rec_state *s) { return s->uattr; }
-const ns_attr *ns_rec_state_item_attrs(ns_rec_state *s) { return s->iattr; }
+const ns_attr *ns_state_user_attrs(ns_state *s) { return s->uattr; }
+const ns_attr *ns_state_item_attrs(ns_state *s) { return s->iattr; }
 
-int ns_rec_state_put_user(ns_rec_state *s, const ns_user_rec *r, uint32_t *out)
+int ns_state_put_user(ns_state *s, const ns_user_rec *r, uint32_t *out)
 {
     if (!r->id || !*r->id) return ns_err_set_at(NS_EINVAL, NULL, 0, "id", NULL, "user id is missing");
     pthread_rwlock_wrlock(&s->lock);
@@ -325,7 +325,7 @@ static void set_str(char **dst, const char *src)
     *dst = src ? ns_strdup(src) : NULL;
 }
 
-int ns_rec_state_put_item(ns_rec_state *s, const ns_item_rec *r, uint32_t *out)
+int ns_state_put_item(ns_state *s, const ns_item_rec *r, uint32_t *out)
 {
     if (!r->id || !*r->id) return ns_err_set_at(NS_EINVAL, NULL, 0, "id", NULL, "item id is missing");
     pthread_rwlock_wrlock(&s->lock);
@@ -368,7 +368,7 @@ out:
     return rc;
 }
 
-int ns_rec_state_find_user(ns_rec_state *s, const char *ext, uint32_t *idx)
+int ns_state_find_user(ns_state *s, const char *ext, uint32_t *idx)
 {
     pthread_rwlock_rdlock(&s->lock);
     int64_t id = ns_strmap_find(s->uids, ext, strlen(ext));
@@ -378,7 +378,7 @@ int ns_rec_state_find_user(ns_rec_state *s, const char *ext, uint32_t *idx)
     return 1;
 }
 
-int ns_rec_state_find_item(ns_rec_state *s, const char *ext, uint32_t *idx)
+int ns_state_find_item(ns_state *s, const char *ext, uint32_t *idx)
 {
     pthread_rwlock_rdlock(&s->lock);
     int64_t id = ns_strmap_find(s->iids, ext, strlen(ext));
@@ -389,7 +389,7 @@ int ns_rec_state_find_item(ns_rec_state *s, const char *ext, uint32_t *idx)
 }
 
 /* Unlocked lookups for code already under the lock. */
-int ns__state_find_user_locked(ns_rec_state *s, const char *ext, uint32_t *idx)
+int ns_state_find_user_locked(ns_state *s, const char *ext, uint32_t *idx)
 {
     int64_t id = ns_strmap_find(s->uids, ext, strlen(ext));
     if (id < 0) return 0;
@@ -397,7 +397,7 @@ int ns__state_find_user_locked(ns_rec_state *s, const char *ext, uint32_t *idx)
     return 1;
 }
 
-int ns__state_find_item_locked(ns_rec_state *s, const char *ext, uint32_t *idx)
+int ns_state_find_item_locked(ns_state *s, const char *ext, uint32_t *idx)
 {
     int64_t id = ns_strmap_find(s->iids, ext, strlen(ext));
     if (id < 0) return 0;
@@ -405,11 +405,11 @@ int ns__state_find_item_locked(ns_rec_state *s, const char *ext, uint32_t *idx)
     return 1;
 }
 
-uint32_t ns__state_nitems_locked(ns_rec_state *s) { return s->nitems; }
-uint64_t ns__state_nevents_locked(ns_rec_state *s) { return s->nevents; }
-uint32_t ns__state_ncats_locked(ns_rec_state *s) { return (uint32_t)ns_strmap_count(s->cats); }
+uint32_t ns_state_nitems_locked(ns_state *s) { return s->nitems; }
+uint64_t ns_state_nevents_locked(ns_state *s) { return s->nevents; }
+uint32_t ns_state_ncats_locked(ns_state *s) { return (uint32_t)ns_strmap_count(s->cats); }
 
-void ns_rec_state_user(ns_rec_state *s, uint32_t u, ns_user_view *v)
+void ns_state_user(ns_state *s, uint32_t u, ns_user_view *v)
 {
     const user_t *x = &s->users[u];
     *v = (ns_user_view){ns_strmap_key(s->uids, u, NULL),
@@ -425,15 +425,15 @@ void ns_rec_state_user(ns_rec_state *s, uint32_t u, ns_user_view *v)
                         x->nevents};
 }
 
-void ns_rec_state_item(ns_rec_state *s, uint32_t i, ns_item_view *v)
+void ns_state_item(ns_state *s, uint32_t i, ns_item_view *v)
 {
     const item_t *x = &s->items[i];
     *v = (ns_item_view){ns_strmap_key(s->iids, i, NULL), x->title, x->creator, x->cats, x->ncats, x->created, x->pos};
 }
 
-const char *ns_rec_state_category_name(ns_rec_state *s, uint32_t cat) { return ns_strmap_key(s->cats, cat, NULL); }
+const char *ns_state_category_name(ns_state *s, uint32_t cat) { return ns_strmap_key(s->cats, cat, NULL); }
 
-int ns_rec_state_has_seen(ns_rec_state *s, uint32_t user, uint32_t item)
+int ns_state_has_seen(ns_state *s, uint32_t user, uint32_t item)
 {
     const user_t *u = &s->users[user];
     uint32_t lo = 0, hi = u->nseen;
@@ -469,7 +469,7 @@ static int seen_add(user_t *u, uint32_t item)
     return 0;
 }
 
-static void cooc_add(ns_rec_state *s, item_t *it, uint32_t other)
+static void cooc_add(ns_state *s, item_t *it, uint32_t other)
 {
     int M = s->o.cooc_neighbours;
     if (!it->nb && !(it->nb = ns_calloc((size_t)M, sizeof(nb_t)))) return;
@@ -487,7 +487,7 @@ static void cooc_add(ns_rec_state *s, item_t *it, uint32_t other)
 
 /* Trending only looks at items seen in the last day: keep them in a list,
  * dropping the stale ones every 4096 events. Write lock held. */
-static int mark_active(ns_rec_state *s, uint32_t ii, int type, double ts)
+static int mark_active(ns_state *s, uint32_t ii, int type, double ts)
 {
     if (type != NS_EV_IMPRESSION && type != NS_EV_CLICK) return 0;
     item_t *it = &s->items[ii];
@@ -511,7 +511,7 @@ static int mark_active(ns_rec_state *s, uint32_t ii, int type, double ts)
     return 0;
 }
 
-int ns_rec_state_event(ns_rec_state *s, const ns_event_rec *ev)
+int ns_state_event(ns_state *s, const ns_event_rec *ev)
 {
     pthread_rwlock_wrlock(&s->lock);
     uint32_t ui = 0, ii = 0;
@@ -568,15 +568,15 @@ out:
 
 /* ---- loading ----------------------------------------------------------------------------------------- */
 
-static int load_user(const ns_user_rec *u, void *ctx) { return ns_rec_state_put_user(ctx, u, NULL) < 0; }
-static int load_item(const ns_item_rec *it, void *ctx) { return ns_rec_state_put_item(ctx, it, NULL) < 0; }
+static int load_user(const ns_user_rec *u, void *ctx) { return ns_state_put_user(ctx, u, NULL) < 0; }
+static int load_item(const ns_item_rec *it, void *ctx) { return ns_state_put_item(ctx, it, NULL) < 0; }
 static int load_event(int64_t seq, const ns_event_rec *ev, void *ctx)
 {
     (void)seq;
-    return ns_rec_state_event(ctx, ev) < 0;
+    return ns_state_event(ctx, ev) < 0;
 }
 
-int ns_rec_state_load(ns_rec_state *s, ns_store *st)
+int ns_state_load(ns_state *s, ns_store *st)
 {
     int rc;
     if ((rc = ns_store_scan_users(st, load_user, s)) != 0) goto fail;
@@ -591,47 +591,8 @@ fail:
 
 /* ---- top lists ------------------------------------------------------------------------------------------ */
 
-/* Bounded min-heap of the best k (score desc, then item asc). */
-static int worse(ns_scored a, ns_scored b) { return a.score < b.score || (a.score == b.score && a.item > b.item); }
-
-void ns__scored_push(ns_scored *h, int *n, int k, ns_scored x)
-{
-    if (*n < k) {
-        int i = (*n)++;
-        h[i] = x;
-        while (i > 0 && worse(h[i], h[(i - 1) / 2])) {
-            ns_scored t = h[i];
-            h[i] = h[(i - 1) / 2];
-            h[(i - 1) / 2] = t;
-            i = (i - 1) / 2;
-        }
-        return;
-    }
-    if (!worse(h[0], x)) return;
-    h[0] = x;
-    int i = 0;
-    for (;;) {
-        int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < *n && worse(h[l], h[m])) m = l;
-        if (r < *n && worse(h[r], h[m])) m = r;
-        if (m == i) break;
-        ns_scored t = h[i];
-        h[i] = h[m];
-        h[m] = t;
-        i = m;
-    }
-}
-
-static int cmp_best_first(const void *a, const void *b)
-{
-    const ns_scored *x = a, *y = b;
-    return worse(*x, *y) ? 1 : worse(*y, *x) ? -1 : 0;
-}
-
-void ns__topk_sort(ns_scored *h, int n) { qsort(h, (size_t)n, sizeof *h, cmp_best_first); }
-
 /* Next cache with a rebuild wanted (under cache_mu), NULL when none. */
-static cache_t *next_wanted(ns_rec_state *s)
+static cache_t *next_wanted(ns_state *s)
 {
     if (!s->nwant) return NULL;
     cache_t *fixed[] = {&s->c_popular, &s->c_fresh, &s->c_trend[0], &s->c_trend[1]};
@@ -648,7 +609,7 @@ static cache_t *next_wanted(ns_rec_state *s)
  * the previous list is served until the new one is in). */
 static void *refresher_main(void *arg)
 {
-    ns_rec_state *s = arg;
+    ns_state *s = arg;
     pthread_mutex_lock(&s->cache_mu);
     while (!s->refresher_stop) {
         cache_t *c = next_wanted(s);
@@ -668,7 +629,7 @@ static void *refresher_main(void *arg)
         uint64_t nev = s->nevents;
         if (fresh) {
             fill(s, fresh, &n, CACHE_CAP, &a);
-            ns__topk_sort(fresh, n);
+            ns_scored_sort(fresh, n);
         }
         pthread_rwlock_unlock(&s->lock);
         pthread_mutex_lock(&s->cache_mu);
@@ -691,7 +652,7 @@ static void *refresher_main(void *arg)
  * refresh period of 0 (tests, replays) every rebuild is done in the
  * request, so a read always sees the events before it. The caller holds
  * the state's read lock. */
-static int cached(ns_rec_state *s, cache_t *c, fill_fn fill, const void *arg, size_t argsz, ns_scored *out, int max)
+static int cached(ns_state *s, cache_t *c, fill_fn fill, const void *arg, size_t argsz, ns_scored *out, int max)
 {
     pthread_mutex_lock(&s->cache_mu);
     double wall = ns_now();
@@ -704,7 +665,7 @@ static int cached(ns_rec_state *s, cache_t *c, fill_fn fill, const void *arg, si
         }
         int n = 0;
         fill(s, fresh, &n, CACHE_CAP, arg);
-        ns__topk_sort(fresh, n);
+        ns_scored_sort(fresh, n);
         free(c->list);
         c->list = fresh;
         c->n = n;
@@ -730,29 +691,29 @@ static int cached(ns_rec_state *s, cache_t *c, fill_fn fill, const void *arg, si
     return n;
 }
 
-static void fill_popular(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg)
+static void fill_popular(ns_state *s, ns_scored *h, int *n, int k, const void *arg)
 {
     (void)arg;
     for (uint32_t i = 0; i < s->nitems; i++)
-        if (s->items[i].pos) ns__scored_push(h, n, k, (ns_scored){i, (float)s->items[i].pos});
+        if (s->items[i].pos) ns_scored_push(h, n, k, (ns_scored){i, (float)s->items[i].pos});
 }
 
 /* Newest first; the score is the creation time in days. */
-static void fill_fresh(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg)
+static void fill_fresh(ns_state *s, ns_scored *h, int *n, int k, const void *arg)
 {
     (void)arg;
-    for (uint32_t i = 0; i < s->nitems; i++) ns__scored_push(h, n, k, (ns_scored){i, (float)(s->items[i].created / 86400.0)});
+    for (uint32_t i = 0; i < s->nitems; i++) ns_scored_push(h, n, k, (ns_scored){i, (float)(s->items[i].created / 86400.0)});
 }
 
-static void fill_segment(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg)
+static void fill_segment(ns_state *s, ns_scored *h, int *n, int k, const void *arg)
 {
     const ns_u64map *m = s->seg[*(const uint32_t *)arg];
     if (!m) return;
     for (size_t i = 0; i < m->cap; i++)
-        if (m->used[i]) ns__scored_push(h, n, k, (ns_scored){(uint32_t)m->keys[i], (float)m->vals[i]});
+        if (m->used[i]) ns_scored_push(h, n, k, (ns_scored){(uint32_t)m->keys[i], (float)m->vals[i]});
 }
 
-static void fill_trending(ns_rec_state *s, ns_scored *h, int *n, int k, const void *arg)
+static void fill_trending(ns_state *s, ns_scored *h, int *n, int k, const void *arg)
 {
     const trend_arg *a = arg;
     double horizon = a->now - (a->day ? 86400.0 : 3600.0);
@@ -761,16 +722,16 @@ static void fill_trending(ns_rec_state *s, ns_scored *h, int *n, int k, const vo
         if (s->items[i].last_active < horizon) continue;
         uint64_t imp, clk;
         ns_rt_item_counts(s->rt, i, a->now, a->day, &imp, &clk);
-        if (clk || imp) ns__scored_push(h, n, k, (ns_scored){i, (float)clk + 0.001f * (float)imp});
+        if (clk || imp) ns_scored_push(h, n, k, (ns_scored){i, (float)clk + 0.001f * (float)imp});
     }
 }
 
-int ns_rec_state_top_popular(ns_rec_state *s, ns_scored *out, int max)
+int ns_state_top_popular(ns_state *s, ns_scored *out, int max)
 {
     return cached(s, &s->c_popular, fill_popular, &(uint32_t){0}, sizeof(uint32_t), out, max);
 }
 
-int ns_rec_state_top_fresh(ns_rec_state *s, double now, ns_scored *out, int max)
+int ns_state_top_fresh(ns_state *s, double now, ns_scored *out, int max)
 {
     ns_scored *all = ns_malloc(sizeof(ns_scored) * CACHE_CAP);
     if (!all) return NS_ENOMEM;
@@ -781,19 +742,19 @@ int ns_rec_state_top_fresh(ns_rec_state *s, double now, ns_scored *out, int max)
     return n < 0 ? n : k;
 }
 
-int ns_rec_state_top_segment(ns_rec_state *s, uint32_t segment, ns_scored *out, int max)
+int ns_state_top_segment(ns_state *s, uint32_t segment, ns_scored *out, int max)
 {
     if (segment >= NSEG) return 0;
     return cached(s, &s->c_seg[segment], fill_segment, &segment, sizeof segment, out, max);
 }
 
-int ns_rec_state_top_trending(ns_rec_state *s, const char *window, double now, ns_scored *out, int max)
+int ns_state_top_trending(ns_state *s, const char *window, double now, ns_scored *out, int max)
 {
     trend_arg a = {window && !strcmp(window, "1d"), now};
     return cached(s, &s->c_trend[a.day], fill_trending, &a, sizeof a, out, max);
 }
 
-int ns_rec_state_similar(ns_rec_state *s, uint32_t item, ns_scored *out, int max)
+int ns_state_similar(ns_state *s, uint32_t item, ns_scored *out, int max)
 {
     if (item >= s->nitems || max <= 0) return 0;
     const item_t *it = &s->items[item];
@@ -803,9 +764,9 @@ int ns_rec_state_similar(ns_rec_state *s, uint32_t item, ns_scored *out, int max
     for (int j = 0; j < it->nnb; j++) {
         const item_t *o = &s->items[it->nb[j].item];
         double denom = sqrt((double)(it->pos ? it->pos : 1) * (double)(o->pos ? o->pos : 1));
-        ns__scored_push(h, &n, max, (ns_scored){it->nb[j].item, (float)(it->nb[j].count / denom)});
+        ns_scored_push(h, &n, max, (ns_scored){it->nb[j].item, (float)(it->nb[j].count / denom)});
     }
-    ns__topk_sort(h, n);
+    ns_scored_sort(h, n);
     memcpy(out, h, sizeof(ns_scored) * (size_t)n);
     free(h);
     return n;

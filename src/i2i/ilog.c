@@ -7,7 +7,7 @@
  * events); the CSR build is two counting passes after a stable sort by
  * time.
  */
-#include "northstar/offline.h"
+#include "northstar/ilog.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -161,27 +161,4 @@ int ns_ilog_index(ns_ilog *l)
         }
     free(fill);
     return 0;
-}
-
-
-typedef struct { ns_ilog *l; int implicit; } scan_ctx;
-
-static int scan_item(const ns_item_rec *it, void *ctx) { return ns_ilog_item(((scan_ctx *)ctx)->l, it->id) < 0; }
-
-static int scan_event(int64_t seq, const ns_event_rec *ev, void *ctx)
-{
-    (void)seq;
-    scan_ctx *c = ctx;
-    int pos = (c->implicit && ev->type == NS_EV_RATING) || ns_event_is_positive(ev->type, ev->value);
-    return pos && ns_ilog_add(c->l, ev->user, ev->item, ev->ts) < 0;
-}
-
-int ns_ilog_from_store(ns_ilog *l, ns_store *st, int implicit_ratings)
-{
-    scan_ctx c = {l, implicit_ratings};
-    int rc = ns_store_scan_items(st, scan_item, &c);
-    if (rc == 0) rc = ns_store_scan_events(st, 0, scan_event, &c);
-    if (rc > 0) rc = ns_err_last()->code ? ns_err_last()->code : NS_EINTERNAL;
-    if (rc < 0) return rc;
-    return ns_ilog_index(l);
 }

@@ -19,7 +19,7 @@
  * 5,000 items take a few seconds (the inverse); cosine rows cost the sum of
  * squared history lengths, split across threads by row.
  */
-#include "northstar/offline.h"
+#include "northstar/i2i.h"
 #include "northstar/safetensors.h"
 
 #include <jansson.h>

@@ -1,5 +1,5 @@
 /*
- * ranker_wd.c — the "wide_deep" ranker: a Wide & Deep model (rank.h)
+ * scorer_wd.c — the "wide_deep" scorer: a Wide & Deep model (rank.h)
  * trained offline by `northstar train` on the pipeline's own features
  * (rank_features.c: user, item, context, real-time and recall evidence)
  * scores every candidate with its click/like probability.
@@ -18,7 +18,7 @@
  * The model file carries its fitted feature spec; its input columns are
  * compiled against the pipeline's channels when the pipeline is built (an
  * unknown column is an error naming it). When the file is absent or does
- * not load and "required" is false, the ranker logs why and ranks with the
+ * not load and "required" is false, the scorer logs why and ranks with the
  * "blend" rule configured under "fallback", so a service without a trained
  * model still serves.
  *
@@ -63,12 +63,12 @@ static void wd_free(void *self)
     }
     ns__fcols_free(w->cols);
     ns_ranker_free(w->m);
-    if (w->fallback) ns__ranker_blend.free(w->fallback);
+    if (w->fallback) ns__scorer_blend.free(w->fallback);
     pthread_mutex_destroy(&w->mu);
     free(w);
 }
 
-static int wd_create(const json_t *params, const char *path, ns_rec_state *st, const char *const *names, int nch,
+static int wd_create(const json_t *params, const char *path, ns_state *st, const char *const *names, int nch,
                      void **self)
 {
     wd_t *w = ns_calloc(1, sizeof *w);
@@ -102,7 +102,7 @@ static int wd_create(const json_t *params, const char *path, ns_rec_state *st, c
         }
     } else if (rc >= 0 && required)
         rc = ns_err_set_at(NS_EINVAL, NULL, 0, path, NULL, "model_file is required");
-    if (rc >= 0) rc = ns__ranker_blend.create(fb, fpath, st, names, nch, &w->fallback);
+    if (rc >= 0) rc = ns__scorer_blend.create(fb, fpath, st, names, nch, &w->fallback);
     if (rc < 0) {
         wd_free(w);
         return rc;
@@ -135,7 +135,7 @@ static void ctx_put(wd_t *w, wd_ctx *c)
     pthread_mutex_unlock(&w->mu);
 }
 
-static int model_scores(wd_t *w, wd_ctx *c, const ns_rank_input *in, float *probs)
+static int model_scores(wd_t *w, wd_ctx *c, const ns_scorer_input *in, float *probs)
 {
     size_t need = (size_t)in->n * (size_t)w->ncols;
     if (need > c->cap) {
@@ -148,10 +148,10 @@ static int model_scores(wd_t *w, wd_ctx *c, const ns_rank_input *in, float *prob
     return rc < 0 ? rc : ns_ranker_score(w->m, c->cx, c->rows, in->n, probs);
 }
 
-static int wd_score(void *self, const ns_rank_input *in, float *scores)
+static int wd_score(void *self, const ns_scorer_input *in, float *scores)
 {
     wd_t *w = self;
-    int rc = ns__ranker_blend.score(w->fallback, in, scores);
+    int rc = ns__scorer_blend.score(w->fallback, in, scores);
     if (!w->m || rc < 0 || !in->n) return rc;
     wd_ctx *c = ctx_get(w);
     if (!c) return NS_ENOMEM;
@@ -167,12 +167,12 @@ static int wd_score(void *self, const ns_rank_input *in, float *scores)
         float *probs = ns_arena_alloc(&c->a, sizeof *probs * (size_t)m, 4);
         if (!top || !cand || !rt || !probs) rc = NS_ENOMEM;
         int nt = 0;
-        for (int i = 0; rc >= 0 && i < n; i++) ns__scored_push(top, &nt, m, (ns_scored){(uint32_t)i, scores[i]});
+        for (int i = 0; rc >= 0 && i < n; i++) ns_scored_push(top, &nt, m, (ns_scored){(uint32_t)i, scores[i]});
         for (int k = 0; rc >= 0 && k < m; k++) {
             cand[k] = in->cands[top[k].item];
             rt[k] = in->rt[top[k].item];
         }
-        ns_rank_input sub = *in;
+        ns_scorer_input sub = *in;
         sub.cands = cand;
         sub.rt = rt;
         sub.n = m;
@@ -186,4 +186,4 @@ static int wd_score(void *self, const ns_rank_input *in, float *scores)
     return rc < 0 ? rc : 0;
 }
 
-const ns_ranker_type ns__ranker_wide_deep = {"wide_deep", wd_create, wd_score, wd_free};
+const ns_scorer_type ns__scorer_wide_deep = {"wide_deep", wd_create, wd_score, wd_free};

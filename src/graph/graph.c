@@ -9,7 +9,8 @@
  * search, and duplicate arcs merged. Every malformed line is an error naming
  * the file, the line and what was wrong with it.
  */
-#include "embed_int.h"
+#include "northstar/graph.h"
+#include "northstar/text.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -162,7 +163,7 @@ static int build_csr(ns_graph *g, arcs *v, int sum_dups)
         int64_t a = g->off[i], deg = g->off[i + 1] - a;
         if (!deg) continue;
         for (int64_t k = 0; k < deg; k++) wd[k] = g->w[a + k];
-        ns__alias_build(g->alias_thr + a, g->alias_j + a, wd, (int32_t)deg, work);
+        ns_alias_build(g->alias_thr + a, g->alias_j + a, wd, (int32_t)deg, work);
     }
     free(wd);
     free(work);
@@ -176,7 +177,7 @@ int ns_graph_load_memory(ns_graph **out, const char *data, size_t len, const cha
     ns_graph_opts def = {NS_GRAPH_EDGES, 0};
     if (!o) o = &def;
     if (len == 0) return ns_err_set_at(NS_EFORMAT, name, 0, NULL, NULL, "empty file");
-    int rc = ns__check_text(data, len, name);
+    int rc = ns_utf8_check_text(data, len, name);
     if (rc < 0) return rc;
     ns_graph *g = ns_calloc(1, sizeof *g);
     arcs v = {0};

@@ -1,0 +1,53 @@
+# check_headers.cmake — one module's walls, as the compiler sees them:
+# every header in VISIBLE (the module's own) compiles alone, in a file that
+# includes just it, on the module's include path INCS, and every header in
+# HIDDEN (those of the modules it may not use) is not found there. Lists are '|'-separated. Run by ctest as layers.<module>.headers:
+#   cmake -DCC=cc -DMODULE=m -DINCS=a|b -DVISIBLE=x.h|y.h -DHIDDEN=z.h -DWORK=dir -P check_headers.cmake
+# One compiler run checks all the probes of a kind: it goes on to the next
+# file after one fails, and names the file in each message.
+string(REPLACE "|" ";" incs "${INCS}")
+string(REPLACE "|" ";" visible "${VISIBLE}")
+string(REPLACE "|" ";" hidden "${HIDDEN}")
+set(flags -std=c11 -D_GNU_SOURCE -fsyntax-only -Wall -Wextra -Werror)
+foreach(i ${incs})
+  list(APPEND flags -I${i})
+endforeach()
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+
+function(probes out headers)
+  set(files "")
+  foreach(h ${headers})
+    string(MAKE_C_IDENTIFIER ${h} id)
+    set(probe ${WORK}/${id}.c)
+    file(WRITE ${probe} "#include \"northstar/${h}\"\nint ns_probe_${id}(void);\nint ns_probe_${id}(void) { return 0; }\n")
+    list(APPEND files ${probe})
+  endforeach()
+  set(${out} "${files}" PARENT_SCOPE)
+endfunction()
+
+set(failures "")
+if(visible)
+  probes(files "${visible}")
+  execute_process(COMMAND ${CC} ${flags} ${files} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    string(APPEND failures "  headers of ${MODULE} that do not compile alone on its include path:\n${out}\n")
+  endif()
+endif()
+if(hidden)
+  probes(files "${hidden}")
+  execute_process(COMMAND ${CC} ${flags} ${files} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  foreach(h ${hidden})
+    string(MAKE_C_IDENTIFIER ${h} id)
+    string(REPLACE "." "\\." hre "${h}")
+    if(NOT out MATCHES "${id}\\.c:[0-9]+:[0-9]+: fatal error: northstar/${hre}: No such file")
+      string(APPEND failures "  ${h} is within reach of ${MODULE}, which may not use the module that owns it\n")
+    endif()
+  endforeach()
+endif()
+list(LENGTH visible nv)
+list(LENGTH hidden nh)
+if(failures)
+  message(FATAL_ERROR "module ${MODULE}:\n${failures}")
+endif()
+message(STATUS "module ${MODULE}: its ${nv} headers compile alone, ${nh} others are out of reach")
