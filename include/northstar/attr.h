@@ -58,9 +58,6 @@ roaring_bitmap_t *ns_attr_query(const ns_attr *a, const char *expr);
 
 size_t ns_attr_keys(const ns_attr *a);  /* distinct (field, value) pairs */
 uint64_t ns_attr_ids(const ns_attr *a); /* distinct ids with any attribute */
-/* Name of key i as field and value (pointers into a; valid until the next write). */
-int ns_attr_key(const ns_attr *a, size_t i, const char **field, size_t *field_len, const char **value,
-                uint64_t *cardinality);
 
 int ns_attr_save(ns_attr *a, const char *path);
 int ns_attr_load(ns_attr **out, const char *path);

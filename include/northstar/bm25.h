@@ -95,15 +95,11 @@ ns_bm25_params ns_bm25_defaults(void);
 int ns_bm25_create(ns_bm25 **out, const ns_bm25_params *p);
 void ns_bm25_free(ns_bm25 *ix);
 const ns_bm25_params *ns_bm25_get_params(const ns_bm25 *ix);
-/* Index of a field by name, or -1. */
-int ns_bm25_field(const ns_bm25 *ix, const char *name);
-
 /* Add (or replace) document id. fields[i] is the text of field i (NULL =
  * empty); lens[i] its length in bytes, or lens == NULL for NUL-terminated. */
 int ns_bm25_add(ns_bm25 *ix, uint32_t id, const char *const *fields, const size_t *lens);
 /* NS_ENOTFOUND if id is absent. */
 int ns_bm25_delete(ns_bm25 *ix, uint32_t id);
-int ns_bm25_contains(const ns_bm25 *ix, uint32_t id);
 
 /* Top-k documents for the query text (len < 0: NUL-terminated), best first;
  * score = BM25. Returns the number of hits (0 when no query term is

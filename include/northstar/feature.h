@@ -168,7 +168,6 @@ void ns_freader_close(ns_freader *r);
  * of the input, or a negative error. `raw` (may be NULL) receives the row's
  * text (valid until the next call). */
 int ns_freader_next(ns_freader *r, ns_fdata *d, const char **raw, size_t *raw_len);
-long ns_freader_line(const ns_freader *r);
 
 #ifdef __cplusplus
 }

@@ -94,7 +94,6 @@ const char *ns_llm_tensor_name(const ns_llm *m, int i);
 float *ns_llm_param(ns_llm *m, const char *name, size_t *numel);
 float *ns_llm_grad(ns_llm *m, const char *name, size_t *numel);
 float *ns_llm_params_flat(ns_llm *m); /* all parameters, one array */
-float *ns_llm_grads_flat(ns_llm *m);
 
 /* ---- files ------------------------------------------------------------- */
 

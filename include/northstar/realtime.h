@@ -56,7 +56,6 @@ int ns_window_add(ns_window *w, uint32_t key, double ts, uint32_t n);
 /* Events for key in (now - span, now], at bucket granularity. */
 uint64_t ns_window_get(ns_window *w, uint32_t key, double now);
 uint32_t ns_window_capacity(ns_window *w);
-double ns_window_span(const ns_window *w);
 /* Bytes held (for /metrics and the bounded-memory test). */
 size_t ns_window_bytes(const ns_window *w);
 
@@ -76,8 +75,6 @@ typedef struct ns_rt_global {
 
 ns_rt *ns_rt_new(uint32_t users, uint32_t items);
 void ns_rt_free(ns_rt *rt);
-/* Prior strength a of the smoothed CTR (default 50). */
-void ns_rt_set_prior(ns_rt *rt, double a);
 /* One event (type: ns_event_type, event.h) at time ts. */
 int ns_rt_event(ns_rt *rt, uint32_t user, uint32_t item, int type, double ts);
 double ns_rt_now(const ns_rt *rt);

@@ -93,9 +93,8 @@ int ns_http_start(ns_http **out, const ns_http_opts *o, const ns_route *routes, 
 int ns_http_port(const ns_http *h);
 /* Stop accepting, wait up to drain_s for requests in flight, close. */
 void ns_http_stop(ns_http *h, double drain_s);
-/* Query argument or header value (NULL when absent). */
+/* Query argument (NULL when absent). */
 const char *ns_http_query(const ns_http_req *r, const char *key);
-const char *ns_http_header(const ns_http_req *r, const char *key);
 const char *ns_http_param(const ns_http_req *r, const char *name);
 /* Set a JSON error response naming the field (may be NULL). */
 void ns_http_error(ns_http_resp *resp, int status, const char *field, const char *fmt, ...)

@@ -73,7 +73,6 @@ void ns_state_rdlock(ns_state *s);
 void ns_state_unlock(ns_state *s);
 /* Lookups and sizes for code that already holds the read lock. */
 int ns_state_find_user_locked(ns_state *s, const char *ext, uint32_t *idx);
-int ns_state_find_item_locked(ns_state *s, const char *ext, uint32_t *idx);
 uint32_t ns_state_nitems_locked(ns_state *s);
 uint64_t ns_state_nevents_locked(ns_state *s);
 uint32_t ns_state_ncats_locked(ns_state *s);
@@ -103,12 +102,11 @@ void ns_state_item(ns_state *s, uint32_t i, ns_item_view *out);
 const char *ns_state_category_name(ns_state *s, uint32_t cat);
 int ns_state_has_seen(ns_state *s, uint32_t user, uint32_t item);
 
-/* Attribute bitmaps (attr.h) kept in step with the catalogue: users by
- * "age" (bucket name, ns_state_age_name), "gender" and "occupation";
- * items by "category". Ids are the state's dense indexes. Read them under
- * the read lock; the bitmaps belong to the state. */
+/* Attribute bitmaps (attr.h) of the users, kept in step with the
+ * catalogue: by "age" (bucket name, ns_state_age_name), "gender" and
+ * "occupation". Ids are the state's dense indexes. Read them under the
+ * read lock; the bitmaps belong to the state. */
 const ns_attr *ns_state_user_attrs(ns_state *s);
-const ns_attr *ns_state_item_attrs(ns_state *s);
 const char *ns_state_age_name(int bucket); /* "under18", "18-24", ..., "56+"; 0 "unknown" */
 
 /* Top items (highest first) into out[0..max), returns the count.

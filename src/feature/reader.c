@@ -374,8 +374,6 @@ void ns_freader_close(ns_freader *r)
     free(r);
 }
 
-long ns_freader_line(const ns_freader *r) { return r->lineno; }
-
 int ns_freader_next(ns_freader *r, ns_fdata *d, const char **raw, size_t *raw_len)
 {
     for (;;) {

@@ -92,8 +92,6 @@ uint32_t ns_window_capacity(ns_window *w)
     return c * CHUNK;
 }
 
-double ns_window_span(const ns_window *w) { return w->span; }
-
 size_t ns_window_bytes(const ns_window *w)
 {
     return sizeof *w + DIR * sizeof(void *) +
@@ -233,8 +231,6 @@ void ns_rt_free(ns_rt *rt)
     for (int i = 0; i < W__COUNT; i++) ns_window_free(rt->w[i]);
     free(rt);
 }
-
-void ns_rt_set_prior(ns_rt *rt, double a) { rt->prior = a >= 0 ? a : 0; }
 
 static double bits_to_double(uint64_t u)
 {

@@ -161,20 +161,6 @@ uint64_t ns_attr_ids(const ns_attr *ac)
     return n;
 }
 
-int ns_attr_key(const ns_attr *a, size_t i, const char **field, size_t *field_len, const char **value,
-                uint64_t *cardinality)
-{
-    if (i >= a->nbm) return ns_err_set(NS_ERANGE, "attr: key %zu of %zu", i, a->nbm);
-    size_t len;
-    const char *k = ns_strmap_key(a->keys, (int64_t)i, &len);
-    const char *sep = memchr(k, KEY_SEP, len);
-    *field = k;
-    *field_len = (size_t)(sep - k);
-    *value = sep + 1;
-    if (cardinality) *cardinality = roaring_bitmap_get_cardinality(a->bm[i]);
-    return NS_OK;
-}
-
 /* ===================================================================== */
 /* Query parser: recursive descent producing bitmaps                      */
 /* ===================================================================== */

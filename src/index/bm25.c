@@ -136,13 +136,6 @@ void ns_bm25_free(ns_bm25 *ix)
 
 const ns_bm25_params *ns_bm25_get_params(const ns_bm25 *ix) { return &ix->p; }
 
-int ns_bm25_field(const ns_bm25 *ix, const char *name)
-{
-    for (int i = 0; i < ix->p.nfields; i++)
-        if (!strcmp(ix->p.field_names[i], name)) return i;
-    return -1;
-}
-
 /* ===================================================================== */
 /* Building                                                               */
 /* ===================================================================== */
@@ -346,16 +339,6 @@ int ns_bm25_delete(ns_bm25 *ix, uint32_t id)
     }
     pthread_rwlock_unlock(&ix->rw);
     return rc;
-}
-
-int ns_bm25_contains(const ns_bm25 *ixc, uint32_t id)
-{
-    ns_bm25 *ix = (ns_bm25 *)ixc;
-    pthread_rwlock_rdlock(&ix->rw);
-    uint64_t d;
-    int r = ns_u64map_get(&ix->map, id, &d) && d != NS__BM25_GONE;
-    pthread_rwlock_unlock(&ix->rw);
-    return r;
 }
 
 /* ===================================================================== */

@@ -154,8 +154,6 @@ float *ns_llm_grad(ns_llm *m, const char *name, size_t *numel)
 }
 
 float *ns_llm_params_flat(ns_llm *m) { return m->params; }
-float *ns_llm_grads_flat(ns_llm *m) { return m->grads; }
-
 int ns__llm_alloc_grads(ns_llm *m)
 {
     if (m->grads) return NS_OK;

@@ -84,11 +84,6 @@ const char *ns_http_query(const ns_http_req *r, const char *key)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
-const char *ns_http_header(const ns_http_req *r, const char *key)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
-}
-
 const char *ns_http_param(const ns_http_req *r, const char *name)
 {
     for (int i = 0; i < r->nparams; i++)

@@ -85,7 +85,7 @@ struct ns_state {
     ns_window *type_1h, *type_1d;
     uint64_t type_total[NS_EV__COUNT];
     ns_u64map *seg[NSEG];
-    ns_attr *uattr, *iattr; /* user bitmaps by age bucket, gender, occupation; item bitmaps by category */
+    ns_attr *uattr; /* user bitmaps by age bucket, gender, occupation */
     uint32_t *active; /* items with an impression or click in the last day (and some older, until compacted) */
     uint32_t nactive, capactive;
     pthread_mutex_t cache_mu;
@@ -121,7 +121,7 @@ ns_state *ns_state_new(const ns_state_opts *opts)
     s->type_1h = ns_window_new(3600, 12, NS_EV__COUNT);
     s->type_1d = ns_window_new(86400, 24, NS_EV__COUNT);
     s->c_seg = ns_calloc(NSEG, sizeof(cache_t));
-    if (ns_attr_create(&s->uattr) < 0 || ns_attr_create(&s->iattr) < 0) {
+    if (ns_attr_create(&s->uattr) < 0) {
         ns_state_free(s);
         return NULL;
     }
@@ -170,7 +170,6 @@ void ns_state_free(ns_state *s)
     ns_strmap_free(s->occs);
     ns_rt_free(s->rt);
     ns_attr_free(s->uattr);
-    ns_attr_free(s->iattr);
     ns_window_free(s->type_1h);
     ns_window_free(s->type_1d);
     pthread_rwlock_destroy(&s->lock);
@@ -291,8 +290,6 @@ static int index_user_attrs(ns_state *s, uint32_t idx, const user_t *u)
 const char *ns_state_age_name(int bucket) { return bucket >= 0 && bucket < 8 ? age_names[bucket] : "unknown"; }
 
 const ns_attr *ns_state_user_attrs(ns_state *s) { return s->uattr; }
-const ns_attr *ns_state_item_attrs(ns_state *s) { return s->iattr; }
-
 int ns_state_put_user(ns_state *s, const ns_user_rec *r, uint32_t *out)
 {
     if (!r->id || !*r->id) return ns_err_set_at(NS_EINVAL, NULL, 0, "id", NULL, "user id is missing");
@@ -344,7 +341,6 @@ int ns_state_put_item(ns_state *s, const ns_item_rec *r, uint32_t *out)
     set_str(&it->title, r->title);
     set_str(&it->creator, r->creator);
     it->created = r->created;
-    if ((rc = ns_attr_remove(s->iattr, (uint32_t)id)) < 0) goto out;
     it->ncats = 0;
     for (const char *p = r->categories; p && *p && it->ncats < NS_MAX_ITEM_CATS;) {
         const char *e = strchr(p, '|');
@@ -353,11 +349,7 @@ int ns_state_put_item(ns_state *s, const ns_item_rec *r, uint32_t *out)
         while (n && p[n - 1] == ' ') n--;
         if (n) {
             int64_t c = ns_strmap_intern(s->cats, p, n);
-            if (c >= 0) {
-                it->cats[it->ncats++] = (uint32_t)c;
-                if ((rc = ns_attr_set(s->iattr, (uint32_t)id, "category", ns_strmap_key(s->cats, c, NULL))) < 0)
-                    goto out;
-            }
+            if (c >= 0) it->cats[it->ncats++] = (uint32_t)c;
         }
         if (!e) break;
         p = e + 1;
@@ -392,14 +384,6 @@ int ns_state_find_item(ns_state *s, const char *ext, uint32_t *idx)
 int ns_state_find_user_locked(ns_state *s, const char *ext, uint32_t *idx)
 {
     int64_t id = ns_strmap_find(s->uids, ext, strlen(ext));
-    if (id < 0) return 0;
-    *idx = (uint32_t)id;
-    return 1;
-}
-
-int ns_state_find_item_locked(ns_state *s, const char *ext, uint32_t *idx)
-{
-    int64_t id = ns_strmap_find(s->iids, ext, strlen(ext));
     if (id < 0) return 0;
     *idx = (uint32_t)id;
     return 1;

@@ -182,8 +182,8 @@ TEST(config_errors_name_the_setting)
     ns_state_free(s);
 }
 
-/* Phase 2 plugs engines in as channel types: a registered type is usable
- * from the config like a built-in one. */
+/* Engines plug in as channel types: a registered type is usable from the
+ * config like a built-in one. */
 static int fixed_create(const json_t *params, const char *path, ns_state *st, void **self)
 {
     (void)params; (void)path; (void)st;
@@ -223,6 +223,54 @@ TEST(registered_channel_type_and_provenance)
     ASSERT_EQ_INT(r.items[0].channels, 3);
     ASSERT_EQ_INT(r.items[1].item, 9);
     ASSERT_EQ_INT(r.items[1].channels, 1);
+    ns_arena_release(&a);
+    ns_pipeline_free(p);
+    ns_state_free(s);
+}
+
+/* Scorers plug in the same way: a registered scorer type ranks the
+ * candidates (here by item index, largest first, whatever the recall). */
+static int byitem_create(const json_t *params, const char *path, ns_state *st, const char *const *names,
+                         int nchannels, void **self)
+{
+    (void)params; (void)path; (void)st; (void)names; (void)nchannels;
+    *self = NULL;
+    return 0;
+}
+static int byitem_score(void *self, const ns_scorer_input *in, float *scores)
+{
+    (void)self;
+    for (int i = 0; i < in->n; i++) scores[i] = (float)in->cands[i].item;
+    return 0;
+}
+static const ns_scorer_type byitem_type = {"byitem-test", byitem_create, byitem_score, NULL};
+
+TEST(registered_scorer_type_ranks)
+{
+    ASSERT_OK(ns_scorer_register(&byitem_type));
+    ASSERT_ERR(ns_scorer_register(&byitem_type), NS_EEXISTS);
+    ASSERT(ns_scorer_find("byitem-test") == &byitem_type);
+    ASSERT(ns_scorer_find("no-such-scorer") == NULL);
+    ns_state *s = make_state();
+    ev(s, "u2", "i3", NS_EV_CLICK, T0);
+    ev(s, "u3", "i3", NS_EV_CLICK, T0);
+    ev(s, "u2", "i5", NS_EV_CLICK, T0);
+    ns_pipeline *p;
+    ASSERT_OK(ns_pipeline_new(&p,
+                              "{\"recall\": [{\"name\": \"pop\", \"type\": \"popular\", \"quota\": 4}],"
+                              " \"rank\": {\"type\": \"byitem-test\"}, \"diversity\": {\"max_per_category\": 0}}",
+                              "inline", s));
+    ASSERT_STREQ(ns_pipeline_scorer_name(p), "byitem-test");
+    ns_context ctx;
+    ASSERT_OK(ns_context_make(&ctx, T0, 0, NULL, NULL));
+    ns_arena a;
+    ns_arena_init(&a, 0);
+    ns_rec_result r;
+    ns_rec_request req = {"u0", 10, &ctx};
+    ASSERT_OK(ns_pipeline_recommend(p, &req, &r, &a));
+    ASSERT_EQ_INT(r.n, 2); /* popular proposes i3 (2 clicks), then i5; the scorer puts i5 first */
+    ASSERT_EQ_INT(r.items[0].item, 5);
+    ASSERT_EQ_INT(r.items[1].item, 3);
     ns_arena_release(&a);
     ns_pipeline_free(p);
     ns_state_free(s);
