@@ -14,8 +14,9 @@
  * Example
  *   ns_arena a; ns_arena_init(&a, 0);
  *   char *s = ns_arena_strdup(&a, "hello");
- *   if (ns_file_read_all("x.txt", &buf, &len) < 0)
- *       ns_log_error("%s", ns_err_msg());
+ *   char *buf; size_t len;
+ *   if (ns_file_read_all("x.txt", &buf, &len, 0) < 0)
+ *       ns_log_error("%s", ns_err_msg());  // "x.txt: cannot open: No such file or directory (NS_ENOTFOUND)"
  *   ns_arena_release(&a);
  */
 #ifndef NORTHSTAR_BASE_H
@@ -58,7 +59,9 @@ enum {
 #define NS__ERR_ENUM(name, code, msg) NS_E##name = code,
     NS_ERRNO_MAP(NS__ERR_ENUM)
 #undef NS__ERR_ENUM
-    NS_E__COUNT = 17 /* number of codes including NS_OK */
+#define NS__ERR_ONE(name, code, msg) +1
+    NS_E__COUNT = 1 NS_ERRNO_MAP(NS__ERR_ONE) /* number of codes including NS_OK */
+#undef NS__ERR_ONE
 };
 
 /* Message for a code ("unknown error" for codes not in the map). */

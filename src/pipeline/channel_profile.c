@@ -12,7 +12,7 @@
  *    "params": {"fields": ["age", "gender", "occupation"], "min_users": 20}}
  *
  * Because segments are bitmaps, any combination of fields is a segment
- * (the phase-1 "segment" channel counted only the one fixed key). Lists are
+ * (the "segment" channel of channels.c counts one fixed key). Lists are
  * cached per segment and rebuilt at most once a second while events
  * arrive: a rebuild walks the segment's users' positive items. A segment's
  * first list is built under the channel's mutex; later rebuilds run outside

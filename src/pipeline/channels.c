@@ -1,6 +1,6 @@
 /*
  * channels.c — the recall channels that need nothing but the service's own
- * state (phase 1 of issue 7):
+ * state (state.h), no trained model:
  *   trending  most clicked items in the last hour (or day): what is hot now
  *   segment   most liked items among users of the same age bucket x gender
  *             x occupation: a profile channel that works from a user's

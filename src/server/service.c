@@ -207,37 +207,18 @@ static int store_fail(ns_http_resp *resp, const char *what)
     return -1;
 }
 
-static void h_post_users(void *app, ns_http_req *req, ns_http_resp *resp)
+static int parse_user(vctx *v, json_t *o, ns_arena *a, double now, void *rec)
 {
-    ns_service *s = app;
-    json_t *list = body_list(req, resp, "users", s->o.max_batch);
-    if (!list) return;
-    size_t n = json_array_size(list), i;
-    ns_user_rec *u = ns_arena_calloc(req->arena, n, sizeof *u);
-    vctx v = {resp, "", "users", 0};
     static const char *const known[] = {"id", "age", "gender", "occupation", "zip", "attrs", "created", NULL};
-    json_t *o;
-    double now = ns_wall_time();
-    json_array_foreach(list, i, o)
-    {
-        v.index = i;
-        double age = 0, created = 0;
-        if (!json_is_object(o)) { vfail(&v, "", "expected an object"); goto out; }
-        if (unknown_keys(&v, o, known) < 0 || get_id(&v, o, "id", req->arena, &u[i].id) < 0 ||
-            get_num(&v, o, "age", 0, 150, 0, &age) < 0 || get_str(&v, o, "gender", 32, &u[i].gender) < 0 ||
-            get_str(&v, o, "occupation", 64, &u[i].occupation) < 0 || get_str(&v, o, "zip", 32, &u[i].zip) < 0 ||
-            get_obj_text(&v, o, "attrs", req->arena, &u[i].attrs) < 0 ||
-            get_num(&v, o, "created", 0, 1e11, now, &created) < 0)
-            goto out;
-        u[i].age = (int)age;
-        u[i].created = created;
-    }
-    if (ns_store_put_users(s->store, u, n) < 0) { store_fail(resp, "POST /v1/users"); goto out; }
-    for (i = 0; i < n; i++) ns_state_put_user(s->state, &u[i], NULL);
-    atomic_fetch_add(&s->users_in, n);
-    ns_buf_printf(&resp->body, "{\"accepted\":%zu}\n", n);
-out:
-    json_decref(list);
+    ns_user_rec *u = rec;
+    double age = 0;
+    if (unknown_keys(v, o, known) < 0 || get_id(v, o, "id", a, &u->id) < 0 ||
+        get_num(v, o, "age", 0, 150, 0, &age) < 0 || get_str(v, o, "gender", 32, &u->gender) < 0 ||
+        get_str(v, o, "occupation", 64, &u->occupation) < 0 || get_str(v, o, "zip", 32, &u->zip) < 0 ||
+        get_obj_text(v, o, "attrs", a, &u->attrs) < 0 || get_num(v, o, "created", 0, 1e11, now, &u->created) < 0)
+        return -1;
+    u->age = (int)age;
+    return 0;
 }
 
 /* Categories: "a|b" or ["a", "b"] -> "a|b". */
@@ -266,35 +247,74 @@ static int get_categories(vctx *v, json_t *o, ns_arena *a, const char **out)
     return 0;
 }
 
-static void h_post_items(void *app, ns_http_req *req, ns_http_resp *resp)
+static int parse_item(vctx *v, json_t *o, ns_arena *a, double now, void *rec)
 {
-    ns_service *s = app;
-    json_t *list = body_list(req, resp, "items", s->o.max_batch);
+    static const char *const known[] = {"id", "title", "text", "categories", "attrs", "creator", "created", NULL};
+    ns_item_rec *it = rec;
+    if (unknown_keys(v, o, known) < 0 || get_id(v, o, "id", a, &it->id) < 0 ||
+        get_str(v, o, "title", 1024, &it->title) < 0 || get_str(v, o, "text", 65536, &it->text) < 0 ||
+        get_categories(v, o, a, &it->categories) < 0 || get_obj_text(v, o, "attrs", a, &it->attrs) < 0 ||
+        get_str(v, o, "creator", 128, &it->creator) < 0 || get_num(v, o, "created", 0, 1e11, now, &it->created) < 0)
+        return -1;
+    return 0;
+}
+
+static int store_users(ns_store *st, const void *recs, size_t n) { return ns_store_put_users(st, recs, n); }
+static int store_items(ns_store *st, const void *recs, size_t n) { return ns_store_put_items(st, recs, n); }
+static int apply_user(ns_state *st, const void *rec) { return ns_state_put_user(st, rec, NULL); }
+static int apply_item(ns_state *st, const void *rec) { return ns_state_put_item(st, rec, NULL); }
+
+/* A catalogue write: POST /v1/users and POST /v1/items differ only in
+ * their records, so one handler runs both from a table row. */
+typedef struct {
+    const char *key, *route; /* "users", "POST /v1/users" */
+    size_t size;             /* of one record */
+    int (*parse)(vctx *v, json_t *o, ns_arena *a, double now, void *rec);
+    int (*store)(ns_store *st, const void *recs, size_t n);
+    int (*apply)(ns_state *st, const void *rec);
+} catalogue_kind;
+
+static const catalogue_kind users_kind = {"users", "POST /v1/users", sizeof(ns_user_rec), parse_user, store_users,
+                                          apply_user};
+static const catalogue_kind items_kind = {"items", "POST /v1/items", sizeof(ns_item_rec), parse_item, store_items,
+                                          apply_item};
+
+/* Validate every record first, then write them all to the store in one
+ * transaction (durable before the 200), then apply them to the state. */
+static void post_catalogue(ns_service *s, const catalogue_kind *k, ns_http_req *req, ns_http_resp *resp,
+                           _Atomic uint64_t *counter)
+{
+    json_t *list = body_list(req, resp, k->key, s->o.max_batch);
     if (!list) return;
     size_t n = json_array_size(list), i;
-    ns_item_rec *it = ns_arena_calloc(req->arena, n, sizeof *it);
-    vctx v = {resp, "", "items", 0};
-    static const char *const known[] = {"id", "title", "text", "categories", "attrs", "creator", "created", NULL};
+    char *recs = ns_arena_calloc(req->arena, n, k->size);
+    vctx v = {resp, "", k->key, 0};
     json_t *o;
     double now = ns_wall_time();
     json_array_foreach(list, i, o)
     {
         v.index = i;
         if (!json_is_object(o)) { vfail(&v, "", "expected an object"); goto out; }
-        if (unknown_keys(&v, o, known) < 0 || get_id(&v, o, "id", req->arena, &it[i].id) < 0 ||
-            get_str(&v, o, "title", 1024, &it[i].title) < 0 || get_str(&v, o, "text", 65536, &it[i].text) < 0 ||
-            get_categories(&v, o, req->arena, &it[i].categories) < 0 ||
-            get_obj_text(&v, o, "attrs", req->arena, &it[i].attrs) < 0 ||
-            get_str(&v, o, "creator", 128, &it[i].creator) < 0 ||
-            get_num(&v, o, "created", 0, 1e11, now, &it[i].created) < 0)
-            goto out;
+        if (k->parse(&v, o, req->arena, now, recs + i * k->size) < 0) goto out;
     }
-    if (ns_store_put_items(s->store, it, n) < 0) { store_fail(resp, "POST /v1/items"); goto out; }
-    for (i = 0; i < n; i++) ns_state_put_item(s->state, &it[i], NULL);
-    atomic_fetch_add(&s->items_in, n);
+    if (k->store(s->store, recs, n) < 0) { store_fail(resp, k->route); goto out; }
+    for (i = 0; i < n; i++) k->apply(s->state, recs + i * k->size);
+    atomic_fetch_add(counter, n);
     ns_buf_printf(&resp->body, "{\"accepted\":%zu}\n", n);
 out:
     json_decref(list);
+}
+
+static void h_post_users(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    ns_service *s = app;
+    post_catalogue(s, &users_kind, req, resp, &s->users_in);
+}
+
+static void h_post_items(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    ns_service *s = app;
+    post_catalogue(s, &items_kind, req, resp, &s->items_in);
 }
 
 static void h_post_events(void *app, ns_http_req *req, ns_http_resp *resp)

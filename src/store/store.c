@@ -266,27 +266,53 @@ static int finish(ns_store *st, int rc)
 
 /* ---- writes ----------------------------------------------------------------------- */
 
-int ns_store_put_users(ns_store *st, const ns_user_rec *u, size_t n)
+static void bind_user(sqlite3_stmt *s, const void *row)
+{
+    const ns_user_rec *u = row;
+    bind_text(s, 1, u->id);
+    sqlite3_bind_int(s, 2, u->age);
+    bind_text(s, 3, u->gender);
+    bind_text(s, 4, u->occupation);
+    bind_text(s, 5, u->zip);
+    bind_text(s, 6, u->attrs);
+    sqlite3_bind_double(s, 7, u->created);
+}
+
+static void bind_item(sqlite3_stmt *s, const void *row)
+{
+    const ns_item_rec *it = row;
+    bind_text(s, 1, it->id);
+    bind_text(s, 2, it->title);
+    bind_text(s, 3, it->text);
+    bind_text(s, 4, it->categories);
+    bind_text(s, 5, it->attrs);
+    bind_text(s, 6, it->creator);
+    sqlite3_bind_double(s, 7, it->created);
+}
+
+/* Insert or replace n catalogue rows of `stride` bytes, each a record whose
+ * first member is its external id, with statement q in one transaction;
+ * `kind` ("user", "item") names them in errors ("users[3].id"). */
+static int upsert_rows(ns_store *st, int q, const char *kind, const void *rows, size_t n, size_t stride,
+                       void (*bind)(sqlite3_stmt *, const void *))
 {
     pthread_mutex_lock(&st->mu);
     int rc = begin(st);
     if (rc < 0) goto out;
-    sqlite3_stmt *s = st->q[Q_USER_UPSERT];
+    sqlite3_stmt *s = st->q[q];
+    char what[32];
+    snprintf(what, sizeof what, "writing %s", kind);
     for (size_t i = 0; i < n && rc >= 0; i++) {
-        if (!u[i].id || !*u[i].id) {
+        const void *row = (const char *)rows + i * stride;
+        const char *id = *(const char *const *)row;
+        if (!id || !*id) {
             char f[48];
-            snprintf(f, sizeof f, "users[%zu].id", i);
-            rc = ns_err_set_at(NS_EINVAL, NULL, 0, f, NULL, "user id is missing");
+            snprintf(f, sizeof f, "%ss[%zu].id", kind, i);
+            rc = ns_err_set_at(NS_EINVAL, NULL, 0, f, NULL, "%s id is missing", kind);
             break;
         }
-        bind_text(s, 1, u[i].id);
-        sqlite3_bind_int(s, 2, u[i].age);
-        bind_text(s, 3, u[i].gender);
-        bind_text(s, 4, u[i].occupation);
-        bind_text(s, 5, u[i].zip);
-        bind_text(s, 6, u[i].attrs);
-        sqlite3_bind_double(s, 7, u[i].created);
-        rc = step_done(st, s, "writing user");
+        bind(s, row);
+        rc = step_done(st, s, what);
     }
     rc = finish(st, rc);
 out:
@@ -294,32 +320,14 @@ out:
     return rc;
 }
 
+int ns_store_put_users(ns_store *st, const ns_user_rec *u, size_t n)
+{
+    return upsert_rows(st, Q_USER_UPSERT, "user", u, n, sizeof *u, bind_user);
+}
+
 int ns_store_put_items(ns_store *st, const ns_item_rec *it, size_t n)
 {
-    pthread_mutex_lock(&st->mu);
-    int rc = begin(st);
-    if (rc < 0) goto out;
-    sqlite3_stmt *s = st->q[Q_ITEM_UPSERT];
-    for (size_t i = 0; i < n && rc >= 0; i++) {
-        if (!it[i].id || !*it[i].id) {
-            char f[48];
-            snprintf(f, sizeof f, "items[%zu].id", i);
-            rc = ns_err_set_at(NS_EINVAL, NULL, 0, f, NULL, "item id is missing");
-            break;
-        }
-        bind_text(s, 1, it[i].id);
-        bind_text(s, 2, it[i].title);
-        bind_text(s, 3, it[i].text);
-        bind_text(s, 4, it[i].categories);
-        bind_text(s, 5, it[i].attrs);
-        bind_text(s, 6, it[i].creator);
-        sqlite3_bind_double(s, 7, it[i].created);
-        rc = step_done(st, s, "writing item");
-    }
-    rc = finish(st, rc);
-out:
-    pthread_mutex_unlock(&st->mu);
-    return rc;
+    return upsert_rows(st, Q_ITEM_UPSERT, "item", it, n, sizeof *it, bind_item);
 }
 
 /* Row id for an external id via a one-column SELECT: 1 found, 0 not. */
