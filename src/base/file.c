@@ -15,24 +15,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Open a file for reading and stat it; errors name the file. */
+static int open_stat(const char *path, int *fd, struct stat *st)
+{
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) {
+        int e = errno;
+        return ns_err_set_at(e == ENOENT ? NS_ENOTFOUND : NS_EIO, path, 0, NULL, NULL, "cannot open: %s", strerror(e));
+    }
+    if (fstat(*fd, st) < 0) {
+        int e = errno;
+        close(*fd);
+        return ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "cannot stat: %s", strerror(e));
+    }
+    return 0;
+}
+
 int ns_file_read_all(const char *path, char **out, size_t *len, size_t max_bytes)
 {
     *out = NULL;
     if (len) *len = 0;
     if (max_bytes == 0) max_bytes = (size_t)4 << 30;
     if (max_bytes > SIZE_MAX / 2) max_bytes = SIZE_MAX / 2; /* room for the NUL and doubling */
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return ns_err_set_at(e == ENOENT ? NS_ENOTFOUND : NS_EIO, path, 0, NULL, NULL,
-                             "cannot open: %s", strerror(e));
-    }
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = errno;
-        close(fd);
-        return ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "cannot stat: %s", strerror(e));
-    }
+    int rc = open_stat(path, &fd, &st);
+    if (rc < 0) return rc;
     if (S_ISDIR(st.st_mode)) {
         close(fd);
         return ns_err_set_at(NS_EINVAL, path, 0, NULL, NULL, "is a directory, expected a file");
@@ -49,7 +57,6 @@ int ns_file_read_all(const char *path, char **out, size_t *len, size_t max_bytes
     if (cap > max_bytes + 1) cap = max_bytes + 1;
     char *buf = ns_malloc(cap);
     if (!buf) { close(fd); return NS_ENOMEM; }
-    int rc = NS_OK;
     for (;;) {
         if (n + 1 == cap) { /* full: probe for one more byte before growing */
             char c;
@@ -154,18 +161,10 @@ int ns_file_map(const char *path, const void **out, size_t *len)
 {
     *out = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return ns_err_set_at(e == ENOENT ? NS_ENOTFOUND : NS_EIO, path, 0, NULL, NULL,
-                             "cannot open: %s", strerror(e));
-    }
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = errno;
-        close(fd);
-        return ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "cannot stat: %s", strerror(e));
-    }
+    int rc = open_stat(path, &fd, &st);
+    if (rc < 0) return rc;
     if (!S_ISREG(st.st_mode)) {
         close(fd);
         return ns_err_set_at(NS_EINVAL, path, 0, NULL, NULL, "%s, expected a regular file",

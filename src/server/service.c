@@ -570,6 +570,18 @@ static void h_health(void *app, ns_http_req *req, ns_http_resp *resp)
                   (unsigned long long)ns_state_events(s->state), ns_now() - s->started, NS_VERSION);
 }
 
+/* One Prometheus counter family over the pipeline's channels: the
+ * candidates each produced (served = 0) or the served items it proposed. */
+static void channel_counter(ns_buf *b, ns_pipeline *p, const char *name, const char *help, int served)
+{
+    ns_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (int c = 0; c < ns_pipeline_channels(p); c++) {
+        uint64_t n[2];
+        ns_pipeline_channel_counts(p, c, &n[0], &n[1]);
+        ns_buf_printf(b, "%s{channel=\"%s\"} %llu\n", name, ns_pipeline_channel_name(p, c), (unsigned long long)n[served]);
+    }
+}
+
 static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
 {
     (void)req;
@@ -579,22 +591,8 @@ static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
     ns_http_metrics(s->http, b);
     pipe_ref *pr = pipe_acquire(s);
     ns_pipeline *p = pr->p;
-    ns_buf_puts(b, "# HELP northstar_recall_candidates_total Candidates produced by each recall channel.\n"
-                   "# TYPE northstar_recall_candidates_total counter\n");
-    for (int c = 0; c < ns_pipeline_channels(p); c++) {
-        uint64_t prod, served;
-        ns_pipeline_channel_counts(p, c, &prod, &served);
-        ns_buf_printf(b, "northstar_recall_candidates_total{channel=\"%s\"} %llu\n", ns_pipeline_channel_name(p, c),
-                      (unsigned long long)prod);
-    }
-    ns_buf_puts(b, "# HELP northstar_recall_served_total Recommended items each channel proposed.\n"
-                   "# TYPE northstar_recall_served_total counter\n");
-    for (int c = 0; c < ns_pipeline_channels(p); c++) {
-        uint64_t prod, served;
-        ns_pipeline_channel_counts(p, c, &prod, &served);
-        ns_buf_printf(b, "northstar_recall_served_total{channel=\"%s\"} %llu\n", ns_pipeline_channel_name(p, c),
-                      (unsigned long long)served);
-    }
+    channel_counter(b, p, "northstar_recall_candidates_total", "Candidates produced by each recall channel.", 0);
+    channel_counter(b, p, "northstar_recall_served_total", "Recommended items each channel proposed.", 1);
     double now = ns_state_now(s->state);
     if (now <= 0) now = ns_wall_time();
     uint64_t num, den;

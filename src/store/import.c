@@ -284,18 +284,30 @@ static int csv_record(char **p, char *end, char **fields, int max, long *lines)
 
 enum { MAX_COLS = 64 };
 
+/* What both file importers do first: check the kind, read the whole file
+ * into *buf and open a batch writer labelled `label`. */
+static int import_begin(ns_store *st, const char *path, const char *kind, ns_import_stats *stats, const char *label,
+                        char **buf, size_t *len, batch **b)
+{
+    kind_t k = K_EVENTS;
+    int rc = parse_kind(kind, &k);
+    if (rc < 0 || (rc = ns_file_read_all(path, buf, len, 0)) < 0) return rc;
+    if (!(*b = batch_new(st, k, stats, label))) {
+        free(*buf);
+        return NS_ENOMEM;
+    }
+    return 0;
+}
+
 int ns_import_csv(ns_store *st, const char *path, const char *kind, int strict, ns_import_stats *stats)
 {
     ns_import_stats dummy = {0};
     if (!stats) stats = &dummy;
-    kind_t k = K_EVENTS;
-    int rc = parse_kind(kind, &k);
-    if (rc < 0) return rc;
     char *buf;
     size_t len;
-    if ((rc = ns_file_read_all(path, &buf, &len, 0)) < 0) return rc;
-    batch *b = batch_new(st, k, stats, "import csv");
-    if (!b) { free(buf); return NS_ENOMEM; }
+    batch *b;
+    int rc = import_begin(st, path, kind, stats, "import csv", &buf, &len, &b);
+    if (rc < 0) return rc;
     char *p = buf, *end = buf + len, *hdr[MAX_COLS], *val[MAX_COLS];
     long line = 1, nl;
     int nh = csv_record(&p, end, hdr, MAX_COLS, &nl);
@@ -329,14 +341,11 @@ int ns_import_jsonl(ns_store *st, const char *path, const char *kind, int strict
 {
     ns_import_stats dummy = {0};
     if (!stats) stats = &dummy;
-    kind_t k = K_EVENTS;
-    int rc = parse_kind(kind, &k);
-    if (rc < 0) return rc;
     char *buf;
     size_t len;
-    if ((rc = ns_file_read_all(path, &buf, &len, 0)) < 0) return rc;
-    batch *b = batch_new(st, k, stats, "import jsonl");
-    if (!b) { free(buf); return NS_ENOMEM; }
+    batch *b;
+    int rc = import_begin(st, path, kind, stats, "import jsonl", &buf, &len, &b);
+    if (rc < 0) return rc;
     ns_lines it;
     ns_lines_init(&it, buf, len);
     const char *ln;
