@@ -1,6 +1,6 @@
 /*
  * channel_i2i.c — the "i2i" recall channel: item-to-item collaborative
- * filtering from a model trained offline (offline.h: EASE or cosine
+ * filtering from a model trained offline (i2i.h: EASE or cosine
  * item-kNN, `northstar train`). A user's score for item j is
  *     s(j) = sum over the items i of the user's history of w(i, j)
  * (EASE's x_u B), over the whole positive history by default or over the
