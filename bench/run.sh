@@ -14,6 +14,16 @@ build=${1:-build}
 build=$(cd "$build" && pwd)
 : "${NORTHSTAR_DATA:=$(cd "$here/../.." && pwd)/shared/data}"
 export NORTHSTAR_DATA
+# OpenBLAS picks its kernels from the CPU when it loads, and Debian 12's does
+# not know every CPU (it falls back to Prescott, SSE3): the command then
+# re-runs itself with OPENBLAS_CORETYPE (src/tensor/blas.c). Every process of
+# the run, the benchmark programs and the peers (PyTorch, numpy and FAISS use
+# the same OpenBLAS) gets the same kernels, so no side runs handicapped.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  core=$("$build/northstar" version | awk '/OpenBLAS/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^MAX_THREADS=/) print $i }')
+  if [ -n "$core" ]; then OPENBLAS_CORETYPE=$core; export OPENBLAS_CORETYPE; fi
+fi
+echo "bench: OpenBLAS kernels ${OPENBLAS_CORETYPE:-as detected}"
 if [ $# -eq 0 ]; then
   set -- $(cd "$here" && ls run_*.sh 2>/dev/null | sed 's/^run_//; s/\.sh$//')
 fi
