@@ -370,8 +370,33 @@ int ns_buf_reserve(ns_buf *b, size_t extra);
 int ns_buf_append(ns_buf *b, const void *p, size_t n);
 int ns_buf_puts(ns_buf *b, const char *s);
 int ns_buf_printf(ns_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Append s as a JSON string literal (quotes and escapes). */
+/* Append s[0..n) as a JSON string literal: quotes, backslashes and control
+ * characters escaped, and every byte that is not part of valid UTF-8
+ * written as \ufffd, so the output always parses. */
 int ns_buf_json_str(ns_buf *b, const char *s, size_t n);
+
+/* ===================================================================== */
+/* UTF-8                                                                  */
+/* ===================================================================== */
+/*
+ * Valid UTF-8 is RFC 3629's: no overlong forms, no surrogates (U+D800 to
+ * U+DFFF), nothing past U+10FFFF. Every input from outside (HTTP bodies and
+ * paths, imported files, command-line text) is checked with these before
+ * it is stored or echoed.
+ */
+/* Length (1..4) of the valid UTF-8 sequence at s[0..n), or 0 if there is none. */
+size_t ns_utf8_seq(const char *s, size_t n);
+/* 1 if s[0..n) is valid UTF-8, else 0. */
+int ns_utf8_valid(const char *s, size_t n);
+/* Copy s[0..n) into out (capacity >= 3 * n + 1), replacing each byte that
+ * starts no valid sequence with U+FFFD; NUL-terminated; returns the length. */
+size_t ns_utf8_sanitize(const char *s, size_t n, char *out);
+/* ISO-8859-1 to UTF-8: out needs 2 * n + 1 bytes; returns the length. */
+size_t ns_utf8_from_latin1(const char *s, size_t n, char *out);
+/* NS_EFORMAT naming `name` (a file) when buf[0..len) is not text: a NUL
+ * byte, or in the first MiB more than 1 in 20 control bytes or 1 in 5
+ * bytes that are not valid UTF-8. */
+int ns_utf8_check_text(const char *buf, size_t len, const char *name);
 
 /* Line iterator over a buffer: strips "\n" and "\r\n"; the last line may
  * lack a newline; lineno is 1-based. */

@@ -153,8 +153,6 @@ int ns_import_movielens(ns_store *st, const char *dir, int prefix_ids, ns_import
 int ns_import_csv(ns_store *st, const char *path, const char *kind, int strict, ns_import_stats *stats);
 int ns_import_jsonl(ns_store *st, const char *path, const char *kind, int strict, ns_import_stats *stats);
 
-/* ISO-8859-1 to UTF-8: out needs 2 * n + 1 bytes; returns the length. */
-size_t ns_latin1_to_utf8(const char *s, size_t n, char *out);
 
 #ifdef __cplusplus
 }

@@ -57,16 +57,6 @@ typedef int (*ns_token_fn)(const char *tok, size_t len, size_t offset, void *ctx
  * the callback returned a negative code). */
 long ns_tokenize(ns_tokenizer *tk, const char *text, size_t len, ns_token_fn fn, void *ctx);
 
-/* UTF-8 helpers. ns_utf8_valid: 1 if s[0..n) is valid UTF-8 (no overlong
- * forms, surrogates or code points past U+10FFFF). ns_utf8_sanitize copies
- * s into out (capacity >= 3 * n + 1), replacing each invalid byte with
- * U+FFFD; returns the output length. */
-int ns_utf8_valid(const char *s, size_t n);
-size_t ns_utf8_sanitize(const char *s, size_t n, char *out);
-/* NS_EFORMAT naming `name` (a file) when buf[0..len) is not text: a NUL
- * byte, or in the first MiB more than 1 in 20 control bytes or 1 in 5
- * bytes that are not valid UTF-8. */
-int ns_utf8_check_text(const char *buf, size_t len, const char *name);
 
 #ifdef __cplusplus
 }

@@ -275,7 +275,12 @@ int ns_buf_json_str(ns_buf *b, const char *s, size_t n)
         else if (c == '\r') { *o++ = '\\'; *o++ = 'r'; }
         else if (c == '\t') { *o++ = '\\'; *o++ = 't'; }
         else if (c < 0x20) { memcpy(o, "\\u00", 4); o += 4; *o++ = hex[c >> 4]; *o++ = hex[c & 15]; }
-        else *o++ = (char)c;
+        else if (c < 0x80) *o++ = (char)c;
+        else {
+            size_t k = ns_utf8_seq(s + i, n - i);
+            if (!k) { memcpy(o, "\\ufffd", 6); o += 6; }
+            else { memcpy(o, s + i, k); o += k; i += k - 1; }
+        }
     }
     *o++ = '"';
     b->len = (size_t)(o - b->data);

@@ -18,21 +18,6 @@
 
 enum { BATCH = 5000 };
 
-size_t ns_latin1_to_utf8(const char *s, size_t n, char *out)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x80) out[k++] = (char)c;
-        else {
-            out[k++] = (char)(0xC0 | (c >> 6));
-            out[k++] = (char)(0x80 | (c & 0x3F));
-        }
-    }
-    out[k] = 0;
-    return k;
-}
-
 /* ---- batches ------------------------------------------------------------------ */
 
 typedef enum { K_USERS, K_ITEMS, K_EVENTS } kind_t;
@@ -442,7 +427,7 @@ int ns_import_movielens(ns_store *st, const char *dir, int prefix_ids, ns_import
     while (rc >= 0 && ns_lines_next(&it, &ln, &n)) {
         if (!n) continue;
         char *s = ns_arena_alloc(&b->arena, 2 * n + 1, 1), *f[5 + 32];
-        ns_latin1_to_utf8(ln, n, s);
+        ns_utf8_from_latin1(ln, n, s);
         int nf = ns_split(s, '|', f, 5 + 32);
         if (nf != 5 + ngenres) {
             rc = ns_err_set_at(NS_EFORMAT, path, it.lineno, NULL, NULL, "expected %d '|'-separated fields, got %d",

@@ -10,6 +10,8 @@
  */
 #include "harness.h"
 
+#include <jansson.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <omp.h>
@@ -1161,4 +1163,63 @@ TEST(barrier_keeps_the_team_in_lockstep)
     for (int i = 0; i < BAR_THREADS; i++) pthread_join(th[i], NULL);
     ASSERT_EQ_INT(atomic_load(&team.bad), 0);
     for (int i = 0; i < BAR_THREADS; i++) ASSERT_EQ_INT(atomic_load(&team.done[i]), BAR_ROUNDS);
+}
+
+/* UTF-8 against a real peer: utf8proc_iterate (RFC 3629 too) on every
+ * 1-, 2- and 3-byte string and 2 million random 4-byte strings must agree
+ * with ns_utf8_seq on whether a sequence starts there and how long it is. */
+#include <utf8proc.h>
+static size_t peer_seq(const unsigned char *p, size_t n)
+{
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t k = utf8proc_iterate(p, (utf8proc_ssize_t)n, &cp);
+    return k > 0 ? (size_t)k : 0;
+}
+
+TEST(utf8_agrees_with_utf8proc)
+{
+    unsigned char b[4];
+    long checked = 0;
+    for (unsigned x = 0; x < (1u << 24); x++) {
+        b[0] = (unsigned char)(x >> 16), b[1] = (unsigned char)(x >> 8), b[2] = (unsigned char)x;
+        for (size_t n = 1; n <= 3; n++) {
+            if (n < 3 && (x & ((1u << (8 * (3 - n))) - 1))) continue; /* shorter strings once */
+            size_t want = peer_seq(b, n), got = ns_utf8_seq((const char *)b, n);
+            if (want != got) FAIL("%02x %02x %02x (n %zu): ours %zu, utf8proc %zu", b[0], b[1], b[2], n, got, want);
+            checked++;
+        }
+    }
+    ns_rng r;
+    ns_rng_seed(&r, 11, 0);
+    for (int i = 0; i < 2000000; i++) {
+        uint32_t v = ns_rng_u32(&r);
+        b[0] = (unsigned char)(0xF0 | ((v >> 24) & 7)), b[1] = (unsigned char)(v >> 16), b[2] = (unsigned char)(v >> 8),
+        b[3] = (unsigned char)v;
+        size_t want = peer_seq(b, 4), got = ns_utf8_seq((const char *)b, 4);
+        if (want != got) FAIL("%02x %02x %02x %02x: ours %zu, utf8proc %zu", b[0], b[1], b[2], b[3], got, want);
+        checked++;
+    }
+    printf("  %ld strings agree\n", checked);
+}
+
+/* The JSON writer never emits bytes a parser refuses: invalid UTF-8 and
+ * NUL come out as escapes, valid multi-byte characters as they are. */
+TEST(json_str_always_parses)
+{
+    const char in[] = "ok \xC3\xA9 bad \xFF\xFE cut \xE4\xBA nul \0 end \xF0\x9F\x98\x80";
+    ns_buf b;
+    ns_buf_init(&b);
+    ASSERT_OK(ns_buf_puts(&b, "["));
+    ASSERT_OK(ns_buf_json_str(&b, in, sizeof in - 1));
+    ASSERT_OK(ns_buf_puts(&b, "]"));
+    json_error_t je;
+    json_t *j = json_loads(b.data, JSON_ALLOW_NUL, &je);
+    ASSERT_MSG(j, "not JSON: %s (%s)", je.text, b.data);
+    const char *got = json_string_value(json_array_get(j, 0));
+    size_t glen = json_string_length(json_array_get(j, 0));
+    const char want[] = "ok \xC3\xA9 bad \xEF\xBF\xBD\xEF\xBF\xBD cut \xEF\xBF\xBD\xEF\xBF\xBD nul \0 end \xF0\x9F\x98\x80";
+    ASSERT_EQ_INT(glen, sizeof want - 1);
+    ASSERT(!memcmp(got, want, glen));
+    json_decref(j);
+    ns_buf_release(&b);
 }

@@ -222,7 +222,7 @@ TEST(import_jsonl)
 TEST(latin1_to_utf8)
 {
     char out[32];
-    size_t n = ns_latin1_to_utf8("Mis\xe9rables \xa9", 13, out);
+    size_t n = ns_utf8_from_latin1("Mis\xe9rables \xa9", 13, out);
     ASSERT_EQ_INT(n, 15);
     ASSERT_STREQ(out, "Misérables ©");
 }
