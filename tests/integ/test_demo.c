@@ -2,21 +2,60 @@
  * store -> train -> serve -> live traffic -> summary), its work-directory
  * guard, the web dashboard and GET /v1/stats of the server; and `demo mlp`,
  * the tensor demo (trains, saves, reloads). */
-#include "harness.h"
-#include "northstar/server.h"
-#include "svc_harness.h"
+#include "integ_harness.h"
 
 #include <jansson.h>
 #include <sys/stat.h>
 
+/* The number after `key` in s (which must be there). */
+static double num_after(const char *s, const char *key)
+{
+    ASSERT_MSG(s, "no text to look for '%s' in", key);
+    const char *p = strstr(s, key);
+    ASSERT_MSG(p, "'%s' missing", key);
+    return atof(p + strlen(key));
+}
+
+/* `northstar demo ARGS` (no --seconds: until a signal) left running; returns
+ * once its live traffic has started, with the server's port. */
+static proc live_demo(const char *args)
+{
+    proc p = cli_spawn("demo --quiet --port 0 %s", args);
+    char line[1024];
+    int live_started = 0;
+    while (!live_started && fgets(line, sizeof line, p.out)) {
+        printf("%s", line);
+        const char *u = strstr(line, "serving on http://127.0.0.1:");
+        if (u) p.port = atoi(u + strlen("serving on http://127.0.0.1:"));
+        live_started = strstr(line, "[4/4] live traffic") != NULL;
+    }
+    ASSERT_MSG(live_started, "the demo never reached the live step");
+    ASSERT_MSG(p.port > 0, "the demo did not say where it serves");
+    return p;
+}
+
+/* SIGINT the demo, collect the rest of its output (the summary); it must
+ * exit 0. Returns the output (caller frees). */
+static char *interrupt_demo(proc *p)
+{
+    kill(p->pid, SIGINT);
+    ns_buf b;
+    ns_buf_init(&b);
+    char line[1024];
+    while (fgets(line, sizeof line, p->out)) {
+        printf("%s", line);
+        ns_buf_puts(&b, line);
+    }
+    int st = reap(p);
+    ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+    ns_buf_puts(&b, "");
+    return b.data;
+}
+
 TEST(demo_mlp_trains_and_reloads)
 {
-    char cmd[2048], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s demo mlp --quiet --steps 1500 --out %s", ns_test_northstar_bin(),
-             ns_test_tmpfile("demo.safetensors"));
-    int st = ns_test_run(cmd, &out);
-    printf("%s", out);
-    ASSERT_EQ_INT(st, 0);
+    char *out = NULL;
+    ASSERT_EQ_INT(cli_run(&out, "demo mlp --quiet --steps 1500 --out %s", ns_test_tmpfile("demo.safetensors")), 0);
     ASSERT(strstr(out, "reloaded model predicts identically"));
     const char *acc = strstr(out, ", test ");
     ASSERT(acc);
@@ -27,40 +66,26 @@ TEST(demo_mlp_trains_and_reloads)
 
 TEST(demo_usage_errors)
 {
-    char cmd[1024];
     char *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s demo mlp --steps abc", ns_test_northstar_bin());
-    ASSERT_EQ_INT(ns_test_run(cmd, &out), 2);
+    ASSERT_EQ_INT(cli_run(&out, "demo mlp --steps abc"), 2);
     ASSERT(strstr(out, "--steps"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s demo --users many", ns_test_northstar_bin());
-    ASSERT_EQ_INT(ns_test_run(cmd, &out), 2);
+    ASSERT_EQ_INT(cli_run(&out, "demo --users many"), 2);
     ASSERT(strstr(out, "--users"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s demo --help", ns_test_northstar_bin());
-    ASSERT_EQ_INT(ns_test_run(cmd, &out), 0);
+    ASSERT_EQ_INT(cli_run(&out, "demo --help"), 0);
     ASSERT(strstr(out, "--once") && strstr(out, "demo mlp"));
     free(out);
-}
-
-/* The number after `key` in s (which must be there). */
-static double num_after(const char *s, const char *key)
-{
-    const char *p = strstr(s, key);
-    ASSERT_MSG(p, "'%s' missing", key);
-    return atof(p + strlen(key));
 }
 
 TEST(demo_once_end_to_end)
 {
     const char *dir = ns_test_tmpfile("pg");
-    char cmd[2048], *out = NULL;
-    snprintf(cmd, sizeof cmd,
-             "%s demo --once --quiet --port 0 --dir %s --users 300 --items 1500 --days 3 --seconds 3 --rate 20 -j 2",
-             ns_test_northstar_bin(), dir);
-    int st = ns_test_run(cmd, &out);
-    printf("%s", out);
-    ASSERT_EQ_INT(st, 0);
+    char *out = NULL;
+    ASSERT_EQ_INT(cli_run(&out, "demo --once --quiet --port 0 --dir %s --users 300 --items 1500 --days 3 --seconds 3 "
+                                "--rate 20 -j 2",
+                          dir),
+                  0);
     const char *sum = strstr(out, "demo summary");
     ASSERT(sum);
     ASSERT(strstr(sum, "world       300 users, 1500 items"));
@@ -98,36 +123,18 @@ TEST(demo_refuses_a_foreign_dir)
     ASSERT(f);
     fputs("not the demo's\n", f);
     fclose(f);
-    char cmd[2048], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s demo --once --quiet --port 0 --dir %s --users 50 --items 100",
-             ns_test_northstar_bin(), dir);
-    ASSERT_EQ_INT(ns_test_run(cmd, &out), 1);
-    printf("%s", out);
+    char *out = NULL;
+    ASSERT_EQ_INT(cli_run(&out, "demo --once --quiet --port 0 --dir %s --users 50 --items 100", dir), 1);
     ASSERT(strstr(out, "refusing to wipe"));
     ASSERT(ns_file_exists(keep));
     free(out);
-}
-
-static json_t *get_json(ns_http_client *c, const char *path)
-{
-    const char *r;
-    size_t n;
-    ASSERT_EQ_INT(ns_http_client_request(c, "GET", path, NULL, NULL, 0, &r, &n), 200);
-    json_error_t je;
-    json_t *j = json_loadb(r, n, 0, &je);
-    ASSERT_MSG(j, "GET %s: not JSON (%s): %.200s", path, je.text, r);
-    return j;
 }
 
 TEST(dashboard_and_stats_served)
 {
     /* A small world into a store, then a plain server over it. */
     const char *db = ns_test_tmpfile("dash.db");
-    char cmd[2048], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s sim --quiet --db %s --users 100 --items 300 --days 1 --sync normal",
-             ns_test_northstar_bin(), db);
-    ASSERT_EQ_INT(ns_test_run(cmd, &out), 0);
-    free(out);
+    ASSERT_EQ_INT(cli_run(NULL, "sim --quiet --db %s --users 100 --items 300 --days 1 --sync normal", db), 0);
     server s = start(db, NULL);
     ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
     const char *r;
@@ -140,7 +147,7 @@ TEST(dashboard_and_stats_served)
     ASSERT_EQ_INT(ns_http_client_request(c, "GET", "/ui/nope.js", NULL, NULL, 0, &r, &n), 404);
     ASSERT(strstr(r, "\"error\""));
 
-    json_t *j = get_json(c, "/v1/stats");
+    json_t *j = get_json(c, "/v1/stats", 200);
     ASSERT_EQ_INT((int)json_integer_value(json_object_get(j, "users")), 100);
     ASSERT_EQ_INT((int)json_integer_value(json_object_get(j, "items")), 300);
     json_t *nsm = json_object_get(j, "north_star");
@@ -160,7 +167,7 @@ TEST(dashboard_and_stats_served)
                      "{\"user\":\"u1\",\"item\":\"i2\",\"type\":\"click\"}]";
     ASSERT_EQ_INT(ns_http_client_request(c, "POST", "/v1/events", "application/json", ev, strlen(ev), &r, &n), 200);
     usleep(2100 * 1000);
-    j = get_json(c, "/v1/stats");
+    j = get_json(c, "/v1/stats", 200);
     printf("  /v1/stats: recommendations %lld, events_ingested %lld, rps %g, p99 %g ms\n",
            (long long)json_integer_value(json_object_get(j, "recommendations")),
            (long long)json_integer_value(json_object_get(j, "events_ingested")),
@@ -193,40 +200,11 @@ TEST(dashboard_and_stats_served)
  * and the server cleanly (exit 0, a summary). */
 TEST(demo_stops_on_sigint)
 {
-    const char *dir = ns_test_tmpfile("pg-int");
-    int fd[2];
-    ASSERT_EQ_INT(pipe(fd), 0);
-    pid_t pid = fork();
-    ASSERT(pid >= 0);
-    if (pid == 0) {
-        dup2(fd[1], 1);
-        close(fd[0]);
-        close(fd[1]);
-        char cmd[2048];
-        snprintf(cmd, sizeof cmd, "exec %s demo --quiet --port 0 --dir %s --users 200 --items 600 --days 2 -j 2",
-                 ns_test_northstar_bin(), dir);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    close(fd[1]);
-    if (!nlive) atexit(kill_live);
-    live[nlive++] = pid;
-    FILE *out = fdopen(fd[0], "r");
-    char line[1024];
-    int live_started = 0;
-    while (!live_started && fgets(line, sizeof line, out)) live_started = strstr(line, "[4/4] live traffic") != NULL;
-    ASSERT_MSG(live_started, "the demo never reached the live step");
+    char args[1400];
+    snprintf(args, sizeof args, "--dir %s --users 200 --items 600 --days 2 -j 2", ns_test_tmpfile("pg-int"));
+    proc p = live_demo(args);
     usleep(1500 * 1000);
-    kill(pid, SIGINT);
-    int summary = 0;
-    while (fgets(line, sizeof line, out)) {
-        printf("%s", line);
-        if (strstr(line, "demo summary")) summary = 1;
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    forget(pid);
-    fclose(out);
-    ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
-    ASSERT(summary);
+    char *out = interrupt_demo(&p);
+    ASSERT(strstr(out, "demo summary"));
+    free(out);
 }

@@ -3,7 +3,7 @@
  * and items, oversize bodies, slow clients, admin token and reload,
  * graceful shutdown draining a request in flight, and kill -9 during
  * ingestion with every acknowledged event present after a restart. */
-#include "harness.h"
+#include "integ_harness.h"
 #include "northstar/server.h"
 #include "northstar/store.h"
 
@@ -11,12 +11,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "svc_harness.h"
 
 typedef struct { int status; char *body; } reply;
 
@@ -44,16 +39,6 @@ static void expect_error(ns_http_client *c, const char *method, const char *path
     if (field) ASSERT_STREQ(json_string_value(json_object_get(e, "field")), field);
     json_decref(j);
     free(r.body);
-}
-
-static json_t *get_json(ns_http_client *c, const char *path, int want_status)
-{
-    reply r = req(c, "GET", path, NULL);
-    ASSERT_MSG(r.status == want_status, "GET %s: %d %s", path, r.status, r.body);
-    json_t *j = json_loads(r.body, 0, NULL);
-    ASSERT_MSG(j, "not JSON: %s", r.body);
-    free(r.body);
-    return j;
 }
 
 static void post_ok(ns_http_client *c, const char *path, const char *body)
@@ -84,6 +69,16 @@ static void seed(ns_http_client *c)
             " {\"user\": \"bob\", \"item\": \"a1\", \"type\": \"click\"},"
             " {\"user\": \"bob\", \"item\": \"b1\", \"type\": \"like\"},"
             " {\"user\": \"bob\", \"item\": \"a2\", \"type\": \"rating\", \"value\": 5}]}");
+}
+
+/* A server on db with seed()'s world in it. */
+static server start_seeded(const char *db)
+{
+    server s = start(db, NULL);
+    ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
+    seed(c);
+    ns_http_client_free(c);
+    return s;
 }
 
 TEST(api_end_to_end)
@@ -285,30 +280,18 @@ TEST(admin_token_and_reload)
     ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
     seed(c);
     expect_error(c, "POST", "/admin/reload", NULL, 401, "Authorization");
-    const char *r;
-    size_t rl;
     /* The client sends no Authorization header: use a raw request. */
-    int fd = raw_connect(s.port);
-    const char *rq = "POST /admin/reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nContent-Length: 0\r\n\r\n";
-    send(fd, rq, strlen(rq), 0);
-    char buf[1024] = {0};
-    recv(fd, buf, sizeof buf - 1, 0);
-    ASSERT(strstr(buf, "401"));
-    close(fd);
+    char buf[1024];
+    ASSERT_EQ_INT(raw_request(s.port, "POST", "/admin/reload", "wrong", buf, sizeof buf), 401);
     /* Now change the config: two channels; reload with the right token. */
     f = fopen(cfg, "w");
     fputs("{\"recall\": [{\"name\": \"pop\", \"type\": \"popular\", \"quota\": 50},"
           " {\"name\": \"hot\", \"type\": \"trending\", \"quota\": 50}]}",
           f);
     fclose(f);
-    fd = raw_connect(s.port);
-    rq = "POST /admin/reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nContent-Length: 0\r\n\r\n";
-    send(fd, rq, strlen(rq), 0);
-    memset(buf, 0, sizeof buf);
-    recv(fd, buf, sizeof buf - 1, 0);
+    ASSERT_EQ_INT(raw_request(s.port, "POST", "/admin/reload", "s3cret", buf, sizeof buf), 200);
     printf("  reload: %s\n", strstr(buf, "{"));
-    ASSERT(strstr(buf, "200 OK") && strstr(buf, "\"channels\":2"));
-    close(fd);
+    ASSERT(strstr(buf, "\"channels\":2"));
     json_t *j = get_json(c, "/v1/recommend/alice", 200);
     ASSERT(json_object_get(json_object_get(j, "recall"), "hot"));
     json_decref(j);
@@ -316,18 +299,12 @@ TEST(admin_token_and_reload)
     f = fopen(cfg, "w");
     fputs("{\"recall\": [{\"type\": \"popular\", \"quota\": -1}]}", f);
     fclose(f);
-    fd = raw_connect(s.port);
-    send(fd, rq, strlen(rq), 0);
-    memset(buf, 0, sizeof buf);
-    recv(fd, buf, sizeof buf - 1, 0);
+    ASSERT_EQ_INT(raw_request(s.port, "POST", "/admin/reload", "s3cret", buf, sizeof buf), 422);
     printf("  bad reload: %s\n", strstr(buf, "{"));
-    ASSERT(strstr(buf, "422") && strstr(buf, "recall[0].quota"));
-    close(fd);
+    ASSERT(strstr(buf, "recall[0].quota"));
     j = get_json(c, "/v1/recommend/alice", 200);
     ASSERT(json_object_get(json_object_get(j, "recall"), "hot"));
     json_decref(j);
-    (void)r;
-    (void)rl;
     ns_http_client_free(c);
     stop(&s, SIGTERM);
 }
@@ -335,10 +312,7 @@ TEST(admin_token_and_reload)
 TEST(graceful_shutdown_drains_request_in_flight)
 {
     const char *db = ns_test_tmpfile("drain.db");
-    server s = start(db, NULL);
-    ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
-    seed(c);
-    ns_http_client_free(c);
+    server s = start_seeded(db);
     const char *body = "[{\"user\": \"late\", \"item\": \"b2\", \"type\": \"click\"}]";
     char head[256];
     snprintf(head, sizeof head, "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", strlen(body));
@@ -364,10 +338,7 @@ TEST(graceful_shutdown_drains_request_in_flight)
     printf("  in-flight request answered during shutdown: %.40s...\n", buf);
     ASSERT(strstr(buf, "200 OK") && strstr(buf, "\"accepted\":1"));
     close(fd);
-    int st;
-    waitpid(s.pid, &st, 0);
-    forget(s.pid);
-    fclose(s.out);
+    int st = reap(&s);
     ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     /* The event answered during the drain was kept. */
     ns_store *store;
@@ -383,10 +354,7 @@ TEST(graceful_shutdown_drains_request_in_flight)
 TEST(kill9_during_ingestion_keeps_acknowledged_events)
 {
     const char *db = ns_test_tmpfile("k9.db");
-    server s = start(db, NULL);
-    ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
-    seed(c);
-    ns_http_client_free(c);
+    server s = start_seeded(db);
     int fd[2];
     ASSERT_EQ_INT(pipe(fd), 0);
     pid_t kid = fork();
@@ -428,14 +396,12 @@ TEST(kill9_during_ingestion_keeps_acknowledged_events)
     close(fd[0]);
     int st;
     waitpid(kid, &st, 0);
-    waitpid(s.pid, &st, 0);
-    forget(s.pid);
-    fclose(s.out);
+    st = reap(&s);
     ASSERT(WIFSIGNALED(st));
     printf("  %d batches (%d events) acknowledged before kill -9\n", n, n * 25);
     /* Restart on the same file: state rebuilt, every acknowledged event there. */
     s = start(db, NULL);
-    c = ns_http_client_new("127.0.0.1", s.port, 10);
+    ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
     json_t *h = get_json(c, "/health", 200);
     long long events = json_integer_value(json_object_get(h, "events"));
     printf("  after restart: %lld events\n", events);
