@@ -347,10 +347,36 @@ TEST(graceful_shutdown_drains_request_in_flight)
     ns_store_close(store);
 }
 
-/* A child posts batches of 25 events as fast as it can, reporting each
- * acknowledged batch (first seq, batch number) through a pipe; the server
- * is killed with SIGKILL mid-stream; after a restart every acknowledged
- * event must be in the store with the values sent. */
+/* kill -9 during ingestion. A child posts batches of BATCH events as fast
+ * as it can and reports each acknowledged batch (its first seq, its number)
+ * through a pipe; once MIN_ACKED batches are acknowledged the server is
+ * killed with SIGKILL while the child keeps posting. After a restart on the
+ * same file every acknowledged event must be in the store with the values
+ * sent. So that the case cannot pass with nothing to check, it fails when
+ * fewer than MIN_ACKED batches were acknowledged before the kill and counts
+ * the events it compared against what was sent. */
+#define BATCH 25
+#define MIN_ACKED 60
+
+typedef struct {
+    long long first, batch; /* the batch's first seq and its number */
+    int seen, bad;          /* events compared from `first`; those that differ */
+} ack_check;
+
+/* Scan callback: the BATCH events from k->first carry user "k<batch % 13>",
+ * item b3 and the values batch * BATCH + i. */
+static int check_acked(int64_t seq, const ns_event_rec *e, void *ctx)
+{
+    ack_check *k = ctx;
+    long long i = seq - k->first;
+    if (i >= BATCH) return 1;
+    k->seen++;
+    char user[32];
+    snprintf(user, sizeof user, "k%lld", k->batch % 13);
+    if (e->value != (double)(k->batch * BATCH + i) || strcmp(e->user, user) || strcmp(e->item, "b3")) k->bad++;
+    return 0;
+}
+
 TEST(kill9_during_ingestion_keeps_acknowledged_events)
 {
     const char *db = ns_test_tmpfile("k9.db");
@@ -358,6 +384,7 @@ TEST(kill9_during_ingestion_keeps_acknowledged_events)
     int fd[2];
     ASSERT_EQ_INT(pipe(fd), 0);
     pid_t kid = fork();
+    ASSERT(kid >= 0);
     if (kid == 0) {
         close(fd[0]);
         ns_http_client *k = ns_http_client_new("127.0.0.1", s.port, 10);
@@ -366,9 +393,9 @@ TEST(kill9_during_ingestion_keeps_acknowledged_events)
         for (long batch = 0;; batch++) {
             b.len = 0;
             ns_buf_puts(&b, "[");
-            for (int i = 0; i < 25; i++)
+            for (int i = 0; i < BATCH; i++)
                 ns_buf_printf(&b, "%s{\"user\": \"k%ld\", \"item\": \"b3\", \"type\": \"click\", \"value\": %ld}",
-                              i ? "," : "", batch % 13, batch * 25 + i);
+                              i ? "," : "", batch % 13, batch * BATCH + i);
             ns_buf_puts(&b, "]");
             const char *r;
             size_t rl;
@@ -380,13 +407,15 @@ TEST(kill9_during_ingestion_keeps_acknowledged_events)
         }
     }
     close(fd[1]);
-    long long rec[2], acked[4096][2];
+    static long long acked[4096][2];
+    long long rec[2];
     int n = 0;
-    while (n < 60 && read(fd[0], rec, sizeof rec) == sizeof rec) {
+    while (n < MIN_ACKED && read(fd[0], rec, sizeof rec) == sizeof rec) {
         acked[n][0] = rec[0];
         acked[n][1] = rec[1];
         n++;
     }
+    int before_kill = n;
     kill(s.pid, SIGKILL);
     while (n < 4096 && read(fd[0], rec, sizeof rec) == sizeof rec) {
         acked[n][0] = rec[0];
@@ -394,46 +423,45 @@ TEST(kill9_during_ingestion_keeps_acknowledged_events)
         n++;
     }
     close(fd[0]);
-    int st;
-    waitpid(kid, &st, 0);
-    st = reap(&s);
-    ASSERT(WIFSIGNALED(st));
-    printf("  %d batches (%d events) acknowledged before kill -9\n", n, n * 25);
+    int kst = 0;
+    waitpid(kid, &kst, 0);
+    int st = reap(&s);
+    ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    printf("  %d batches (%d events) acknowledged before kill -9, %d in all\n", before_kill, before_kill * BATCH, n);
+    ASSERT_MSG(before_kill == MIN_ACKED, "only %d of %d batches acknowledged before the kill: nothing to check",
+               before_kill, MIN_ACKED);
+    ASSERT_MSG(WIFEXITED(kst) && WEXITSTATUS(kst) == 0, "the posting child ended with status %d", kst);
+    /* Each acknowledgement names where its batch went: in order, no overlap. */
+    for (int b = 0; b < n; b++) {
+        ASSERT_MSG(acked[b][1] == b, "acknowledgement %d is for batch %lld", b, acked[b][1]);
+        ASSERT_MSG(acked[b][0] > 0, "batch %d: the reply carried no first_seq", b);
+        ASSERT_MSG(!b || acked[b][0] >= acked[b - 1][0] + BATCH, "batch %d: first_seq %lld overlaps batch %d's %lld", b,
+                   acked[b][0], b - 1, acked[b - 1][0]);
+    }
     /* Restart on the same file: state rebuilt, every acknowledged event there. */
     s = start(db, NULL);
     ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
     json_t *h = get_json(c, "/health", 200);
     long long events = json_integer_value(json_object_get(h, "events"));
     printf("  after restart: %lld events\n", events);
-    ASSERT(events >= 6 + (long long)n * 25);
+    ASSERT(events >= 6 + (long long)n * BATCH);
     json_decref(h);
     ns_store *store;
     ns_store_opts ro = ns_store_defaults();
     ro.readonly = 1;
     ASSERT_OK(ns_store_open(&store, db, &ro));
+    long long verified = 0;
     for (int b = 0; b < n; b++) {
-        typedef struct { long long first, batch; int seen, bad; } chk;
-        chk k = {acked[b][0], acked[b][1], 0, 0};
-        int check(int64_t seq, const ns_event_rec *e, void *ctx);
-        ASSERT_OK(ns_store_scan_events(store, acked[b][0] - 1, check, &k));
-        ASSERT_MSG(k.seen == 25 && !k.bad, "batch %lld: %d of 25 events found, %d wrong", k.batch, k.seen, k.bad);
+        ack_check k = {acked[b][0], acked[b][1], 0, 0};
+        ASSERT_OK(ns_store_scan_events(store, acked[b][0] - 1, check_acked, &k));
+        ASSERT_MSG(k.seen == BATCH && !k.bad, "batch %lld: %d of %d events found, %d wrong", k.batch, k.seen, BATCH,
+                   k.bad);
+        verified += k.seen - k.bad;
     }
+    printf("  %lld acknowledged events found in the store with the values sent\n", verified);
+    ASSERT_EQ_INT(verified, (long long)n * BATCH);
+    ASSERT(verified >= MIN_ACKED * BATCH);
     ns_store_close(store);
     ns_http_client_free(c);
     stop(&s, SIGTERM);
-}
-
-/* Scan callback of the test above: the 25 events from `first` carry the
- * values batch * 25 + i. */
-int check(int64_t seq, const ns_event_rec *e, void *ctx);
-int check(int64_t seq, const ns_event_rec *e, void *ctx)
-{
-    struct { long long first, batch; int seen, bad; } *k = ctx;
-    long long i = seq - k->first;
-    if (i >= 25) return 1;
-    k->seen++;
-    char user[32];
-    snprintf(user, sizeof user, "k%lld", k->batch % 13);
-    if (e->value != (double)(k->batch * 25 + i) || strcmp(e->user, user) || strcmp(e->item, "b3")) k->bad++;
-    return 0;
 }
