@@ -142,7 +142,7 @@ const char *ns_test_source_dir(void) { return NS_SOURCE_DIR; }
 const char *ns_test_northstar_bin(void)
 {
     const char *b = getenv("NORTHSTAR_BIN");
-    return b && *b ? b : NS_BINARY_DIR "/northstar";
+    return b && *b ? b : NS_NORTHSTAR_BIN; /* the command this build made */
 }
 
 int ns_test_run(const char *cmd, char **out)

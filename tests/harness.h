@@ -122,7 +122,8 @@ const char *ns_test_tmpdir(void);
 const char *ns_test_tmpfile(const char *name);
 /* Directory of a shared data set (e.g. "adult"); SKIPs when it is absent. */
 const char *ns_test_data(const char *subdir);
-/* The source tree root and the northstar binary. */
+/* The source tree root; the northstar binary ($NORTHSTAR_BIN, else the one
+ * this build made). */
 const char *ns_test_source_dir(void);
 const char *ns_test_northstar_bin(void);
 /* Run a shell command, capture stdout+stderr (malloc'd into *out if out

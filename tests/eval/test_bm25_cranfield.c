@@ -1,11 +1,32 @@
 /* test_bm25_cranfield.c — BM25 quality on Cranfield (1,400 abstracts, 225
  * queries): nDCG@10 (gain 5 - rel on Cleverdon's 1..4 scale), MAP and
- * Recall@100 with k1 1, b 0.5, stemmed title + body, the setting in which
- * Xapian's BM25 was measured at nDCG@10 0.357 (issue 4). Skips when the data
- * set is absent. Query i in cran.qry is query i in cranqrel (cran.qry's own
- * numbers have gaps). */
+ * Recall@100 (rel 1..4 relevant) of depth-100 runs with k1 1, b 0.5,
+ * stemmed title + body. Skips when the data set is absent. Query i in
+ * cran.qry is query i in cranqrel (cran.qry's own numbers have gaps).
+ *
+ * The bars are an independent peer's, not our own output: Xapian's BM25 in
+ * the same setting, scored by the same evaluator. docs/BENCHMARKS.md, "BM25
+ * on Cranfield against Xapian": `bench/run_index.sh build`, which runs
+ * bench/index/bm25_cranfield.sh (python3-xapian 1.4, BM25Weight(1, 0, 1,
+ * 0.5, 0.5), `cranfield.py xapian OUT 1 0.5 5`, then `cranfield.py eval` on
+ * both engines' runs), run of 2026-11-28 at commit faea7e5:
+ *
+ *   Xapian      nDCG@10 0.3502   MAP 0.2781   Recall@100 0.7168
+ *   northstar   nDCG@10 0.3595   MAP 0.2892   Recall@100 0.7287
+ *
+ * northstar must be at least as good as Xapian within XAPIAN_TOL, 0.005:
+ * room for what two correct BM25s may differ in (ties between equal scores
+ * broken in another order, float rounding of the scores, the tokenizers'
+ * edge cases), not for a loss of ranking quality. nDCG@10 also keeps
+ * the issue's target, 0.357, stricter than Xapian's 0.3502 here; the issue
+ * measured Xapian with its own evaluator (gain mapping differs), so its MAP
+ * 0.294 and Recall@100 0.728 are not comparable with these and set no bar.
+ * The evaluator below is checked against cranfield.py on our own run
+ * (evaluator_agrees_with_bench), so our figures and Xapian's above are. */
 #include "harness.h"
 #include "northstar/bm25.h"
+
+#include <unistd.h>
 
 typedef struct { int id; ns_buf f[2]; } rec;
 
@@ -46,7 +67,18 @@ static rec *smart(const char *path, int *n)
     return r;
 }
 
-TEST(cranfield_quality)
+#define XAPIAN_NDCG10 0.3502
+#define XAPIAN_MAP 0.2781
+#define XAPIAN_RECALL100 0.7168
+#define XAPIAN_TOL 0.005
+#define ISSUE_NDCG10 0.357
+
+typedef struct { double ndcg, map, r100; } quality;
+
+/* Index Cranfield, run its 225 queries at depth 100 and score them. When
+ * trec is non-NULL the run is written there too, in the TREC format
+ * cranfield.py eval reads ("qid Q0 doc rank score tag"). */
+static quality cranfield_run(const char *trec)
 {
     const char *dir = ns_test_data("cranfield");
     char p[1024];
@@ -90,9 +122,13 @@ TEST(cranfield_quality)
     double t1 = ns_now();
     double ndcg = 0, map = 0, r100 = 0;
     ns_hit h[100];
+    FILE *run = trec ? fopen(trec, "w") : NULL;
+    ASSERT(!trec || run);
     for (int q = 1; q <= nq; q++) {
         int n = ns_bm25_search(ix, qs[q - 1].f[1].data, -1, 100, NULL, h);
         ASSERT(n >= 10);
+        for (int i = 0; run && i < n; i++)
+            fprintf(run, "%d Q0 %u %d %.6f northstar\n", q, (unsigned)h[i].id, i + 1, (double)h[i].score);
         double dcg = 0, idcg = 0, ap = 0;
         int hits = 0;
         for (int i = 0; i < n; i++) {
@@ -119,17 +155,56 @@ TEST(cranfield_quality)
         r100 += nrel[q] ? (double)hits / nrel[q] : 0;
     }
     double t2 = ns_now();
+    if (run) ASSERT_EQ_INT(fclose(run), 0);
     ndcg /= nq;
     map /= nq;
     r100 /= nq;
     printf("  Cranfield BM25 (k1 1, b 0.5): nDCG@10 %.4f  MAP %.4f  Recall@100 %.4f\n", ndcg, map, r100);
     printf("  indexed %d docs in %.3f s, %d queries (k 100) in %.3f s\n", nd, t1 - t0, nq, t2 - t1);
-    ASSERT_MSG(ndcg >= 0.357, "nDCG@10 %.4f below Xapian's 0.357", ndcg);
-    ASSERT(map >= 0.28);
-    ASSERT(r100 >= 0.72);
     for (int i = 0; i < nd; i++) ns_buf_release(&docs[i].f[0]), ns_buf_release(&docs[i].f[1]);
     for (int i = 0; i < nq; i++) ns_buf_release(&qs[i].f[0]), ns_buf_release(&qs[i].f[1]);
     free(docs);
     free(qs);
     ns_bm25_free(ix);
+    return (quality){ndcg, map, r100};
+}
+
+TEST(cranfield_quality)
+{
+    quality m = cranfield_run(NULL);
+    printf("  Xapian (docs/BENCHMARKS.md, same evaluator): nDCG@10 %.4f  MAP %.4f  Recall@100 %.4f; tolerance %.3f\n",
+           XAPIAN_NDCG10, XAPIAN_MAP, XAPIAN_RECALL100, XAPIAN_TOL);
+    ASSERT_MSG(m.ndcg >= XAPIAN_NDCG10 - XAPIAN_TOL, "nDCG@10 %.4f below Xapian's %.4f - %.3f", m.ndcg, XAPIAN_NDCG10,
+               XAPIAN_TOL);
+    ASSERT_MSG(m.map >= XAPIAN_MAP - XAPIAN_TOL, "MAP %.4f below Xapian's %.4f - %.3f", m.map, XAPIAN_MAP, XAPIAN_TOL);
+    ASSERT_MSG(m.r100 >= XAPIAN_RECALL100 - XAPIAN_TOL, "Recall@100 %.4f below Xapian's %.4f - %.3f", m.r100,
+               XAPIAN_RECALL100, XAPIAN_TOL);
+    ASSERT_MSG(m.ndcg >= ISSUE_NDCG10, "nDCG@10 %.4f below the issue's target %.3f", m.ndcg, ISSUE_NDCG10);
+}
+
+/* The figures above are comparable with Xapian's only if this file scores a
+ * run the way bench/index/cranfield.py eval does: score our run with both
+ * (qrels from cranfield.py prepare) and compare. */
+TEST(evaluator_agrees_with_bench)
+{
+    const char *py = "/usr/bin/python3";
+    if (access(py, X_OK) != 0) SKIP("%s not installed (scripts/install-deps.sh test)", py);
+    const char *data = ns_test_data("cranfield"), *run = ns_test_tmpfile("run.northstar");
+    quality m = cranfield_run(run);
+    char *out = NULL;
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s '%s/bench/index/cranfield.py' prepare '%s' '%s' && %s '%s/bench/index/cranfield.py' eval '%s' '%s'", py,
+             ns_test_source_dir(), data, ns_test_tmpdir(), py, ns_test_source_dir(), ns_test_tmpfile("qrels.tsv"), run);
+    int rc = ns_test_run(cmd, &out);
+    printf("%s", out);
+    ASSERT_EQ_INT(rc, 0);
+    const char *line = strstr(out, "run.northstar\tndcg@10 ");
+    ASSERT_MSG(line, "no figures for run.northstar from cranfield.py");
+    double nd, map, r100;
+    ASSERT_EQ_INT(sscanf(line, "run.northstar\tndcg@10 %lf\tmap %lf\trecall@100 %lf", &nd, &map, &r100), 3);
+    free(out);
+    /* cranfield.py prints 4 decimals */
+    ASSERT_NEAR(m.ndcg, nd, 6e-5);
+    ASSERT_NEAR(m.map, map, 6e-5);
+    ASSERT_NEAR(m.r100, r100, 6e-5);
 }

@@ -5,28 +5,15 @@
  * in the table, `version` (text and JSON) and `safetensors inspect|check`
  * on good, corrupt and missing files.
  */
-#include "harness.h"
+#include "integ_harness.h"
 #include "northstar/tensor.h"
 #include "northstar/safetensors.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 
-/* Run "<northstar> <args>" (args printf-style); output is stdout+stderr
- * unless the args redirect. Returns the exit status. */
-static int run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(char **out, const char *fmt, ...)
-{
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s", ns_test_northstar_bin(), args);
-    int st = ns_test_run(cmd, out);
-    printf("$ northstar %s  -> %d\n%s", args, st, out ? *out : "");
-    return st;
-}
+/* run(&out, "args %s", ...): "<northstar> <args>", output is stdout+stderr
+ * unless the args redirect; returns the exit status (integ_harness.h). */
+#define run cli_run
 
 /* A small valid model file with a tricky tensor name and float specials. */
 static const char *good_file(void)

@@ -4,26 +4,15 @@
  * 1 failure, 2 usage error), --help, --json, results that match the
  * library, and clear errors for malformed inputs and index files.
  */
-#include "harness.h"
+#include "integ_harness.h"
 #include "northstar/bm25.h"
 #include "northstar/hnsw.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 
-static int run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(char **out, const char *fmt, ...)
-{
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s", ns_test_northstar_bin(), args);
-    int st = ns_test_run(cmd, out);
-    printf("$ northstar %s  -> %d\n%.2000s", args, st, out && *out ? *out : "");
-    return st;
-}
+/* run(&out, "args %s", ...): "<northstar> <args>", output is stdout+stderr
+ * unless the args redirect; returns the exit status (integ_harness.h). */
+#define run cli_run
 
 static void write_text(const char *path, const char *s)
 {

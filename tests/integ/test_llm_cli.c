@@ -5,17 +5,13 @@
  * byte for byte, sft, and clear errors (exit 1, no crash) for an unknown
  * config key, a truncated model and an invalid UTF-8 prompt.
  */
-#include "harness.h"
+#include "integ_harness.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static int run(const char *args, char **out)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s", ns_test_northstar_bin(), args);
-    return ns_test_run(cmd, out);
-}
+/* "<northstar> <args>" with stdout+stderr in out; the exit status. */
+static int run(const char *args, char **out) { return cli_run(out, "%s", args); }
 
 static const char *corpus(void)
 {

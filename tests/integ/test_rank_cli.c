@@ -3,7 +3,7 @@
  * eval, predict (file and stdin, rows with and without the label), inspect,
  * --help, and bad input answered with file, line and column and exit 1.
  */
-#include "harness.h"
+#include "integ_harness.h"
 
 static void write_file(const char *path, const char *text)
 {
@@ -42,15 +42,9 @@ static void make_data(const char *path, int n, uint64_t seed, int with_label)
     fclose(f);
 }
 
-static char *run(const char *args, int want_status)
-{
-    char cmd[4096], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s rank %s", ns_test_northstar_bin(), args);
-    int st = ns_test_run(cmd, &out);
-    printf("$ %s\n-> %d\n%s", cmd, st, out ? out : "");
-    ASSERT_MSG(st == want_status, "exit %d, wanted %d", st, want_status);
-    return out;
-}
+/* "<northstar> rank <args>": FAILs unless it exits with want_status;
+ * returns stdout+stderr (caller frees). */
+static char *run(const char *args, int want_status) { return cli_expect(want_status, "rank %s", args); }
 
 TEST(train_eval_predict_inspect)
 {

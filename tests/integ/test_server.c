@@ -3,7 +3,7 @@
  * and items, oversize bodies, slow clients, admin token and reload,
  * graceful shutdown draining a request in flight, and kill -9 during
  * ingestion with every acknowledged event present after a restart. */
-#include "harness.h"
+#include "integ_harness.h"
 #include "northstar/server.h"
 #include "northstar/store.h"
 
@@ -11,12 +11,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "svc_harness.h"
 
 typedef struct { int status; char *body; } reply;
 
@@ -44,16 +39,6 @@ static void expect_error(ns_http_client *c, const char *method, const char *path
     if (field) ASSERT_STREQ(json_string_value(json_object_get(e, "field")), field);
     json_decref(j);
     free(r.body);
-}
-
-static json_t *get_json(ns_http_client *c, const char *path, int want_status)
-{
-    reply r = req(c, "GET", path, NULL);
-    ASSERT_MSG(r.status == want_status, "GET %s: %d %s", path, r.status, r.body);
-    json_t *j = json_loads(r.body, 0, NULL);
-    ASSERT_MSG(j, "not JSON: %s", r.body);
-    free(r.body);
-    return j;
 }
 
 static void post_ok(ns_http_client *c, const char *path, const char *body)
@@ -84,6 +69,16 @@ static void seed(ns_http_client *c)
             " {\"user\": \"bob\", \"item\": \"a1\", \"type\": \"click\"},"
             " {\"user\": \"bob\", \"item\": \"b1\", \"type\": \"like\"},"
             " {\"user\": \"bob\", \"item\": \"a2\", \"type\": \"rating\", \"value\": 5}]}");
+}
+
+/* A server on db with seed()'s world in it. */
+static server start_seeded(const char *db)
+{
+    server s = start(db, NULL);
+    ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
+    seed(c);
+    ns_http_client_free(c);
+    return s;
 }
 
 TEST(api_end_to_end)
@@ -285,30 +280,18 @@ TEST(admin_token_and_reload)
     ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
     seed(c);
     expect_error(c, "POST", "/admin/reload", NULL, 401, "Authorization");
-    const char *r;
-    size_t rl;
     /* The client sends no Authorization header: use a raw request. */
-    int fd = raw_connect(s.port);
-    const char *rq = "POST /admin/reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nContent-Length: 0\r\n\r\n";
-    send(fd, rq, strlen(rq), 0);
-    char buf[1024] = {0};
-    recv(fd, buf, sizeof buf - 1, 0);
-    ASSERT(strstr(buf, "401"));
-    close(fd);
+    char buf[1024];
+    ASSERT_EQ_INT(raw_request(s.port, "POST", "/admin/reload", "wrong", buf, sizeof buf), 401);
     /* Now change the config: two channels; reload with the right token. */
     f = fopen(cfg, "w");
     fputs("{\"recall\": [{\"name\": \"pop\", \"type\": \"popular\", \"quota\": 50},"
           " {\"name\": \"hot\", \"type\": \"trending\", \"quota\": 50}]}",
           f);
     fclose(f);
-    fd = raw_connect(s.port);
-    rq = "POST /admin/reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nContent-Length: 0\r\n\r\n";
-    send(fd, rq, strlen(rq), 0);
-    memset(buf, 0, sizeof buf);
-    recv(fd, buf, sizeof buf - 1, 0);
+    ASSERT_EQ_INT(raw_request(s.port, "POST", "/admin/reload", "s3cret", buf, sizeof buf), 200);
     printf("  reload: %s\n", strstr(buf, "{"));
-    ASSERT(strstr(buf, "200 OK") && strstr(buf, "\"channels\":2"));
-    close(fd);
+    ASSERT(strstr(buf, "\"channels\":2"));
     json_t *j = get_json(c, "/v1/recommend/alice", 200);
     ASSERT(json_object_get(json_object_get(j, "recall"), "hot"));
     json_decref(j);
@@ -316,18 +299,12 @@ TEST(admin_token_and_reload)
     f = fopen(cfg, "w");
     fputs("{\"recall\": [{\"type\": \"popular\", \"quota\": -1}]}", f);
     fclose(f);
-    fd = raw_connect(s.port);
-    send(fd, rq, strlen(rq), 0);
-    memset(buf, 0, sizeof buf);
-    recv(fd, buf, sizeof buf - 1, 0);
+    ASSERT_EQ_INT(raw_request(s.port, "POST", "/admin/reload", "s3cret", buf, sizeof buf), 422);
     printf("  bad reload: %s\n", strstr(buf, "{"));
-    ASSERT(strstr(buf, "422") && strstr(buf, "recall[0].quota"));
-    close(fd);
+    ASSERT(strstr(buf, "recall[0].quota"));
     j = get_json(c, "/v1/recommend/alice", 200);
     ASSERT(json_object_get(json_object_get(j, "recall"), "hot"));
     json_decref(j);
-    (void)r;
-    (void)rl;
     ns_http_client_free(c);
     stop(&s, SIGTERM);
 }
@@ -335,10 +312,7 @@ TEST(admin_token_and_reload)
 TEST(graceful_shutdown_drains_request_in_flight)
 {
     const char *db = ns_test_tmpfile("drain.db");
-    server s = start(db, NULL);
-    ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
-    seed(c);
-    ns_http_client_free(c);
+    server s = start_seeded(db);
     const char *body = "[{\"user\": \"late\", \"item\": \"b2\", \"type\": \"click\"}]";
     char head[256];
     snprintf(head, sizeof head, "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", strlen(body));
@@ -364,10 +338,7 @@ TEST(graceful_shutdown_drains_request_in_flight)
     printf("  in-flight request answered during shutdown: %.40s...\n", buf);
     ASSERT(strstr(buf, "200 OK") && strstr(buf, "\"accepted\":1"));
     close(fd);
-    int st;
-    waitpid(s.pid, &st, 0);
-    forget(s.pid);
-    fclose(s.out);
+    int st = reap(&s);
     ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     /* The event answered during the drain was kept. */
     ns_store *store;
@@ -376,20 +347,44 @@ TEST(graceful_shutdown_drains_request_in_flight)
     ns_store_close(store);
 }
 
-/* A child posts batches of 25 events as fast as it can, reporting each
- * acknowledged batch (first seq, batch number) through a pipe; the server
- * is killed with SIGKILL mid-stream; after a restart every acknowledged
- * event must be in the store with the values sent. */
+/* kill -9 during ingestion. A child posts batches of BATCH events as fast
+ * as it can and reports each acknowledged batch (its first seq, its number)
+ * through a pipe; once MIN_ACKED batches are acknowledged the server is
+ * killed with SIGKILL while the child keeps posting. After a restart on the
+ * same file every acknowledged event must be in the store with the values
+ * sent. So that the case cannot pass with nothing to check, it fails when
+ * fewer than MIN_ACKED batches were acknowledged before the kill and counts
+ * the events it compared against what was sent. */
+#define BATCH 25
+#define MIN_ACKED 60
+
+typedef struct {
+    long long first, batch; /* the batch's first seq and its number */
+    int seen, bad;          /* events compared from `first`; those that differ */
+} ack_check;
+
+/* Scan callback: the BATCH events from k->first carry user "k<batch % 13>",
+ * item b3 and the values batch * BATCH + i. */
+static int check_acked(int64_t seq, const ns_event_rec *e, void *ctx)
+{
+    ack_check *k = ctx;
+    long long i = seq - k->first;
+    if (i >= BATCH) return 1;
+    k->seen++;
+    char user[32];
+    snprintf(user, sizeof user, "k%lld", k->batch % 13);
+    if (e->value != (double)(k->batch * BATCH + i) || strcmp(e->user, user) || strcmp(e->item, "b3")) k->bad++;
+    return 0;
+}
+
 TEST(kill9_during_ingestion_keeps_acknowledged_events)
 {
     const char *db = ns_test_tmpfile("k9.db");
-    server s = start(db, NULL);
-    ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
-    seed(c);
-    ns_http_client_free(c);
+    server s = start_seeded(db);
     int fd[2];
     ASSERT_EQ_INT(pipe(fd), 0);
     pid_t kid = fork();
+    ASSERT(kid >= 0);
     if (kid == 0) {
         close(fd[0]);
         ns_http_client *k = ns_http_client_new("127.0.0.1", s.port, 10);
@@ -398,9 +393,9 @@ TEST(kill9_during_ingestion_keeps_acknowledged_events)
         for (long batch = 0;; batch++) {
             b.len = 0;
             ns_buf_puts(&b, "[");
-            for (int i = 0; i < 25; i++)
+            for (int i = 0; i < BATCH; i++)
                 ns_buf_printf(&b, "%s{\"user\": \"k%ld\", \"item\": \"b3\", \"type\": \"click\", \"value\": %ld}",
-                              i ? "," : "", batch % 13, batch * 25 + i);
+                              i ? "," : "", batch % 13, batch * BATCH + i);
             ns_buf_puts(&b, "]");
             const char *r;
             size_t rl;
@@ -412,13 +407,15 @@ TEST(kill9_during_ingestion_keeps_acknowledged_events)
         }
     }
     close(fd[1]);
-    long long rec[2], acked[4096][2];
+    static long long acked[4096][2];
+    long long rec[2];
     int n = 0;
-    while (n < 60 && read(fd[0], rec, sizeof rec) == sizeof rec) {
+    while (n < MIN_ACKED && read(fd[0], rec, sizeof rec) == sizeof rec) {
         acked[n][0] = rec[0];
         acked[n][1] = rec[1];
         n++;
     }
+    int before_kill = n;
     kill(s.pid, SIGKILL);
     while (n < 4096 && read(fd[0], rec, sizeof rec) == sizeof rec) {
         acked[n][0] = rec[0];
@@ -426,48 +423,45 @@ TEST(kill9_during_ingestion_keeps_acknowledged_events)
         n++;
     }
     close(fd[0]);
-    int st;
-    waitpid(kid, &st, 0);
-    waitpid(s.pid, &st, 0);
-    forget(s.pid);
-    fclose(s.out);
-    ASSERT(WIFSIGNALED(st));
-    printf("  %d batches (%d events) acknowledged before kill -9\n", n, n * 25);
+    int kst = 0;
+    waitpid(kid, &kst, 0);
+    int st = reap(&s);
+    ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    printf("  %d batches (%d events) acknowledged before kill -9, %d in all\n", before_kill, before_kill * BATCH, n);
+    ASSERT_MSG(before_kill == MIN_ACKED, "only %d of %d batches acknowledged before the kill: nothing to check",
+               before_kill, MIN_ACKED);
+    ASSERT_MSG(WIFEXITED(kst) && WEXITSTATUS(kst) == 0, "the posting child ended with status %d", kst);
+    /* Each acknowledgement names where its batch went: in order, no overlap. */
+    for (int b = 0; b < n; b++) {
+        ASSERT_MSG(acked[b][1] == b, "acknowledgement %d is for batch %lld", b, acked[b][1]);
+        ASSERT_MSG(acked[b][0] > 0, "batch %d: the reply carried no first_seq", b);
+        ASSERT_MSG(!b || acked[b][0] >= acked[b - 1][0] + BATCH, "batch %d: first_seq %lld overlaps batch %d's %lld", b,
+                   acked[b][0], b - 1, acked[b - 1][0]);
+    }
     /* Restart on the same file: state rebuilt, every acknowledged event there. */
     s = start(db, NULL);
-    c = ns_http_client_new("127.0.0.1", s.port, 10);
+    ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
     json_t *h = get_json(c, "/health", 200);
     long long events = json_integer_value(json_object_get(h, "events"));
     printf("  after restart: %lld events\n", events);
-    ASSERT(events >= 6 + (long long)n * 25);
+    ASSERT(events >= 6 + (long long)n * BATCH);
     json_decref(h);
     ns_store *store;
     ns_store_opts ro = ns_store_defaults();
     ro.readonly = 1;
     ASSERT_OK(ns_store_open(&store, db, &ro));
+    long long verified = 0;
     for (int b = 0; b < n; b++) {
-        typedef struct { long long first, batch; int seen, bad; } chk;
-        chk k = {acked[b][0], acked[b][1], 0, 0};
-        int check(int64_t seq, const ns_event_rec *e, void *ctx);
-        ASSERT_OK(ns_store_scan_events(store, acked[b][0] - 1, check, &k));
-        ASSERT_MSG(k.seen == 25 && !k.bad, "batch %lld: %d of 25 events found, %d wrong", k.batch, k.seen, k.bad);
+        ack_check k = {acked[b][0], acked[b][1], 0, 0};
+        ASSERT_OK(ns_store_scan_events(store, acked[b][0] - 1, check_acked, &k));
+        ASSERT_MSG(k.seen == BATCH && !k.bad, "batch %lld: %d of %d events found, %d wrong", k.batch, k.seen, BATCH,
+                   k.bad);
+        verified += k.seen - k.bad;
     }
+    printf("  %lld acknowledged events found in the store with the values sent\n", verified);
+    ASSERT_EQ_INT(verified, (long long)n * BATCH);
+    ASSERT(verified >= MIN_ACKED * BATCH);
     ns_store_close(store);
     ns_http_client_free(c);
     stop(&s, SIGTERM);
-}
-
-/* Scan callback of the test above: the 25 events from `first` carry the
- * values batch * 25 + i. */
-int check(int64_t seq, const ns_event_rec *e, void *ctx);
-int check(int64_t seq, const ns_event_rec *e, void *ctx)
-{
-    struct { long long first, batch; int seen, bad; } *k = ctx;
-    long long i = seq - k->first;
-    if (i >= 25) return 1;
-    k->seen++;
-    char user[32];
-    snprintf(user, sizeof user, "k%lld", k->batch % 13);
-    if (e->value != (double)(k->batch * 25 + i) || strcmp(e->user, user) || strcmp(e->item, "b3")) k->bad++;
-    return 0;
 }

@@ -1,20 +1,15 @@
 /* test_sim_server.c — `northstar sim` talking to a running server: the
  * world and offline traffic over HTTP, then live closed-loop sessions whose
  * slates are the server's recommendations (the north-star metric moves). */
-#include "harness.h"
-#include "northstar/server.h"
-#include "svc_harness.h"
+#include "integ_harness.h"
 
 TEST(sim_sends_world_events_and_live_sessions)
 {
     server s = start(ns_test_tmpfile("sim.db"), NULL);
-    char cmd[2048], *out = NULL;
-    snprintf(cmd, sizeof cmd,
-             "%s sim --quiet --server http://127.0.0.1:%d --users 120 --items 400 --days 1 --sessions 2 --seed 5",
-             ns_test_northstar_bin(), s.port);
-    int st = ns_test_run(cmd, &out);
-    printf("%s", out);
-    ASSERT_EQ_INT(st, 0);
+    char *out = NULL;
+    ASSERT_EQ_INT(cli_run(&out, "sim --quiet --server http://127.0.0.1:%d --users 120 --items 400 --days 1 --sessions 2 --seed 5",
+                          s.port),
+                  0);
     const char *p = strstr(out, " sessions, ");
     ASSERT(p);
     long long imp = atoll(p + 11);
@@ -30,24 +25,19 @@ TEST(sim_sends_world_events_and_live_sessions)
     const char *ev = strstr(r, "\"events\":");
     ASSERT(atoll(ev + 9) >= imp + clk);
     /* Live: 3 s of closed-loop sessions. */
-    snprintf(cmd, sizeof cmd,
-             "%s sim --quiet --server http://127.0.0.1:%d --users 120 --items 400 --seed 5 --live --skip-world "
-             "--seconds 3 --rate 20 --report 1",
-             ns_test_northstar_bin(), s.port);
-    st = ns_test_run(cmd, &out);
-    printf("%s", out);
-    ASSERT_EQ_INT(st, 0);
+    ASSERT_EQ_INT(cli_run(&out,
+                          "sim --quiet --server http://127.0.0.1:%d --users 120 --items 400 --seed 5 --live --skip-world "
+                          "--seconds 3 --rate 20 --report 1",
+                          s.port),
+                  0);
     ASSERT(strstr(out, "sim live:"));
     p = strstr(out, "sim: ");
     ASSERT(p && (p = strstr(p, " sessions, ")));
     free(out);
-    ASSERT_EQ_INT(ns_http_client_request(c, "GET", "/metrics", NULL, NULL, 0, &r, &n), 200);
-    const char *den = strstr(r, "northstar_north_star_denominator{name=\"ctr\",window=\"1h\"} ");
-    ASSERT(den);
-    long long live_imp = atoll(strchr(den, '}') + 2);
-    printf("  impressions in the last hour (live): %lld\n", live_imp);
+    double live_imp = metric(c, "northstar_north_star_denominator{name=\"ctr\",window=\"1h\"}");
+    printf("  impressions in the last hour (live): %.0f\n", live_imp);
     ASSERT(live_imp >= 20 * 10); /* >= 20 sessions x 10 items */
-    ASSERT(strstr(r, "northstar_http_requests_total{route=\"recommend\",code=\"2xx\"}"));
+    ASSERT(metric(c, "northstar_http_requests_total{route=\"recommend\",code=\"2xx\"}") >= 20);
     ns_http_client_free(c);
     ASSERT_EQ_INT(WEXITSTATUS(stop(&s, SIGTERM)), 0);
 }

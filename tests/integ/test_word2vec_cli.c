@@ -2,7 +2,7 @@
  * end: train, query, evaluate, --help, and the bad-input cases of issue 3
  * (empty or binary input, bad graph lines, unknown query word, truncated
  * vectors file) answered with a message naming file, line and problem. */
-#include "harness.h"
+#include "integ_harness.h"
 #include "northstar/vec.h"
 
 static void write_file(const char *path, const char *data, size_t len)
@@ -29,19 +29,9 @@ static const char *topics_file(void)
     return path;
 }
 
-static int run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(char **out, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = snprintf(cmd, sizeof cmd, "NS_PROGRESS=0 %s ", ns_test_northstar_bin());
-    vsnprintf(cmd + k, sizeof cmd - (size_t)k, fmt, ap);
-    va_end(ap);
-    int rc = ns_test_run(cmd, out);
-    printf("$ %s\n-> %d\n%s", cmd, rc, out && *out ? *out : "");
-    return rc;
-}
+/* run(&out, "args %s", ...): "<northstar> <args>" with stdout+stderr in
+ * out; returns the exit status (integ_harness.h). */
+#define run cli_run
 
 TEST(train_similar_analogy_eval)
 {

@@ -5,8 +5,10 @@
  * The fixture directory is $NS_REF_FIXTURES when set (tests/CMakeLists.txt
  * points the "<prog>.<case>.fresh" entries at fixtures regenerated in the
  * build tree), else the committed NS_SOURCE_DIR/tests/ref/fixtures. A missing
- * file or tensor FAILS the case: the fixtures are committed, so absence is a
- * bug, not a reason to skip. Every array lives in the case's arena and is
+ * file or tensor FAILS the case: the fixtures are committed, and fresh ones
+ * are complete once their generator passed, so absence is a bug. The one
+ * skip: the generator found no torch and left DIR/SKIPPED saying so
+ * (ref/fresh_fixtures.sh). Every array lives in the case's arena and is
  * freed with fx_close (the tests run under LeakSanitizer).
  *
  * Backward kernels accumulate (+=): gradient buffers are handed to them
@@ -30,6 +32,16 @@ static inline void fx_open(fx *x, const char *file)
 {
     const char *dir = getenv("NS_REF_FIXTURES");
     char path[2048];
+    if (dir && *dir) {
+        char *txt, why[512];
+        size_t n;
+        snprintf(path, sizeof path, "%s/SKIPPED", dir);
+        if (ns_file_exists(path) && ns_file_read_all(path, &txt, &n, 0) >= 0) {
+            snprintf(why, sizeof why, "%.*s", (int)strcspn(txt, "\n"), txt);
+            free(txt);
+            SKIP("no fresh fixtures in %s: %s", dir, why);
+        }
+    }
     snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : NS_SOURCE_DIR "/tests/ref/fixtures",
              file);
     ns_arena_init(&x->a, 0);
