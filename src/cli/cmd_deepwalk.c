@@ -5,7 +5,7 @@
  * from memory into the trainer; the output is a word2vec vectors file.
  */
 #include "cli.h"
-#include "cmd_embed.h"
+#include "embed_common.h"
 #include "northstar/base.h"
 #include "northstar/w2v.h"
 #include "northstar/vec.h"
@@ -37,9 +37,9 @@ static const char usage[] =
     "  -o, --output FILE     vectors file (binary with --binary or a .bin name)\n"
     "      --items-only      interaction logs: write only the items, named by their id\n"
     "Training (as in 'northstar word2vec train'):\n"
-    "      --dim N (128)  --window N (10)  --negative N (5)  --hs  --cbow\n"
-    "      --sample X (1e-3)  --min-count N (1)  --epochs N (5)  --alpha X (0.025)\n"
-    "      --min-alpha X  --seed N (1)  --classic\n"
+    "      --dim N (128)  --window N (10)  --negative N (5)  --hs  --model sg|cbow  --cbow\n"
+    "      --sample X (1e-3)  --min-count N (1)  --max-vocab N  --epochs N (5)  --alpha X (0.025)\n"
+    "      --min-alpha X  --seed N (1)  --sum  --classic\n"
     "      --ns-exponent X   negatives drawn by degree^X (0.5; word2vec's 0.75)\n"
     "      --vectors in|sum  node vectors written: input + output vectors (sum, the\n"
     "                        default with negative sampling) or the input vectors\n"
@@ -55,8 +55,6 @@ static const char usage[] =
 
 #define CMD "deepwalk"
 
-enum { O_FORMAT = 400, O_DIRECTED, O_WALKS, O_LENGTH, O_P, O_Q, O_ITEMS };
-
 typedef struct {
     cli_w2v_args a;
     ns_graph_opts g;
@@ -64,29 +62,19 @@ typedef struct {
     int items_only;
 } opts_t;
 
-static int on_opt(int c, const char *arg, void *ctx)
-{
-    opts_t *o = ctx;
-    int r = cli_w2v_option(CMD, c, arg, &o->a);
-    if (r >= 0) return r;
-    long v;
-    double x;
-    switch (c) {
-    case O_FORMAT:
-        if (!strcmp(arg, "edges")) o->g.format = NS_GRAPH_EDGES;
-        else if (!strcmp(arg, "adjlist")) o->g.format = NS_GRAPH_ADJLIST;
-        else if (!strcmp(arg, "interactions")) o->g.format = NS_GRAPH_INTERACTIONS;
-        else return cli_usage_error(CMD, "--format expects edges, adjlist or interactions, got '%s'", arg);
-        return 0;
-    case O_DIRECTED: o->g.directed = 1; return 0;
-    case O_WALKS: if (cli_int(CMD, "--walks", arg, 1, 100000, &v)) return 1; o->wk.walks_per_node = (int)v; return 0;
-    case O_LENGTH: if (cli_int(CMD, "--length", arg, 1, 1000000, &v)) return 1; o->wk.length = (int)v; return 0;
-    case O_P: if (cli_double(CMD, "--p", arg, 1e-6, 1e6, &x)) return 1; o->wk.p = x; return 0;
-    case O_Q: if (cli_double(CMD, "--q", arg, 1e-6, 1e6, &x)) return 1; o->wk.q = x; return 0;
-    case O_ITEMS: o->items_only = 1; return 0;
-    }
-    return 1;
-}
+static const cli_choice formats[] = {
+    {"edges", NS_GRAPH_EDGES}, {"adjlist", NS_GRAPH_ADJLIST}, {"interactions", NS_GRAPH_INTERACTIONS}, {NULL, 0}};
+
+static const cli_opt opts[] = {
+    W2V_TRAINER_OPTS(opts_t, a),
+    CLI_CHOICE("format", 0, opts_t, g.format, formats),
+    CLI_FLAG("directed", 0, opts_t, g.directed),
+    CLI_INT("walks", 0, opts_t, wk.walks_per_node, 1, 100000),
+    CLI_INT("length", 0, opts_t, wk.length, 1, 1000000),
+    CLI_DOUBLE("p", 0, opts_t, wk.p, 1e-6, 1e6),
+    CLI_DOUBLE("q", 0, opts_t, wk.q, 1e-6, 1e6),
+    CLI_FLAG("items-only", 0, opts_t, items_only),
+};
 
 int cmd_deepwalk(int argc, char **argv)
 {
@@ -102,14 +90,7 @@ int cmd_deepwalk(int argc, char **argv)
     o.a.c = ns_w2v_corpus_defaults();
     o.a.c.min_count = 1;
     o.wk = ns_walk_defaults();
-    static const struct option extra[] = {
-        {"format", required_argument, NULL, O_FORMAT}, {"directed", no_argument, NULL, O_DIRECTED},
-        {"walks", required_argument, NULL, O_WALKS},   {"length", required_argument, NULL, O_LENGTH},
-        {"p", required_argument, NULL, O_P},           {"q", required_argument, NULL, O_Q},
-        {"items-only", no_argument, NULL, O_ITEMS},    {0, 0, 0, 0}};
-    struct option opts[64];
-    cli_w2v_merge_options(opts, 64, extra);
-    int r = cli_parse(argc, argv, CMD, usage, "o:", opts, on_opt, &o);
+    int r = CLI_PARSE(argc, argv, CMD, usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (!o.a.output) return cli_usage_error(CMD, "missing -o OUT");
     if (r != argc - 1) return cli_usage_error(CMD, "expected exactly one INPUT graph file");

@@ -1,5 +1,5 @@
 /*
- * cmd_playground.c — `northstar demo`: the playground. One command builds a
+ * cmd_demo_playground.c — `northstar demo`: the playground. One command builds a
  * small recommendation platform from nothing and runs it:
  *
  *   1. a fresh SQLite store in the work directory, filled by the simulator
@@ -72,31 +72,25 @@ static const char usage[] =
 
 typedef struct {
     const char *dir, *token;
-    long port, users, items, days, seed;
+    long port, users, items, days;
+    uint64_t seed;
     double rate, seconds, report;
-    int once, seconds_set;
+    int once;
 } pg_opts;
 
-enum { O_DIR = 256, O_PORT, O_USERS, O_ITEMS, O_DAYS, O_SEED, O_RATE, O_SECONDS, O_REPORT, O_TOKEN, O_ONCE };
-
-static int on_opt(int c, const char *arg, void *ctx)
-{
-    pg_opts *o = ctx;
-    switch (c) {
-    case O_DIR: o->dir = arg; return 0;
-    case O_TOKEN: o->token = arg; return 0;
-    case O_ONCE: o->once = 1; return 0;
-    case O_PORT: return cli_int("demo", "--port", arg, 0, 65535, &o->port);
-    case O_USERS: return cli_int("demo", "--users", arg, 10, 10000000, &o->users);
-    case O_ITEMS: return cli_int("demo", "--items", arg, 10, 10000000, &o->items);
-    case O_DAYS: return cli_int("demo", "--days", arg, 1, 365, &o->days);
-    case O_SEED: return cli_int("demo", "--seed", arg, 0, 0x7fffffffffffffffL, &o->seed);
-    case O_RATE: return cli_double("demo", "--rate", arg, 0.1, 10000, &o->rate);
-    case O_SECONDS: o->seconds_set = 1; return cli_double("demo", "--seconds", arg, 0, 1e7, &o->seconds);
-    case O_REPORT: return cli_double("demo", "--report", arg, 0.5, 3600, &o->report);
-    }
-    return 1;
-}
+static const cli_opt opts[] = {
+    CLI_STR("dir", 0, pg_opts, dir),
+    CLI_LONG("port", 0, pg_opts, port, 0, 65535),
+    CLI_LONG("users", 0, pg_opts, users, 10, 10000000),
+    CLI_LONG("items", 0, pg_opts, items, 10, 10000000),
+    CLI_LONG("days", 0, pg_opts, days, 1, 365),
+    CLI_OPT_SEED(pg_opts, seed),
+    CLI_DOUBLE("rate", 0, pg_opts, rate, 0.1, 10000),
+    CLI_DOUBLE("seconds", 0, pg_opts, seconds, 0, 1e7),
+    CLI_DOUBLE("report", 0, pg_opts, report, 0.5, 3600),
+    CLI_STR("token", 0, pg_opts, token),
+    CLI_FLAG("once", 0, pg_opts, once),
+};
 
 /* ---- the work directory ------------------------------------------------------------------------- */
 
@@ -280,20 +274,14 @@ static void print_urls(const char *dir, int port, const char *token, int uid, in
 
 int cmd_demo_playground(int argc, char **argv)
 {
-    pg_opts o = {"northstar-demo", NULL, 8080, -1, -1, 7, 1, 20, 0, 5, 0, 0};
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, O_DIR},       {"port", required_argument, NULL, O_PORT},
-        {"users", required_argument, NULL, O_USERS},   {"items", required_argument, NULL, O_ITEMS},
-        {"days", required_argument, NULL, O_DAYS},     {"seed", required_argument, NULL, O_SEED},
-        {"rate", required_argument, NULL, O_RATE},     {"seconds", required_argument, NULL, O_SECONDS},
-        {"report", required_argument, NULL, O_REPORT}, {"token", required_argument, NULL, O_TOKEN},
-        {"once", no_argument, NULL, O_ONCE},           {0, 0, 0, 0}};
-    int r = cli_parse(argc, argv, "demo", usage, "", opts, on_opt, &o);
+    /* users, items, seconds < 0: their defaults, which depend on --once */
+    pg_opts o = {"northstar-demo", NULL, 8080, -1, -1, 7, 1, 20, -1, 5, 0};
+    int r = CLI_PARSE(argc, argv, "demo", usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (r < argc) return cli_usage_error("demo", "unexpected argument '%s' (the subcommand is 'mlp')", argv[r]);
     if (o.users < 0) o.users = o.once ? 1000 : 10000;
     if (o.items < 0) o.items = o.once ? 5000 : 50000;
-    if (!o.seconds_set && o.once) o.seconds = 5;
+    if (o.seconds < 0) o.seconds = o.once ? 5 : 0;
     if (o.once && o.seconds <= 0) return cli_usage_error("demo", "--once needs --seconds > 0");
     int quiet = ns_is_quiet();
     char token[64];
@@ -319,8 +307,8 @@ int cmd_demo_playground(int argc, char **argv)
     ns_timer total;
     ns_timer_start(&total);
 
-    printf("northstar demo: %ld users, %ld items, %ld days of history, seed %ld, work dir %s\n", o.users, o.items,
-           o.days, o.seed, o.dir);
+    printf("northstar demo: %ld users, %ld items, %ld days of history, seed %llu, work dir %s\n", o.users, o.items,
+           o.days, (unsigned long long)o.seed, o.dir);
     fflush(stdout);
     if (check_port((int)o.port) < 0 || prepare_dir(o.dir) < 0) goto fail;
 
@@ -329,7 +317,7 @@ int cmd_demo_playground(int argc, char **argv)
     sc.users = (int)o.users;
     sc.items = (int)o.items;
     sc.days = (int)o.days;
-    sc.seed = (uint64_t)o.seed;
+    sc.seed = o.seed;
     ns_timer t;
     ns_timer_start(&t);
     if (ns_sim_new(&sim, &sc) < 0) goto fail;
@@ -358,7 +346,7 @@ int cmd_demo_playground(int argc, char **argv)
     store = NULL;
     ns_bundle_opts bo = ns_bundle_defaults();
     bo.out_dir = models;
-    bo.seed = (uint64_t)o.seed;
+    bo.seed = o.seed;
     ns_bundle_stats bs;
     memset(&bs, 0, sizeof bs);
     if (trc >= 0) trc = ns_bundle_train(&d, NULL, &bo, &bs);
