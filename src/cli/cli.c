@@ -9,6 +9,7 @@
 #include "northstar/store.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,19 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
         return cli_usage_error(cmd, "option %s must be between %g and %g, got %g", opt, lo, hi, v);
     *out = v;
     return 0;
+}
+
+int cli_put_json(const char *cmd, json_t *j, size_t flags)
+{
+    char *text = j ? json_dumps(j, flags) : NULL;
+    json_decref(j);
+    if (!text) {
+        ns_err_set(NS_ENOMEM, "cannot build the JSON answer");
+        return cli_fail(cmd);
+    }
+    puts(text);
+    free(text);
+    return CLI_OK;
 }
 
 void cli_put_clean(const char *s, size_t max)
@@ -119,6 +133,9 @@ int cli_dispatch(int argc, char **argv, const char *cmd, const char *intro, cons
 }
 
 /* ---- shared option sets --------------------------------------------------------------------------- */
+
+const cli_opt cli_json_only[1] = {CLI_OPT_JSON(cli_json_opts, json)};
+const cli_opt cli_k_only[1] = {CLI_OPT_K(cli_k_opts, k)};
 
 const cli_choice cli_sync_choices[] = {{"full", NS_SYNC_FULL}, {"normal", NS_SYNC_NORMAL}, {NULL, 0}};
 

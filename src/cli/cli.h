@@ -82,25 +82,21 @@ typedef struct cli_opt {
 
 /* The rows. nm: long name or NULL; sh: short letter or 0; T: the options
  * struct; f: the field (may be nested: "cfg.batch"). */
+#define CLI_ROW_(nm, sh, k, offset) .name = nm, .shortname = sh, .kind = k, .off = offset
+#define CLI_INTEGER_(k, type, nm, sh, T, f, l, h) {CLI_ROW_(nm, sh, k, CLI_FIELD_(T, f, type)), .lo = l, .hi = h}
+#define CLI_REAL_(k, type, nm, sh, T, f, l, h) {CLI_ROW_(nm, sh, k, CLI_FIELD_(T, f, type)), .dlo = l, .dhi = h}
+
 #define CLI_FLAG(nm, sh, T, f) CLI_SET(nm, sh, T, f, 1)
-#define CLI_SET(nm, sh, T, f, v) {.name = nm, .shortname = sh, .kind = CLI_K_FLAG, .off = CLI_FIELD_(T, f, int), .lo = v}
-#define CLI_STR(nm, sh, T, f) {.name = nm, .shortname = sh, .kind = CLI_K_STR, .off = CLI_FIELD_(T, f, const char *)}
-#define CLI_INT(nm, sh, T, f, l, h) \
-    {.name = nm, .shortname = sh, .kind = CLI_K_INT, .off = CLI_FIELD_(T, f, int), .lo = l, .hi = h}
-#define CLI_LONG(nm, sh, T, f, l, h) \
-    {.name = nm, .shortname = sh, .kind = CLI_K_LONG, .off = CLI_FIELD_(T, f, long), .lo = l, .hi = h}
-#define CLI_U64(nm, sh, T, f, l, h) \
-    {.name = nm, .shortname = sh, .kind = CLI_K_U64, .off = CLI_FIELD_(T, f, uint64_t), .lo = l, .hi = h}
-#define CLI_SIZE(nm, sh, T, f, l, h) \
-    {.name = nm, .shortname = sh, .kind = CLI_K_SIZE, .off = CLI_FIELD_(T, f, size_t), .lo = l, .hi = h}
-#define CLI_FLOAT(nm, sh, T, f, l, h) \
-    {.name = nm, .shortname = sh, .kind = CLI_K_FLOAT, .off = CLI_FIELD_(T, f, float), .dlo = l, .dhi = h}
-#define CLI_DOUBLE(nm, sh, T, f, l, h) \
-    {.name = nm, .shortname = sh, .kind = CLI_K_DOUBLE, .off = CLI_FIELD_(T, f, double), .dlo = l, .dhi = h}
-#define CLI_CHOICE(nm, sh, T, f, list) \
-    {.name = nm, .shortname = sh, .kind = CLI_K_CHOICE, .off = CLI_INTSIZED_(T, f), .choices = list}
-#define CLI_CALL(nm, sh, T, f, type, parse) \
-    {.name = nm, .shortname = sh, .kind = CLI_K_CALL, .off = CLI_FIELD_(T, f, type), .fn = parse}
+#define CLI_SET(nm, sh, T, f, v) {CLI_ROW_(nm, sh, CLI_K_FLAG, CLI_FIELD_(T, f, int)), .lo = v}
+#define CLI_STR(nm, sh, T, f) {CLI_ROW_(nm, sh, CLI_K_STR, CLI_FIELD_(T, f, const char *))}
+#define CLI_INT(nm, sh, T, f, l, h) CLI_INTEGER_(CLI_K_INT, int, nm, sh, T, f, l, h)
+#define CLI_LONG(nm, sh, T, f, l, h) CLI_INTEGER_(CLI_K_LONG, long, nm, sh, T, f, l, h)
+#define CLI_U64(nm, sh, T, f, l, h) CLI_INTEGER_(CLI_K_U64, uint64_t, nm, sh, T, f, l, h)
+#define CLI_SIZE(nm, sh, T, f, l, h) CLI_INTEGER_(CLI_K_SIZE, size_t, nm, sh, T, f, l, h)
+#define CLI_FLOAT(nm, sh, T, f, l, h) CLI_REAL_(CLI_K_FLOAT, float, nm, sh, T, f, l, h)
+#define CLI_DOUBLE(nm, sh, T, f, l, h) CLI_REAL_(CLI_K_DOUBLE, double, nm, sh, T, f, l, h)
+#define CLI_CHOICE(nm, sh, T, f, list) {CLI_ROW_(nm, sh, CLI_K_CHOICE, CLI_INTSIZED_(T, f)), .choices = list}
+#define CLI_CALL(nm, sh, T, f, type, parse) {CLI_ROW_(nm, sh, CLI_K_CALL, CLI_FIELD_(T, f, type)), .fn = parse}
 
 /* The number of rows of an array (a compile error for a pointer). */
 #define CLI_COUNT(a) \
@@ -132,6 +128,15 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *usage, const c
 
 /* --json: print JSON instead of text (into an int). */
 #define CLI_OPT_JSON(T, f) CLI_FLAG("json", 0, T, f)
+/* A command whose one option is --json, and one whose one option is -k. */
+typedef struct {
+    int json;
+} cli_json_opts;
+extern const cli_opt cli_json_only[1];
+typedef struct {
+    int k;
+} cli_k_opts;
+extern const cli_opt cli_k_only[1];
 /* --seed N: 0 .. 2^63-1 (into a uint64_t). */
 #define CLI_OPT_SEED(T, f) CLI_U64("seed", 0, T, f, 0, INT64_MAX)
 /* -o, --output FILE and -o, --out FILE: what the command writes. */
@@ -184,6 +189,10 @@ int cli_fail(const char *cmd);
 /* Parse numbers from option values, naming the option on error. */
 int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+/* Print j (a reference the call takes; NULL: it could not be built) as one
+ * line of JSON dumped with `flags` (JSON_COMPACT, ...); CLI_OK or CLI_FAIL. */
+typedef struct json_t json_t;
+int cli_put_json(const char *cmd, json_t *j, size_t flags);
 /* Print text that comes from a file to stdout with control bytes escaped
  * (it must not drive the terminal), at most `max` bytes and never cutting a
  * UTF-8 sequence; "..." marks a cut. */

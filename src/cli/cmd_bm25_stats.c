@@ -16,13 +16,7 @@ static const char usage[] =
     "stemmer and field weights.\n"
     "      --json             one JSON object\n";
 
-typedef struct {
-    int json;
-} stats_opts;
-
-static const cli_opt opts[] = {CLI_OPT_JSON(stats_opts, json)};
-
-static int stats(const char *path, const stats_opts *o)
+static int stats(const char *path, const cli_json_opts *o)
 {
     ns_bm25 *ix;
     if (ns_bm25_load(&ix, path) < 0) return cli_fail("bm25");
@@ -47,8 +41,8 @@ static int stats(const char *path, const stats_opts *o)
 
 int cmd_bm25_stats(int argc, char **argv)
 {
-    stats_opts o = {0};
-    int r = CLI_PARSE(argc, argv, "bm25", usage, opts, &o);
+    cli_json_opts o = {0};
+    int r = CLI_PARSE(argc, argv, "bm25", usage, cli_json_only, &o);
     CLI_PARSE_RETURN(r);
     if (r != argc - 1) return cli_usage_error("bm25", "stats takes exactly one INDEX");
     return stats(argv[r], &o);

@@ -16,13 +16,7 @@ static const char usage[] =
     "level-0 degree and memory of an index.\n"
     "      --json                one JSON object\n";
 
-typedef struct {
-    int json;
-} stats_opts;
-
-static const cli_opt opts[] = {CLI_OPT_JSON(stats_opts, json)};
-
-static int stats(const char *path, const stats_opts *o)
+static int stats(const char *path, const cli_json_opts *o)
 {
     ns_hnsw *h;
     if (ns_hnsw_load(&h, path) < 0) return cli_fail("index");
@@ -45,8 +39,8 @@ static int stats(const char *path, const stats_opts *o)
 
 int cmd_index_stats(int argc, char **argv)
 {
-    stats_opts o = {0};
-    int r = CLI_PARSE(argc, argv, "index", usage, opts, &o);
+    cli_json_opts o = {0};
+    int r = CLI_PARSE(argc, argv, "index", usage, cli_json_only, &o);
     CLI_PARSE_RETURN(r);
     if (r != argc - 1) return cli_usage_error("index", "stats takes exactly one INDEX");
     return stats(argv[r], &o);

@@ -28,23 +28,13 @@ static const char usage[] =
 #define CMD "llm finetune-classify"
 
 typedef struct {
-    llm_model f;
-    const char *data, *out;
-    int epochs, batch, seq;
-    double lr, wd;
-    uint64_t seed;
+    llm_tuning t;
+    int epochs;
 } cls_opts;
 
 static const cli_opt opts[] = {
-    LLM_MODEL_OPTS(cls_opts, f),
-    CLI_STR("data", 0, cls_opts, data),
-    CLI_OPT_OUT(cls_opts, out),
+    LLM_TUNING_OPTS(cls_opts, t),
     CLI_INT("epochs", 0, cls_opts, epochs, 1, 1000),
-    CLI_INT("batch", 0, cls_opts, batch, 1, 1 << 20),
-    CLI_INT("seq", 0, cls_opts, seq, 1, 1 << 20),
-    CLI_DOUBLE("lr", 0, cls_opts, lr, 0, 10),
-    CLI_DOUBLE("weight-decay", 0, cls_opts, wd, 0, 10),
-    CLI_OPT_SEED(cls_opts, seed),
 };
 
 enum { MAX_LABELS = 64 };
@@ -138,11 +128,11 @@ static int finetune(const cls_opts *o, ns_llm *m, const ns_bpe *tok, const label
     ns_llm_cls_cfg cc = ns_llm_cls_defaults();
     cc.n_classes = d->nlab;
     cc.epochs = o->epochs;
-    cc.batch = o->batch;
-    cc.max_len = o->seq;
-    cc.lr = (float)o->lr;
-    cc.weight_decay = (float)o->wd;
-    cc.seed = o->seed;
+    cc.batch = o->t.batch;
+    cc.max_len = o->t.seq;
+    cc.lr = (float)o->t.lr;
+    cc.weight_decay = (float)o->t.wd;
+    cc.seed = o->t.seed;
     int C = ns_llm_cfg(m)->d_model;
     float *head = ns_malloc(sizeof(float) * (size_t)d->nlab * (C + 1)), loss = 0;
     int *pred = ns_malloc(sizeof(int) * (size_t)d->nte);
@@ -152,7 +142,7 @@ static int finetune(const cls_opts *o, ns_llm *m, const ns_bpe *tok, const label
     double t1 = ns_now();
     if (rc >= 0) rc = ns_llm_cls_predict(m, tok, d->te_t, d->nte, cc.max_len, head, d->nlab, pred);
     if (rc >= 0) report(d, pred, t1 - t0, loss);
-    if (rc >= 0 && o->out) rc = ns_llm_cls_save(m, tok, head, d->nlab, o->out);
+    if (rc >= 0 && o->t.out) rc = ns_llm_cls_save(m, tok, head, d->nlab, o->t.out);
     free(head);
     free(pred);
     return rc;
@@ -160,16 +150,16 @@ static int finetune(const cls_opts *o, ns_llm *m, const ns_bpe *tok, const label
 
 int cmd_llm_finetune_classify(int argc, char **argv)
 {
-    cls_opts o = {{NULL, NULL}, NULL, NULL, 2, 16, 64, 3e-4, 0.01, 1337};
+    cls_opts o = {{.batch = 16, .seq = 64, .lr = 3e-4, .wd = 0.01, .seed = 1337}, 2};
     int r = CLI_PARSE(argc, argv, CMD, usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (r != argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[r]);
-    if (!o.data) return cli_usage_error(CMD, "--data is required");
+    if (!o.t.data) return cli_usage_error(CMD, "--data is required");
     char path[4096];
-    snprintf(path, sizeof path, "%s", o.data);
+    snprintf(path, sizeof path, "%s", o.t.data);
     if (ns_file_exists(path) && !strstr(path, "SMSSpam")) { /* a directory: DIR/SMSSpamCollection */
         char alt[4200];
-        snprintf(alt, sizeof alt, "%s/SMSSpamCollection", o.data);
+        snprintf(alt, sizeof alt, "%s/SMSSpamCollection", o.t.data);
         FILE *f = fopen(alt, "r");
         if (f) {
             fclose(f);
@@ -180,7 +170,7 @@ int cmd_llm_finetune_classify(int argc, char **argv)
     ns_bpe *tok;
     labelled d;
     memset(&d, 0, sizeof d);
-    int rc = llm_load_model(&o.f, &m, &tok);
+    int rc = llm_load_model(&o.t.m, &m, &tok);
     if (rc >= 0) rc = read_labelled(path, &d);
     if (rc >= 0) rc = finetune(&o, m, tok, &d);
     labelled_release(&d);

@@ -27,42 +27,31 @@ static const char usage[] =
 #define CMD "llm sft"
 
 typedef struct {
-    llm_model f;
-    const char *data, *out;
+    llm_tuning t; /* t.seq < 0: the model's context */
     long steps, warmup;
-    int batch, seq; /* seq < 0: the model's context */
-    double lr, wd;
-    uint64_t seed;
 } sft_opts;
 
 static const cli_opt opts[] = {
-    LLM_MODEL_OPTS(sft_opts, f),
-    CLI_STR("data", 0, sft_opts, data),
-    CLI_OPT_OUT(sft_opts, out),
+    LLM_TUNING_OPTS(sft_opts, t),
     CLI_LONG("steps", 0, sft_opts, steps, 0, 1L << 40),
     CLI_LONG("warmup", 0, sft_opts, warmup, 0, 1L << 40),
-    CLI_INT("batch", 0, sft_opts, batch, 1, 1 << 20),
-    CLI_INT("seq", 0, sft_opts, seq, 1, 1 << 20),
-    CLI_DOUBLE("lr", 0, sft_opts, lr, 0, 10),
-    CLI_DOUBLE("weight-decay", 0, sft_opts, wd, 0, 10),
-    CLI_OPT_SEED(sft_opts, seed),
 };
 
 static int sft(const sft_opts *o, ns_llm *m, ns_bpe *tok, ns_llm_trainer *t)
 {
-    int ctx = ns_llm_cfg(m)->max_seq, maxlen = o->seq < 0 || o->seq > ctx ? ctx : o->seq;
+    int ctx = ns_llm_cfg(m)->max_seq, maxlen = o->t.seq < 0 || o->t.seq > ctx ? ctx : o->t.seq;
     ns_llm_sft_ex *ex = NULL;
     int n = 0;
-    int rc = ns_llm_sft_load(o->data, tok, maxlen, &ex, &n);
+    int rc = ns_llm_sft_load(o->t.data, tok, maxlen, &ex, &n);
     ns_llm_train_cfg tc = ns_llm_train_defaults();
-    tc.lr = (float)o->lr;
+    tc.lr = (float)o->t.lr;
     tc.min_lr = tc.lr / 10;
     tc.warmup = o->warmup;
     tc.decay_steps = o->steps;
-    tc.batch = o->batch;
+    tc.batch = o->t.batch;
     tc.seq = 1;
-    tc.weight_decay = (float)o->wd;
-    tc.seed = o->seed;
+    tc.weight_decay = (float)o->t.wd;
+    tc.seed = o->t.seed;
     if (rc >= 0) rc = ns_llm_trainer_init(t, m, &tc);
     float loss = 0, first = 0;
     if (rc >= 0) {
@@ -76,25 +65,25 @@ static int sft(const sft_opts *o, ns_llm *m, ns_bpe *tok, ns_llm_trainer *t)
         }
         ns_progress_end(&p);
     }
-    if (rc >= 0) rc = ns_llm_save(m, tok, o->out);
+    if (rc >= 0) rc = ns_llm_save(m, tok, o->t.out);
     if (rc >= 0)
-        printf("sft: %d examples, %ld steps, response loss %.4f -> %.4f, wrote %s\n", n, o->steps, first, loss, o->out);
+        printf("sft: %d examples, %ld steps, response loss %.4f -> %.4f, wrote %s\n", n, o->steps, first, loss, o->t.out);
     ns_llm_sft_free(ex, n);
     return rc;
 }
 
 int cmd_llm_sft(int argc, char **argv)
 {
-    sft_opts o = {{NULL, NULL}, NULL, NULL, 200, 10, 8, -1, 1e-4, 0.1, 1337};
+    sft_opts o = {{.batch = 8, .seq = -1, .lr = 1e-4, .wd = 0.1, .seed = 1337}, 200, 10};
     int r = CLI_PARSE(argc, argv, CMD, usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (r != argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[r]);
-    if (!o.data || !o.out) return cli_usage_error(CMD, "--data and --out are required");
+    if (!o.t.data || !o.t.out) return cli_usage_error(CMD, "--data and --out are required");
     ns_llm *m;
     ns_bpe *tok;
     ns_llm_trainer t;
     memset(&t, 0, sizeof t);
-    int rc = llm_load_model(&o.f, &m, &tok);
+    int rc = llm_load_model(&o.t.m, &m, &tok);
     if (rc >= 0) rc = sft(&o, m, tok, &t);
     ns_llm_trainer_release(&t);
     ns_llm_free(m);

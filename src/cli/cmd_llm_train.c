@@ -89,29 +89,14 @@ static const cli_opt opts[] = {
     CLI_INT("vocab", 0, train_opts, vocab, 259, 1 << 20),
 };
 
-static train_opts defaults(void)
-{
-    train_opts o;
-    memset(&o, 0, sizeof o);
-    o.layers = o.heads = o.kv_heads = o.dim = o.ff = o.context = o.bias = -1;
-    o.steps = 2000;
-    o.batch = 12;
-    o.seq = 64;
-    o.warmup = 100;
-    o.accum = 1;
-    o.eval_every = 250;
-    o.eval_iters = 20;
-    o.seed = 1337;
-    o.decay_steps = -1;
-    o.lr = 1e-3;
-    o.min_lr = -1;
-    o.wd = 0.1;
-    o.clip = 1.0;
-    o.beta2 = 0.99;
-    o.val_frac = 0.1;
-    o.vocab = 1024;
-    return o;
-}
+static const train_opts defaults = {
+    .layers = -1, .heads = -1, .kv_heads = -1, .dim = -1, .ff = -1, .context = -1, .bias = -1,
+    .vocab = 1024, .val_frac = 0.1,
+    .steps = 2000, .warmup = 100, .eval_every = 250, .decay_steps = -1,
+    .batch = 12, .seq = 64, .accum = 1, .eval_iters = 20,
+    .seed = 1337,
+    .lr = 1e-3, .min_lr = -1, .wd = 0.1, .clip = 1.0, .beta2 = 0.99,
+};
 
 static int build_config(const train_opts *o, int vocab, ns_llm_config *c)
 {
@@ -298,7 +283,7 @@ static int train(const train_opts *o, char *text, size_t len)
 
 int cmd_llm_train(int argc, char **argv)
 {
-    train_opts o = defaults();
+    train_opts o = defaults;
     int r = CLI_PARSE(argc, argv, CMD, usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (r != argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[r]);

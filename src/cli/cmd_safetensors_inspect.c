@@ -102,25 +102,19 @@ static int inspect_json(ns_st_file *f, const char *path, const inspect_opts *o)
         const char *k = ns_st_meta_key(f, i);
         ok = json_object_set_new(meta, k, json_string(ns_st_meta(f, k))) == 0;
     }
-    char *text = NULL;
     if (ok) {
         json_object_set_new(root, "file", json_string(path));
         json_object_set_new(root, "tensors", arr);
         json_object_set_new(root, "bytes", json_integer((json_int_t)total));
         json_object_set_new(root, "metadata", meta);
         arr = meta = NULL;
-        text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    } else {
+        json_decref(root);
+        root = NULL;
     }
-    json_decref(root);
     json_decref(arr);
     json_decref(meta);
-    if (!text) {
-        ns_err_set(NS_ENOMEM, "cannot build the JSON answer");
-        return cli_fail("safetensors");
-    }
-    puts(text);
-    free(text);
-    return CLI_OK;
+    return cli_put_json("safetensors", root, JSON_COMPACT | JSON_REAL_PRECISION(9));
 }
 
 static int inspect(const char *path, const inspect_opts *o)

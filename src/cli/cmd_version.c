@@ -17,16 +17,10 @@ static const char usage[] =
     "\n"
     "  --json   one JSON object instead of text\n";
 
-typedef struct {
-    int json;
-} version_opts;
-
-static const cli_opt opts[] = {CLI_OPT_JSON(version_opts, json)};
-
 int cmd_version(int argc, char **argv)
 {
-    version_opts o = {0};
-    int r = CLI_PARSE(argc, argv, "version", usage, opts, &o);
+    cli_json_opts o = {0};
+    int r = CLI_PARSE(argc, argv, "version", usage, cli_json_only, &o);
     CLI_PARSE_RETURN(r);
     if (r < argc) return cli_usage_error("version", "unexpected argument '%s'", argv[r]);
 #if defined(__AVX512F__)
@@ -50,20 +44,12 @@ int cmd_version(int argc, char **argv)
                               "compiler", compiler, "simd", simd, "threads", ns_threads(), "cpus",
                               ns_cpu_count(), "openmp", _OPENMP, "openblas", blas ? blas : "",
                               "sqlite", sqlite3_libversion(), "jansson", JANSSON_VERSION);
-        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        json_decref(j);
-        if (!text) {
-            ns_err_set(NS_ENOMEM, "cannot build the JSON answer");
-            return cli_fail("version");
-        }
-        puts(text);
-        free(text);
-    } else {
-        printf("northstar %s\n", NS_VERSION);
-        printf("  built with %s, %s, OpenMP %d\n", compiler, simd, _OPENMP);
-        printf("  threads    %d (of %d CPUs)\n", ns_threads(), ns_cpu_count());
-        printf("  OpenBLAS   %s\n", blas ? blas : "?");
-        printf("  SQLite     %s, jansson %s\n", sqlite3_libversion(), JANSSON_VERSION);
+        return cli_put_json("version", j, JSON_COMPACT);
     }
+    printf("northstar %s\n", NS_VERSION);
+    printf("  built with %s, %s, OpenMP %d\n", compiler, simd, _OPENMP);
+    printf("  threads    %d (of %d CPUs)\n", ns_threads(), ns_cpu_count());
+    printf("  OpenBLAS   %s\n", blas ? blas : "?");
+    printf("  SQLite     %s, jansson %s\n", sqlite3_libversion(), JANSSON_VERSION);
     return CLI_OK;
 }

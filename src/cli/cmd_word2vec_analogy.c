@@ -16,16 +16,10 @@ static const char usage[] =
 
 #define CMD "word2vec"
 
-typedef struct {
-    int k;
-} analogy_opts;
-
-static const cli_opt opts[] = {CLI_OPT_K(analogy_opts, k)};
-
 int cmd_word2vec_analogy(int argc, char **argv)
 {
-    analogy_opts o = {5};
-    int r = CLI_PARSE(argc, argv, CMD, usage, opts, &o);
+    cli_k_opts o = {5};
+    int r = CLI_PARSE(argc, argv, CMD, usage, cli_k_only, &o);
     CLI_PARSE_RETURN(r);
     if (argc - r != 4) return cli_usage_error(CMD, "analogy needs VECTORS A B C");
     ns_vectors *v;

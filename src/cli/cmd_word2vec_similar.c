@@ -16,16 +16,10 @@ static const char usage[] =
 
 #define CMD "word2vec"
 
-typedef struct {
-    int k;
-} similar_opts;
-
-static const cli_opt opts[] = {CLI_OPT_K(similar_opts, k)};
-
 int cmd_word2vec_similar(int argc, char **argv)
 {
-    similar_opts o = {10};
-    int r = CLI_PARSE(argc, argv, CMD, usage, opts, &o);
+    cli_k_opts o = {10};
+    int r = CLI_PARSE(argc, argv, CMD, usage, cli_k_only, &o);
     CLI_PARSE_RETURN(r);
     if (argc - r < 2) return cli_usage_error(CMD, "similar needs VECTORS and at least one WORD");
     ns_vectors *v;

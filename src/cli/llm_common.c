@@ -42,16 +42,8 @@ int llm_parse_stop(const char *cmd, const char *opt, const char *arg, void *fiel
 
 llm_sampling llm_sampling_defaults(void)
 {
-    llm_sampling s;
-    memset(&s, 0, sizeof s);
-    s.max_tokens = 256;
-    s.temperature = 0.8;
-    s.top_k = 40;
-    s.top_p = 0.95;
-    s.repeat_penalty = 1.0;
-    s.repeat_last_n = 64;
-    s.seed = 42;
-    return s;
+    return (llm_sampling){.max_tokens = 256, .temperature = 0.8, .top_k = 40, .top_p = 0.95, .repeat_penalty = 1.0,
+                          .repeat_last_n = 64, .seed = 42};
 }
 
 ns_llm_gen_cfg llm_gen_cfg(const llm_sampling *s)

@@ -32,6 +32,26 @@ typedef struct {
  * when there is no model or no tokenizer; on an error nothing is left to free. */
 int llm_load_model(const llm_model *f, ns_llm **m, ns_bpe **tok);
 
+/* What fine-tuning takes (finetune-classify, sft), into the llm_tuning `f`:
+ * the model, --data, -o/--out, --batch, --seq, --lr, --weight-decay, --seed. */
+typedef struct {
+    llm_model m;
+    const char *data, *out;
+    int batch, seq;
+    double lr, wd;
+    uint64_t seed;
+} llm_tuning;
+
+#define LLM_TUNING_OPTS(T, f)                                \
+    LLM_MODEL_OPTS(T, f.m),                                  \
+    CLI_STR("data", 0, T, f.data),                           \
+    CLI_OPT_OUT(T, f.out),                                   \
+    CLI_INT("batch", 0, T, f.batch, 1, 1 << 20),             \
+    CLI_INT("seq", 0, T, f.seq, 1, 1 << 20),                 \
+    CLI_DOUBLE("lr", 0, T, f.lr, 0, 10),                     \
+    CLI_DOUBLE("weight-decay", 0, T, f.wd, 0, 10),           \
+    CLI_OPT_SEED(T, f.seed)
+
 /* Sampling: the rows of generate and chat, into the llm_sampling `f`. */
 typedef struct {
     const char *s[8];

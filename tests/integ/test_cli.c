@@ -426,3 +426,27 @@ TEST(subcommand_help_lists_options_it_takes)
         "demo mlp", "demo", "deepwalk", "import", "serve", "sim", "train", "eval", "version"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) help_options_are_taken(cmds[i]);
 }
+
+/* A subcommand takes only its own options: another one's is a usage error
+ * naming it, before any file is opened. */
+TEST(option_of_another_subcommand_is_a_usage_error)
+{
+    static const char *const cases[][2] = {
+        {"llm info --temperature 1 /nonexistent.safetensors", "'--temperature'"},
+        {"llm export -m /nonexistent.st -o x.bin --steps 3", "'--steps'"},
+        {"llm tokenizer encode -m /nonexistent.st hello", "'-m'"},
+        {"bm25 stats --k1 2 /nonexistent.bm25", "'--k1'"},
+        {"index search /nonexistent.hnsw -v 1,2 --M 8", "'--M'"},
+        {"rank inspect --epochs 3 /nonexistent.safetensors", "'--epochs'"},
+        {"word2vec similar --dim 8 /nonexistent.vec apple", "'--dim'"},
+        {"safetensors check --stats /nonexistent.safetensors", "'--stats'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[512], *out = NULL;
+        snprintf(cmd, sizeof cmd, "'%s' %s", ns_test_northstar_bin(), cases[i][0]);
+        ASSERT_EQ_INT(ns_test_run(cmd, &out), 2);
+        ASSERT_HAS(out, "unknown option");
+        ASSERT_HAS(out, cases[i][1]);
+        free(out);
+    }
+}

@@ -197,23 +197,3 @@ TEST(bm25_errors)
     ASSERT_EQ_INT(run(&out, "bm25 search '%s'", docs), 2);
     free(out);
 }
-
-/* build, search and stats each take only their own options: another's is a
- * usage error naming it, before the index is opened. */
-TEST(option_of_another_subcommand_is_a_usage_error)
-{
-    static const char *const cases[][2] = {
-        {"bm25 stats --k1 2 /nonexistent.bm25", "'--k1'"},
-        {"bm25 build -i x -o y --trec run", "'--trec'"},
-        {"index stats --ef 10 /nonexistent.hnsw", "'--ef'"},
-        {"index search /nonexistent.hnsw -v 1,2 --M 8", "'--M'"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char cmd[512], *out = NULL;
-        snprintf(cmd, sizeof cmd, "'%s' %s", ns_test_northstar_bin(), cases[i][0]);
-        ASSERT_EQ_INT(ns_test_run(cmd, &out), 2);
-        ASSERT_HAS(out, "unknown option");
-        ASSERT_HAS(out, cases[i][1]);
-        free(out);
-    }
-}

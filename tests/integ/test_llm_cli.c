@@ -211,23 +211,3 @@ TEST(sft_cli)
     ASSERT(strstr(out, "see you"));
     free(out);
 }
-
-/* A subcommand takes only its own options: another one's is a usage error
- * naming it, before any file is opened. */
-TEST(option_of_another_subcommand_is_a_usage_error)
-{
-    static const char *const cases[][2] = {
-        {"llm info --temperature 1 /nonexistent.safetensors", "'--temperature'"},
-        {"llm export -m /nonexistent.st -o x.bin --steps 3", "'--steps'"},
-        {"llm eval -m /nonexistent.st --data x --prompt hi", "'--prompt'"},
-        {"llm tokenizer encode -m /nonexistent.st hello", "'-m'"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char cmd[512], *out = NULL;
-        snprintf(cmd, sizeof cmd, "'%s' %s", ns_test_northstar_bin(), cases[i][0]);
-        ASSERT_EQ_INT(ns_test_run(cmd, &out), 2);
-        ASSERT_HAS(out, "unknown option");
-        ASSERT_HAS(out, cases[i][1]);
-        free(out);
-    }
-}
