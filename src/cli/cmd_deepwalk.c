@@ -76,7 +76,7 @@ static const cli_opt opts[] = {
     CLI_FLAG("items-only", 0, opts_t, items_only),
 };
 
-int cmd_deepwalk(int argc, char **argv)
+static opts_t defaults(void)
 {
     opts_t o;
     memset(&o, 0, sizeof o);
@@ -84,61 +84,49 @@ int cmd_deepwalk(int argc, char **argv)
     o.a.w.dim = 128;
     o.a.w.window = 10;
     o.a.w.alpha = 0.025;
-    o.a.w.vectors = -1; /* sum with negative sampling, in without; see below */
+    o.a.w.vectors = -1; /* sum with negative sampling, in without; see cmd_deepwalk */
     o.a.w.ns_exponent = 0.5;
     o.a.w.label = "deepwalk";
     o.a.c = ns_w2v_corpus_defaults();
     o.a.c.min_count = 1;
     o.wk = ns_walk_defaults();
-    int r = CLI_PARSE(argc, argv, CMD, usage, opts, &o);
-    CLI_PARSE_RETURN(r);
-    if (!o.a.output) return cli_usage_error(CMD, "missing -o OUT");
-    if (r != argc - 1) return cli_usage_error(CMD, "expected exactly one INPUT graph file");
-    if (o.items_only && o.g.format != NS_GRAPH_INTERACTIONS)
-        return cli_usage_error(CMD, "--items-only needs --format interactions");
-    const char *input = argv[r];
-    if (o.a.w.vectors < 0) o.a.w.vectors = o.a.w.negative > 0 ? NS_W2V_VEC_SUM : NS_W2V_VEC_IN;
-    o.a.c.quiet_progress = ns_is_quiet();
-    o.wk.seed = o.a.w.seed;
-    o.wk.threads = o.a.w.threads;
+    return o;
+}
 
+/* The vectors of the trained model: every node's, or with --items-only the
+ * items' named by their id. */
+static int node_vectors(const opts_t *o, const ns_w2v_model *m, const ns_w2v_corpus *c, ns_vectors **v)
+{
+    uint8_t *keep = NULL;
+    if (o->items_only) {
+        if (!(keep = ns_calloc((size_t)c->nwords, 1))) return NS_ENOMEM;
+        for (int32_t w = 0; w < c->nwords; w++) keep[w] = !strncmp(ns_strmap_key(c->words, w, NULL), "i:", 2);
+    }
+    *v = ns_w2v_vectors(m, c, keep);
+    free(keep);
+    if (!*v) return NS_EINTERNAL;
+    return o->items_only ? ns_vec_strip_prefix(*v, "i:") : NS_OK;
+}
+
+/* Load the graph, walk it, train on the walks, write the vectors. */
+static int run(const opts_t *o, const char *input)
+{
     ns_graph *g = NULL;
     ns_w2v_corpus *c = NULL;
     ns_w2v_model *m = NULL;
     ns_vectors *v = NULL;
-    uint8_t *keep = NULL;
-    int rc = CLI_FAIL;
-    double t0 = ns_now();
-    if (ns_graph_load(&g, input, &o.g) < 0) {
-        cli_fail(CMD);
-        goto done;
-    }
-    double t_load = ns_now() - t0, t1 = ns_now();
-    if (ns_graph_walks(&c, g, &o.wk, &o.a.c) < 0) {
-        cli_fail(CMD);
-        goto done;
-    }
-    double t_walk = ns_now() - t1;
     ns_w2v_stats st;
-    if (ns_w2v_train(&m, c, &o.a.w, &st) < 0) {
-        cli_fail(CMD);
-        goto done;
+    double t0 = ns_now(), t_load = 0, t_walk = 0;
+    int rc = ns_graph_load(&g, input, &o->g);
+    if (rc >= 0) {
+        t_load = ns_now() - t0;
+        rc = ns_graph_walks(&c, g, &o->wk, &o->a.c);
+        t_walk = ns_now() - t0 - t_load;
     }
-    if (o.items_only) {
-        keep = calloc((size_t)c->nwords, 1);
-        if (!keep) {
-            fprintf(stderr, "northstar %s: out of memory\n", CMD);
-            goto done;
-        }
-        for (int32_t w = 0; w < c->nwords; w++) keep[w] = !strncmp(ns_strmap_key(c->words, w, NULL), "i:", 2);
-    }
-    v = ns_w2v_vectors(m, c, keep);
-    if (!v || (o.items_only && ns_vec_strip_prefix(v, "i:") < 0)) {
-        cli_fail(CMD);
-        goto done;
-    }
-    if (cli_w2v_write(CMD, v, &o.a) != CLI_OK) goto done;
-    if (!ns_is_quiet()) {
+    if (rc >= 0) rc = ns_w2v_train(&m, c, &o->a.w, &st);
+    if (rc >= 0) rc = node_vectors(o, m, c, &v);
+    int ret = rc < 0 ? cli_fail(CMD) : cli_w2v_write(CMD, v, &o->a);
+    if (ret == CLI_OK && !ns_is_quiet()) {
         char a[32], b[32];
         ns_format_count(a, sizeof a, (double)c->ntok);
         ns_format_count(b, sizeof b, st.words_per_sec);
@@ -146,14 +134,27 @@ int cmd_deepwalk(int argc, char **argv)
                 "deepwalk: %d nodes, %lld arcs%s; %lld walks, %s steps: load %.2fs, walks %.2fs, "
                 "train %.2fs (%s words/s), total %.2fs -> %s (%lld vectors)\n",
                 g->n, (long long)g->nnz, g->w ? " (weighted)" : "", (long long)c->nsent, a, t_load, t_walk,
-                st.seconds, b, ns_now() - t0, o.a.output, (long long)v->n);
+                st.seconds, b, ns_now() - t0, o->a.output, (long long)v->n);
     }
-    rc = CLI_OK;
-done:
-    free(keep);
     ns_vec_free(v);
     ns_w2v_model_free(m);
     ns_w2v_corpus_free(c);
     ns_graph_free(g);
-    return rc;
+    return ret;
+}
+
+int cmd_deepwalk(int argc, char **argv)
+{
+    opts_t o = defaults();
+    int r = CLI_PARSE(argc, argv, CMD, usage, opts, &o);
+    CLI_PARSE_RETURN(r);
+    if (!o.a.output) return cli_usage_error(CMD, "missing -o OUT");
+    if (r != argc - 1) return cli_usage_error(CMD, "expected exactly one INPUT graph file");
+    if (o.items_only && o.g.format != NS_GRAPH_INTERACTIONS)
+        return cli_usage_error(CMD, "--items-only needs --format interactions");
+    if (o.a.w.vectors < 0) o.a.w.vectors = o.a.w.negative > 0 ? NS_W2V_VEC_SUM : NS_W2V_VEC_IN;
+    o.a.c.quiet_progress = ns_is_quiet();
+    o.wk.seed = o.a.w.seed;
+    o.wk.threads = o.a.w.threads;
+    return run(&o, argv[r]);
 }
