@@ -99,8 +99,9 @@ typedef struct cli_opt {
 #define CLI_CALL(nm, sh, T, f, type, parse) {CLI_ROW_(nm, sh, CLI_K_CALL, CLI_FIELD_(T, f, type)), .fn = parse}
 
 /* The number of rows of an array (a compile error for a pointer). */
-#define CLI_COUNT(a) \
-    (sizeof(a) / sizeof((a)[0]) + 0 * sizeof(char[1 - 2 * __builtin_types_compatible_p(__typeof__(a), __typeof__(&(a)[0]))]))
+#define CLI_COUNT(a)                 \
+    (sizeof(a) / sizeof((a)[0]) + \
+     0 * sizeof(char[1 - 2 * __builtin_types_compatible_p(__typeof__(a), __typeof__(&(a)[0]))]))
 
 /* getopt_long over argv with the rows of `opts` (n of them) and the options
  * every command takes (--help/-h, --quiet/-q, --threads/-j N; a short letter
@@ -179,7 +180,8 @@ enum { CLI_HELP_SUMMARY = 0, CLI_HELP_FULL = 1 };
  * help as `help` says; a missing or unknown subcommand or an option before
  * it is a usage error. */
 int cli_dispatch(int argc, char **argv, const char *cmd, const char *intro, const cli_sub *subs, size_t n, int help);
-#define CLI_DISPATCH(argc, argv, cmd, intro, subs, help) cli_dispatch(argc, argv, cmd, intro, subs, CLI_COUNT(subs), help)
+#define CLI_DISPATCH(argc, argv, cmd, intro, subs, help) \
+    cli_dispatch(argc, argv, cmd, intro, subs, CLI_COUNT(subs), help)
 
 /* Print "northstar <cmd>: <message> (see 'northstar <cmd> --help')" and
  * return CLI_USAGE. */

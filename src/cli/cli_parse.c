@@ -179,7 +179,10 @@ static int handle(const char *cmd, const char *usage, const cli_opt *opts, size_
                          : c < CLI_VAL                       ? row_of_short(opts, n, c)
                                                              : NULL;
     if (row) return store(cmd, row, optarg, target) ? CLI_PARSE_BAD : 0;
-    int common = c >= CLI_VAL ? c - CLI_VAL - (int)n : c == 'h' ? COMMON_HELP : c == 'q' ? COMMON_QUIET : COMMON_THREADS;
+    int common = c >= CLI_VAL ? c - CLI_VAL - (int)n
+                 : c == 'h'     ? COMMON_HELP
+                 : c == 'q'     ? COMMON_QUIET
+                                : COMMON_THREADS;
     switch (common) {
     case COMMON_HELP: fputs(usage, stdout); return CLI_HELP_SHOWN;
     case COMMON_QUIET: ns_set_quiet(1); return 0;

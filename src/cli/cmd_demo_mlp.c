@@ -223,7 +223,8 @@ static int save_and_reload(run *R, const char *path, char **config)
     int64_t shapes[6][2] = {{H, IN}, {H, 0}, {H, H}, {H, 0}, {CLASSES, H}, {CLASSES, 0}};
     ns_st_writer *w = ns_st_writer_new();
     int rc = w ? NS_OK : NS_ENOMEM;
-    for (int i = 0; i < 6 && rc >= 0; i++) rc = ns_st_writer_add(w, tensor_names[i], NS_DT_F32, i % 2 ? 1 : 2, shapes[i], ptrs[i]);
+    for (int i = 0; i < 6 && rc >= 0; i++)
+        rc = ns_st_writer_add(w, tensor_names[i], NS_DT_F32, i % 2 ? 1 : 2, shapes[i], ptrs[i]);
     char cfg[128];
     snprintf(cfg, sizeof cfg, "{\"model\":\"mlp\",\"in\":%d,\"hidden\":%d,\"classes\":%d}", IN, H, CLASSES);
     if (rc >= 0) rc = ns_st_writer_meta(w, "config", cfg);
@@ -266,7 +267,8 @@ static int demo(run *R, const mlp_opts *o, const char *outpath)
     mlp_point(&m2, R->params2, H);
     double acc2 = accuracy(&m2, &R->a, R->x + 2 * ntrain, R->y + ntrain, ntest, H, R->pred2);
     int same = acc2 == acc_test && memcmp(R->pred, R->pred2, sizeof(int32_t) * (size_t)ntest) == 0;
-    printf("  saved %s (config %s); reloaded model predicts %s\n", outpath, config ? config : "", same ? "identically" : "DIFFERENTLY");
+    printf("  saved %s (config %s); reloaded model predicts %s\n", outpath, config ? config : "",
+           same ? "identically" : "DIFFERENTLY");
     free(config);
     if (!same) {
         fprintf(stderr, "northstar demo mlp: reloaded model disagrees with the trained one\n");

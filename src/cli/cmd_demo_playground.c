@@ -1,6 +1,6 @@
 /*
- * cmd_demo_playground.c — `northstar demo`: the playground. One command builds a
- * small recommendation platform from nothing and runs it:
+ * cmd_demo_playground.c — `northstar demo`: the playground. One command
+ * builds a small recommendation platform from nothing and runs it:
  *
  *   1. a fresh SQLite store in the work directory, filled by the simulator
  *      (users, items, a week of sessions; no download);
@@ -402,7 +402,8 @@ static int live(pg_run *R, live_job *job, double *secs_live)
     pthread_t thr;
     if (pthread_create(&thr, NULL, live_main, job) != 0)
         return ns_err_set(NS_EINTERNAL, "cannot start the live traffic thread");
-    if (o->seconds > 0) printf("[4/4] live traffic: %.0f sessions/s for %.0f s (Ctrl-C stops early)\n", o->rate, o->seconds);
+    if (o->seconds > 0)
+        printf("[4/4] live traffic: %.0f sessions/s for %.0f s (Ctrl-C stops early)\n", o->rate, o->seconds);
     else printf("[4/4] live traffic: %.0f sessions/s until Ctrl-C\n", o->rate);
     fflush(stdout);
     ns_timer live_t;

@@ -67,7 +67,8 @@ static int sft(const sft_opts *o, ns_llm *m, ns_bpe *tok, ns_llm_trainer *t)
     }
     if (rc >= 0) rc = ns_llm_save(m, tok, o->t.out);
     if (rc >= 0)
-        printf("sft: %d examples, %ld steps, response loss %.4f -> %.4f, wrote %s\n", n, o->steps, first, loss, o->t.out);
+        printf("sft: %d examples, %ld steps, response loss %.4f -> %.4f, wrote %s\n", n, o->steps, first, loss,
+               o->t.out);
     ns_llm_sft_free(ex, n);
     return rc;
 }

@@ -273,7 +273,8 @@ static int train(const train_opts *o, char *text, size_t len)
                         o->ckpt_every, &vl, &tps);
     }
     if (rc >= 0 && o->out) rc = ns_llm_save(m, tok, o->out);
-    if (rc >= 0) printf("final: step %ld val_loss %.4f train_tokens_per_s %.0f threads %d\n", t.step, vl, tps, ns_threads());
+    if (rc >= 0)
+        printf("final: step %ld val_loss %.4f train_tokens_per_s %.0f threads %d\n", t.step, vl, tps, ns_threads());
     if (have_trainer) ns_llm_trainer_release(&t);
     free(ids);
     ns_llm_free(m);

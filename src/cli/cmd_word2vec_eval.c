@@ -55,7 +55,8 @@ static int default_sets(eval_opts *o)
         }
     }
     if (!dir)
-        return cli_usage_error(CMD, "no evaluation sets given and no data directory ($NORTHSTAR_DATA or ../shared/data)");
+        return cli_usage_error(CMD, "no evaluation sets given and no data directory "
+                                    "($NORTHSTAR_DATA or ../shared/data)");
     snprintf(ws, sizeof ws, "%s/wordsim/wordsim353/combined.csv", dir);
     snprintf(sl, sizeof sl, "%s/wordsim/SimLex-999/SimLex-999.txt", dir);
     snprintf(an, sizeof an, "%s/wordsim/questions-words.txt", dir);
@@ -116,7 +117,8 @@ int cmd_word2vec_eval(int argc, char **argv)
     if (r >= argc) return cli_usage_error(CMD, "eval needs at least one VECTORS file");
     if (!o.wordsim && !o.simlex && !o.analogy && default_sets(&o) != CLI_OK) return CLI_USAGE;
     if (!o.json)
-        printf("%-36s %-22s %-22s %s\n", "vectors", "WordSim-353 (pairs)", "SimLex-999 (pairs)", "analogy top-1 (covered)");
+        printf("%-36s %-22s %-22s %s\n", "vectors", "WordSim-353 (pairs)", "SimLex-999 (pairs)",
+               "analogy top-1 (covered)");
     int rc = CLI_OK;
     for (int a = r; a < argc; a++)
         if (eval_file(&o, argv[a]) != CLI_OK) rc = CLI_FAIL;

@@ -64,7 +64,10 @@ ns_llm_gen_cfg llm_gen_cfg(const llm_sampling *s)
     return g;
 }
 
-int llm_read_text(const char *path, char **buf, size_t *len) { return ns_file_read_all(path, buf, len, (size_t)2 << 30); }
+int llm_read_text(const char *path, char **buf, size_t *len)
+{
+    return ns_file_read_all(path, buf, len, (size_t)2 << 30);
+}
 
 int llm_print_piece(const char *p, size_t n, void *ctx)
 {

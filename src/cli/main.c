@@ -1,5 +1,6 @@
 /*
- * main.c — the northstar command: a table of subcommands, git-style.
+ * main.c — the northstar command: a table of commands, git-style (each is
+ * cmd_<name>(argc, argv), declared in cli.h).
  * Exit codes: 0 ok, 1 failure, 2 usage error.
  */
 #include "cli.h"
