@@ -78,9 +78,7 @@ static int chat(const ns_llm *m, const ns_bpe *tok, const ns_llm_gen_cfg *g)
 
 int cmd_llm_chat(int argc, char **argv)
 {
-    chat_opts o;
-    memset(&o, 0, sizeof o);
-    o.s = llm_sampling_defaults();
+    chat_opts o = {.s = llm_sampling_defaults()};
     int r = CLI_PARSE(argc, argv, CMD, usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (r != argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[r]);

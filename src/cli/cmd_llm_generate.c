@@ -161,9 +161,7 @@ static int generate(const gen_opts *o, const char *prompt)
 
 int cmd_llm_generate(int argc, char **argv)
 {
-    gen_opts o;
-    memset(&o, 0, sizeof o);
-    o.s = llm_sampling_defaults();
+    gen_opts o = {.s = llm_sampling_defaults()};
     int r = CLI_PARSE(argc, argv, CMD, usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (r < argc && !o.prompt) o.prompt = argv[r++];
