@@ -1,8 +1,15 @@
-/* cli.c — option handling shared by all subcommands (see cli.h). */
+/*
+ * cli.c — what every command shares (see cli.h): messages, number parsing,
+ * the subcommand dispatcher, and the option sets several commands use.
+ * The option-table parser is cli_parse.c.
+ */
 #include "cli.h"
 #include "northstar/base.h"
+#include "northstar/i2i.h"
+#include "northstar/store.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,86 +58,89 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
     return 0;
 }
 
-#define MAX_OPTS 64
-
-/* The long option that `elem` ("--name" or "--name=value", possibly an
- * unambiguous prefix as getopt_long allows) refers to, or NULL. */
-static const struct option *long_option_of(const struct option *all, const char *elem)
+int cli_put_json(const char *cmd, json_t *j, size_t flags)
 {
-    if (!elem || elem[0] != '-' || elem[1] != '-') return NULL;
-    const char *name = elem + 2, *eq = strchr(name, '=');
-    size_t len = eq ? (size_t)(eq - name) : strlen(name);
-    const struct option *hit = NULL;
-    for (const struct option *o = all; o->name; o++) {
-        if (strncmp(o->name, name, len)) continue;
-        if (strlen(o->name) == len) return o; /* exact match wins */
-        hit = hit ? hit : o;
+    char *text = j ? json_dumps(j, flags) : NULL;
+    json_decref(j);
+    if (!text) {
+        ns_err_set(NS_ENOMEM, "cannot build the JSON answer");
+        return cli_fail(cmd);
     }
-    return hit;
+    puts(text);
+    free(text);
+    return CLI_OK;
 }
 
-int cli_parse(int argc, char **argv, const char *cmd, const char *usage, const char *shortopts,
-              const struct option *opts, cli_opt_fn on_opt, void *ctx)
+void cli_put_clean(const char *s, size_t max)
 {
-    struct option all[MAX_OPTS + 4];
-    int n = 0;
-    for (; opts && opts[n].name; n++) {
-        if (n == MAX_OPTS) { cli_usage_error(cmd, "internal: too many options"); return CLI_PARSE_BAD; }
-        all[n] = opts[n];
+    size_t n = strlen(s), k = n > max ? max : n;
+    while (k < n && k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+    for (size_t i = 0; i < k; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n') fputs("\\n", stdout);
+        else if (c == '\t') fputs("\\t", stdout);
+        else if (c < 0x20 || c == 0x7f) printf("\\x%02x", c);
+        else putchar(c);
     }
-    all[n++] = (struct option){"help", no_argument, NULL, 'h'};
-    all[n++] = (struct option){"quiet", no_argument, NULL, 'q'};
-    all[n++] = (struct option){"threads", required_argument, NULL, 'j'};
-    all[n] = (struct option){0, 0, 0, 0};
-    char sopts[128];
-    snprintf(sopts, sizeof sopts, ":hqj:%s", shortopts ? shortopts : "");
-    optind = 0; /* 0, not 1: makes glibc reset its permutation state too */
-    opterr = 0;
-    for (;;) {
-        int c = getopt_long(argc, argv, sopts, all, NULL);
-        if (c == -1) break;
-        /* The element getopt just finished with. Options may follow
-         * positional arguments (getopt permutes), so the element is found
-         * from optind after the call, never from before it. For a short
-         * option inside a group ("-xq") this may be another element; the
-         * short branches below only use optopt. */
-        const char *elem = optind >= 2 && optind - 1 < argc ? argv[optind - 1] : NULL;
-        const struct option *lo = long_option_of(all, elem);
-        int is_long = elem && elem[0] == '-' && elem[1] == '-' && (optopt == 0 || (lo && lo->val == optopt));
-        switch (c) {
-        case 'h':
-            fputs(usage, stdout);
-            return CLI_HELP_SHOWN;
-        case 'q': ns_set_quiet(1); break;
-        case 'j': {
-            long t = 0;
-            if (cli_int(cmd, "--threads", optarg, 1, 1024, &t)) return CLI_PARSE_BAD;
-            ns_set_threads((int)t);
-            break;
-        }
-        case '?':
-            if (is_long && optopt && lo)
-                cli_usage_error(cmd, "option '--%s' takes no value", lo->name);
-            else if (is_long) {
-                const char *eq = strchr(elem, '=');
-                cli_usage_error(cmd, "unknown option '%.*s'", eq ? (int)(eq - elem) : (int)strlen(elem), elem);
-            } else if (optopt > 32 && optopt < 127)
-                cli_usage_error(cmd, "unknown option '-%c'", optopt);
-            else
-                cli_usage_error(cmd, "unknown option");
-            return CLI_PARSE_BAD;
-        case ':':
-            if (is_long && lo)
-                cli_usage_error(cmd, "option '--%s' needs a value", lo->name);
-            else
-                cli_usage_error(cmd, "option '-%c' needs a value", optopt);
-            return CLI_PARSE_BAD;
-        default:
-            if (!on_opt || on_opt(c, optarg, ctx)) {
-                if (!on_opt) cli_usage_error(cmd, "unknown option '%s'", elem ? elem : "?");
-                return CLI_PARSE_BAD;
-            }
-        }
+    if (k < n) fputs("...", stdout);
+}
+
+/* ---- subcommands -------------------------------------------------------------------------------- */
+
+/* "a, b or c" of the subcommands' names. */
+static void names_of(const cli_sub *subs, size_t n, char *buf, size_t cap)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", subs[i].name);
+}
+
+static void print_help(const char *cmd, const char *intro, const cli_sub *subs, size_t n, int help)
+{
+    int w = 0;
+    for (size_t i = 0; i < n; i++) w = (int)strlen(subs[i].name) > w ? (int)strlen(subs[i].name) : w;
+    fputs(intro, stdout);
+    printf("\nSubcommands:\n");
+    for (size_t i = 0; i < n; i++) printf("  %-*s   %s\n", w, subs[i].name, subs[i].summary);
+    if (help == CLI_HELP_SUMMARY) {
+        printf("\nRun 'northstar %s <subcommand> --help' for its options.\n", cmd);
+        return;
     }
-    return optind;
+    for (size_t i = 0; i < n; i++) {
+        char *hargv[] = {(char *)subs[i].name, "--help", NULL};
+        printf("\n");
+        fflush(stdout);
+        subs[i].fn(2, hargv);
+    }
+}
+
+int cli_dispatch(int argc, char **argv, const char *cmd, const char *intro, const cli_sub *subs, size_t n, int help)
+{
+    char names[512];
+    names_of(subs, n, names, sizeof names);
+    if (argc < 2) return cli_usage_error(cmd, "missing subcommand (%s)", names);
+    const char *sub = argv[1];
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h")) {
+        print_help(cmd, intro, subs, n, help);
+        return CLI_OK;
+    }
+    if (sub[0] == '-')
+        return cli_usage_error(cmd, "option '%s' before the subcommand: options go after it (%s)", sub, names);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(sub, subs[i].name)) return subs[i].fn(argc - 1, argv + 1);
+    return cli_usage_error(cmd, "unknown subcommand '%s' (expected %s)", sub, names);
+}
+
+/* ---- shared option sets --------------------------------------------------------------------------- */
+
+const cli_opt cli_json_only[1] = {CLI_OPT_JSON(cli_json_opts, json)};
+const cli_opt cli_k_only[1] = {CLI_OPT_K(cli_k_opts, k)};
+
+const cli_choice cli_sync_choices[] = {{"full", NS_SYNC_FULL}, {"normal", NS_SYNC_NORMAL}, {NULL, 0}};
+
+int cli_parse_i2i_method(const char *cmd, const char *opt, const char *arg, void *field)
+{
+    if (ns_i2i_method_parse(arg, field) < 0) return cli_usage_error(cmd, "%s must be ease or cosine", opt);
+    return 0;
 }

@@ -5,7 +5,7 @@
  * from memory into the trainer; the output is a word2vec vectors file.
  */
 #include "cli.h"
-#include "cmd_embed.h"
+#include "embed_common.h"
 #include "northstar/base.h"
 #include "northstar/w2v.h"
 #include "northstar/vec.h"
@@ -37,9 +37,9 @@ static const char usage[] =
     "  -o, --output FILE     vectors file (binary with --binary or a .bin name)\n"
     "      --items-only      interaction logs: write only the items, named by their id\n"
     "Training (as in 'northstar word2vec train'):\n"
-    "      --dim N (128)  --window N (10)  --negative N (5)  --hs  --cbow\n"
-    "      --sample X (1e-3)  --min-count N (1)  --epochs N (5)  --alpha X (0.025)\n"
-    "      --min-alpha X  --seed N (1)  --classic\n"
+    "      --dim N (128)  --window N (10)  --negative N (5)  --hs  --model sg|cbow  --cbow\n"
+    "      --sample X (1e-3)  --min-count N (1)  --max-vocab N  --epochs N (5)  --alpha X (0.025)\n"
+    "      --min-alpha X  --seed N (1)  --sum  --classic\n"
     "      --ns-exponent X   negatives drawn by degree^X (0.5; word2vec's 0.75)\n"
     "      --vectors in|sum  node vectors written: input + output vectors (sum, the\n"
     "                        default with negative sampling) or the input vectors\n"
@@ -55,8 +55,6 @@ static const char usage[] =
 
 #define CMD "deepwalk"
 
-enum { O_FORMAT = 400, O_DIRECTED, O_WALKS, O_LENGTH, O_P, O_Q, O_ITEMS };
-
 typedef struct {
     cli_w2v_args a;
     ns_graph_opts g;
@@ -64,31 +62,21 @@ typedef struct {
     int items_only;
 } opts_t;
 
-static int on_opt(int c, const char *arg, void *ctx)
-{
-    opts_t *o = ctx;
-    int r = cli_w2v_option(CMD, c, arg, &o->a);
-    if (r >= 0) return r;
-    long v;
-    double x;
-    switch (c) {
-    case O_FORMAT:
-        if (!strcmp(arg, "edges")) o->g.format = NS_GRAPH_EDGES;
-        else if (!strcmp(arg, "adjlist")) o->g.format = NS_GRAPH_ADJLIST;
-        else if (!strcmp(arg, "interactions")) o->g.format = NS_GRAPH_INTERACTIONS;
-        else return cli_usage_error(CMD, "--format expects edges, adjlist or interactions, got '%s'", arg);
-        return 0;
-    case O_DIRECTED: o->g.directed = 1; return 0;
-    case O_WALKS: if (cli_int(CMD, "--walks", arg, 1, 100000, &v)) return 1; o->wk.walks_per_node = (int)v; return 0;
-    case O_LENGTH: if (cli_int(CMD, "--length", arg, 1, 1000000, &v)) return 1; o->wk.length = (int)v; return 0;
-    case O_P: if (cli_double(CMD, "--p", arg, 1e-6, 1e6, &x)) return 1; o->wk.p = x; return 0;
-    case O_Q: if (cli_double(CMD, "--q", arg, 1e-6, 1e6, &x)) return 1; o->wk.q = x; return 0;
-    case O_ITEMS: o->items_only = 1; return 0;
-    }
-    return 1;
-}
+static const cli_choice formats[] = {
+    {"edges", NS_GRAPH_EDGES}, {"adjlist", NS_GRAPH_ADJLIST}, {"interactions", NS_GRAPH_INTERACTIONS}, {NULL, 0}};
 
-int cmd_deepwalk(int argc, char **argv)
+static const cli_opt opts[] = {
+    W2V_TRAINER_OPTS(opts_t, a),
+    CLI_CHOICE("format", 0, opts_t, g.format, formats),
+    CLI_FLAG("directed", 0, opts_t, g.directed),
+    CLI_INT("walks", 0, opts_t, wk.walks_per_node, 1, 100000),
+    CLI_INT("length", 0, opts_t, wk.length, 1, 1000000),
+    CLI_DOUBLE("p", 0, opts_t, wk.p, 1e-6, 1e6),
+    CLI_DOUBLE("q", 0, opts_t, wk.q, 1e-6, 1e6),
+    CLI_FLAG("items-only", 0, opts_t, items_only),
+};
+
+static opts_t defaults(void)
 {
     opts_t o;
     memset(&o, 0, sizeof o);
@@ -96,68 +84,49 @@ int cmd_deepwalk(int argc, char **argv)
     o.a.w.dim = 128;
     o.a.w.window = 10;
     o.a.w.alpha = 0.025;
-    o.a.w.vectors = -1; /* sum with negative sampling, in without; see below */
+    o.a.w.vectors = -1; /* sum with negative sampling, in without; see cmd_deepwalk */
     o.a.w.ns_exponent = 0.5;
     o.a.w.label = "deepwalk";
     o.a.c = ns_w2v_corpus_defaults();
     o.a.c.min_count = 1;
     o.wk = ns_walk_defaults();
-    static const struct option extra[] = {
-        {"format", required_argument, NULL, O_FORMAT}, {"directed", no_argument, NULL, O_DIRECTED},
-        {"walks", required_argument, NULL, O_WALKS},   {"length", required_argument, NULL, O_LENGTH},
-        {"p", required_argument, NULL, O_P},           {"q", required_argument, NULL, O_Q},
-        {"items-only", no_argument, NULL, O_ITEMS},    {0, 0, 0, 0}};
-    struct option opts[64];
-    cli_w2v_merge_options(opts, 64, extra);
-    int r = cli_parse(argc, argv, CMD, usage, "o:", opts, on_opt, &o);
-    CLI_PARSE_RETURN(r);
-    if (!o.a.output) return cli_usage_error(CMD, "missing -o OUT");
-    if (r != argc - 1) return cli_usage_error(CMD, "expected exactly one INPUT graph file");
-    if (o.items_only && o.g.format != NS_GRAPH_INTERACTIONS)
-        return cli_usage_error(CMD, "--items-only needs --format interactions");
-    const char *input = argv[r];
-    if (o.a.w.vectors < 0) o.a.w.vectors = o.a.w.negative > 0 ? NS_W2V_VEC_SUM : NS_W2V_VEC_IN;
-    o.a.c.quiet_progress = ns_is_quiet();
-    o.wk.seed = o.a.w.seed;
-    o.wk.threads = o.a.w.threads;
+    return o;
+}
 
+/* The vectors of the trained model: every node's, or with --items-only the
+ * items' named by their id. */
+static int node_vectors(const opts_t *o, const ns_w2v_model *m, const ns_w2v_corpus *c, ns_vectors **v)
+{
+    uint8_t *keep = NULL;
+    if (o->items_only) {
+        if (!(keep = ns_calloc((size_t)c->nwords, 1))) return NS_ENOMEM;
+        for (int32_t w = 0; w < c->nwords; w++) keep[w] = !strncmp(ns_strmap_key(c->words, w, NULL), "i:", 2);
+    }
+    *v = ns_w2v_vectors(m, c, keep);
+    free(keep);
+    if (!*v) return NS_EINTERNAL;
+    return o->items_only ? ns_vec_strip_prefix(*v, "i:") : NS_OK;
+}
+
+/* Load the graph, walk it, train on the walks, write the vectors. */
+static int run(const opts_t *o, const char *input)
+{
     ns_graph *g = NULL;
     ns_w2v_corpus *c = NULL;
     ns_w2v_model *m = NULL;
     ns_vectors *v = NULL;
-    uint8_t *keep = NULL;
-    int rc = CLI_FAIL;
-    double t0 = ns_now();
-    if (ns_graph_load(&g, input, &o.g) < 0) {
-        cli_fail(CMD);
-        goto done;
-    }
-    double t_load = ns_now() - t0, t1 = ns_now();
-    if (ns_graph_walks(&c, g, &o.wk, &o.a.c) < 0) {
-        cli_fail(CMD);
-        goto done;
-    }
-    double t_walk = ns_now() - t1;
     ns_w2v_stats st;
-    if (ns_w2v_train(&m, c, &o.a.w, &st) < 0) {
-        cli_fail(CMD);
-        goto done;
+    double t0 = ns_now(), t_load = 0, t_walk = 0;
+    int rc = ns_graph_load(&g, input, &o->g);
+    if (rc >= 0) {
+        t_load = ns_now() - t0;
+        rc = ns_graph_walks(&c, g, &o->wk, &o->a.c);
+        t_walk = ns_now() - t0 - t_load;
     }
-    if (o.items_only) {
-        keep = calloc((size_t)c->nwords, 1);
-        if (!keep) {
-            fprintf(stderr, "northstar %s: out of memory\n", CMD);
-            goto done;
-        }
-        for (int32_t w = 0; w < c->nwords; w++) keep[w] = !strncmp(ns_strmap_key(c->words, w, NULL), "i:", 2);
-    }
-    v = ns_w2v_vectors(m, c, keep);
-    if (!v || (o.items_only && ns_vec_strip_prefix(v, "i:") < 0)) {
-        cli_fail(CMD);
-        goto done;
-    }
-    if (cli_w2v_write(CMD, v, &o.a) != CLI_OK) goto done;
-    if (!ns_is_quiet()) {
+    if (rc >= 0) rc = ns_w2v_train(&m, c, &o->a.w, &st);
+    if (rc >= 0) rc = node_vectors(o, m, c, &v);
+    int ret = rc < 0 ? cli_fail(CMD) : cli_w2v_write(CMD, v, &o->a);
+    if (ret == CLI_OK && !ns_is_quiet()) {
         char a[32], b[32];
         ns_format_count(a, sizeof a, (double)c->ntok);
         ns_format_count(b, sizeof b, st.words_per_sec);
@@ -165,14 +134,27 @@ int cmd_deepwalk(int argc, char **argv)
                 "deepwalk: %d nodes, %lld arcs%s; %lld walks, %s steps: load %.2fs, walks %.2fs, "
                 "train %.2fs (%s words/s), total %.2fs -> %s (%lld vectors)\n",
                 g->n, (long long)g->nnz, g->w ? " (weighted)" : "", (long long)c->nsent, a, t_load, t_walk,
-                st.seconds, b, ns_now() - t0, o.a.output, (long long)v->n);
+                st.seconds, b, ns_now() - t0, o->a.output, (long long)v->n);
     }
-    rc = CLI_OK;
-done:
-    free(keep);
     ns_vec_free(v);
     ns_w2v_model_free(m);
     ns_w2v_corpus_free(c);
     ns_graph_free(g);
-    return rc;
+    return ret;
+}
+
+int cmd_deepwalk(int argc, char **argv)
+{
+    opts_t o = defaults();
+    int r = CLI_PARSE(argc, argv, CMD, usage, opts, &o);
+    CLI_PARSE_RETURN(r);
+    if (!o.a.output) return cli_usage_error(CMD, "missing -o OUT");
+    if (r != argc - 1) return cli_usage_error(CMD, "expected exactly one INPUT graph file");
+    if (o.items_only && o.g.format != NS_GRAPH_INTERACTIONS)
+        return cli_usage_error(CMD, "--items-only needs --format interactions");
+    if (o.a.w.vectors < 0) o.a.w.vectors = o.a.w.negative > 0 ? NS_W2V_VEC_SUM : NS_W2V_VEC_IN;
+    o.a.c.quiet_progress = ns_is_quiet();
+    o.wk.seed = o.a.w.seed;
+    o.wk.threads = o.a.w.threads;
+    return run(&o, argv[r]);
 }

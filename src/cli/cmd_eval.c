@@ -36,48 +36,21 @@ static const char usage[] =
     "  -j, --threads N  threads (default: all CPUs)\n"
     "  -q, --quiet      no progress display\n";
 
-enum { O_K = 256, O_RATIO, O_SEED, O_LAMBDA, O_METHOD, O_NBR, O_NORK, O_DIV, O_WORK, O_DUMP, O_DATA };
+static const cli_opt opts[] = {
+    CLI_STR("data", 0, ns_ml_eval_opts, data_dir),
+    CLI_INT("k", 0, ns_ml_eval_opts, k, 1, 100),
+    CLI_DOUBLE("ratio", 0, ns_ml_eval_opts, ratio, 0.01, 0.99),
+    CLI_OPT_SEED(ns_ml_eval_opts, seed),
+    CLI_OPTS_BUNDLE(ns_ml_eval_opts, bundle),
+    CLI_INT("diversity", 0, ns_ml_eval_opts, div_k, 0, 100),
+    CLI_STR("work", 0, ns_ml_eval_opts, work_dir),
+    CLI_STR("dump", 0, ns_ml_eval_opts, dump_dir),
+};
 
-static int on_opt(int c, const char *arg, void *ctx)
-{
-    ns_ml_eval_opts *o = ctx;
-    long v;
-    double x;
-    int r = 0;
-    switch (c) {
-    case O_DATA: o->data_dir = arg; return 0;
-    case O_K: r = cli_int("eval", "--k", arg, 1, 100, &v); o->k = (int)v; return r;
-    case O_RATIO: r = cli_double("eval", "--ratio", arg, 0.01, 0.99, &o->ratio); return r;
-    case O_SEED: r = cli_int("eval", "--seed", arg, 0, 1L << 62, &v); o->seed = (uint64_t)v; return r;
-    case O_LAMBDA: r = cli_double("eval", "--lambda", arg, 1e-6, 1e9, &x); o->bundle.i2i.lambda = x; return r;
-    case O_METHOD:
-        if (ns_i2i_method_parse(arg, &o->bundle.i2i.method) < 0) return cli_usage_error("eval", "--method must be ease or cosine");
-        return 0;
-    case O_NBR: r = cli_int("eval", "--neighbours", arg, 0, 1000000, &v); o->bundle.i2i.neighbours = (int)v; return r;
-    case O_NORK: o->bundle.ranker = 0; return 0;
-    case O_DIV: r = cli_int("eval", "--diversity", arg, 0, 100, &v); o->div_k = (int)v; return r;
-    case O_WORK: o->work_dir = arg; return 0;
-    case O_DUMP: o->dump_dir = arg; return 0;
-    }
-    return 1;
-}
-
-int cmd_eval_rec(int argc, char **argv)
+int cmd_eval(int argc, char **argv)
 {
     ns_ml_eval_opts o = ns_ml_eval_defaults();
-    static const struct option opts[] = {{"data", required_argument, NULL, O_DATA},
-                                         {"k", required_argument, NULL, O_K},
-                                         {"ratio", required_argument, NULL, O_RATIO},
-                                         {"seed", required_argument, NULL, O_SEED},
-                                         {"lambda", required_argument, NULL, O_LAMBDA},
-                                         {"method", required_argument, NULL, O_METHOD},
-                                         {"neighbours", required_argument, NULL, O_NBR},
-                                         {"no-ranker", no_argument, NULL, O_NORK},
-                                         {"diversity", required_argument, NULL, O_DIV},
-                                         {"work", required_argument, NULL, O_WORK},
-                                         {"dump", required_argument, NULL, O_DUMP},
-                                         {0, 0, 0, 0}};
-    int r = cli_parse(argc, argv, "eval", usage, "", opts, on_opt, &o);
+    int r = CLI_PARSE(argc, argv, "eval", usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (argc - r != 1 || strcmp(argv[r], "movielens"))
         return cli_usage_error("eval", "expected the data set name: movielens");

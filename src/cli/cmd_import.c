@@ -35,33 +35,23 @@ static const char usage[] =
     "  -q, --quiet     no progress display\n";
 
 typedef struct {
-    const char *db, *kind, *sync;
+    const char *db, *kind;
+    ns_store_sync sync;
     int lenient, prefix;
 } import_opts;
 
-static int on_opt(int c, const char *arg, void *ctx)
-{
-    import_opts *o = ctx;
-    switch (c) {
-    case 'd': o->db = arg; return 0;
-    case 'k': o->kind = arg; return 0;
-    case 'l': o->lenient = 1; return 0;
-    case 'p': o->prefix = 1; return 0;
-    case 's': o->sync = arg; return 0;
-    }
-    return 1;
-}
+static const cli_opt opts[] = {
+    CLI_OPT_DB(import_opts, db),
+    CLI_STR("kind", 0, import_opts, kind),
+    CLI_FLAG("lenient", 0, import_opts, lenient),
+    CLI_FLAG("prefix-ids", 0, import_opts, prefix),
+    CLI_OPT_SYNC(import_opts, sync),
+};
 
 int cmd_import(int argc, char **argv)
 {
-    import_opts o = {0};
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
-                                         {"kind", required_argument, NULL, 'k'},
-                                         {"lenient", no_argument, NULL, 'l'},
-                                         {"prefix-ids", no_argument, NULL, 'p'},
-                                         {"sync", required_argument, NULL, 's'},
-                                         {0, 0, 0, 0}};
-    int r = cli_parse(argc, argv, "import", usage, "", opts, on_opt, &o);
+    import_opts o = {NULL, NULL, ns_store_defaults().sync, 0, 0};
+    int r = CLI_PARSE(argc, argv, "import", usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (argc - r != 2) return cli_usage_error("import", "expected a format (movielens, csv, jsonl) and a path");
     const char *fmt = argv[r], *src = argv[r + 1];
@@ -71,8 +61,7 @@ int cmd_import(int argc, char **argv)
         return cli_usage_error("import", "unknown format '%s' (movielens, csv or jsonl)", fmt);
     if (!is_ml && !o.kind) return cli_usage_error("import", "--kind users|items|events is required for %s", fmt);
     ns_store_opts so = ns_store_defaults();
-    if (o.sync && !strcmp(o.sync, "normal")) so.sync = NS_SYNC_NORMAL;
-    else if (o.sync && strcmp(o.sync, "full")) return cli_usage_error("import", "--sync must be full or normal");
+    so.sync = o.sync;
     ns_store *st;
     if (ns_store_open(&st, o.db, &so) < 0) return cli_fail("import");
     ns_import_stats s = {0};

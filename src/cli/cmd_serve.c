@@ -49,52 +49,27 @@ typedef struct {
     int print_config;
 } serve_opts;
 
-static int on_opt(int c, const char *arg, void *ctx)
-{
-    serve_opts *o = ctx;
-    long v;
-    int r;
-    switch (c) {
-    case 'd': o->so.db = arg; return 0;
-    case 'p': r = cli_int("serve", "--port", arg, 0, 65535, &v); o->so.http.port = (int)v; return r;
-    case 'H': o->so.http.host = arg; return 0;
-    case 'c': o->so.config = arg; return 0;
-    case 'm': o->so.models = arg; return 0;
-    case 'i': o->so.implicit_ratings = 1; return 0;
-    case 'a': o->so.http.admin_token = arg; return 0;
-    case 'w': r = cli_int("serve", "--workers", arg, 1, 256, &v); o->so.http.threads = (int)v; return r;
-    case 'b': r = cli_int("serve", "--max-body", arg, 1024, 1L << 30, &v); o->so.http.max_body = (size_t)v; return r;
-    case 'B': r = cli_int("serve", "--max-batch", arg, 1, 1000000, &v); o->so.max_batch = (int)v; return r;
-    case 't': r = cli_int("serve", "--timeout", arg, 1, 3600, &v); o->so.http.conn_timeout_s = (int)v; return r;
-    case 's':
-        if (!strcmp(arg, "full")) o->so.sync = NS_SYNC_FULL;
-        else if (!strcmp(arg, "normal")) o->so.sync = NS_SYNC_NORMAL;
-        else return cli_usage_error("serve", "--sync must be full or normal");
-        return 0;
-    case 'P': o->print_config = 1; return 0;
-    }
-    return 1;
-}
+static const cli_opt opts[] = {
+    CLI_OPT_DB(serve_opts, so.db),
+    CLI_INT("port", 0, serve_opts, so.http.port, 0, 65535),
+    CLI_STR("host", 0, serve_opts, so.http.host),
+    CLI_STR("config", 0, serve_opts, so.config),
+    CLI_STR("models", 0, serve_opts, so.models),
+    CLI_FLAG("implicit-ratings", 0, serve_opts, so.implicit_ratings),
+    CLI_STR("admin-token", 0, serve_opts, so.http.admin_token),
+    CLI_INT("workers", 0, serve_opts, so.http.threads, 1, 256),
+    CLI_SIZE("max-body", 0, serve_opts, so.http.max_body, 1024, 1L << 30),
+    CLI_INT("max-batch", 0, serve_opts, so.max_batch, 1, 1000000),
+    CLI_INT("timeout", 0, serve_opts, so.http.conn_timeout_s, 1, 3600),
+    CLI_OPT_SYNC(serve_opts, so.sync),
+    CLI_FLAG("print-config", 0, serve_opts, print_config),
+};
 
 int cmd_serve(int argc, char **argv)
 {
     serve_opts o = {ns_service_defaults(), 0};
     o.so.http.admin_token = getenv("NS_ADMIN_TOKEN");
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
-                                         {"port", required_argument, NULL, 'p'},
-                                         {"host", required_argument, NULL, 'H'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"models", required_argument, NULL, 'm'},
-                                         {"implicit-ratings", no_argument, NULL, 'i'},
-                                         {"admin-token", required_argument, NULL, 'a'},
-                                         {"workers", required_argument, NULL, 'w'},
-                                         {"max-body", required_argument, NULL, 'b'},
-                                         {"max-batch", required_argument, NULL, 'B'},
-                                         {"timeout", required_argument, NULL, 't'},
-                                         {"sync", required_argument, NULL, 's'},
-                                         {"print-config", no_argument, NULL, 'P'},
-                                         {0, 0, 0, 0}};
-    int r = cli_parse(argc, argv, "serve", usage, "", opts, on_opt, &o);
+    int r = CLI_PARSE(argc, argv, "serve", usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (r < argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[r]);
     if (o.print_config) {

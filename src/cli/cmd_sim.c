@@ -53,69 +53,48 @@ static const char usage[] =
 
 typedef struct {
     ns_sim_config c;
-    const char *db, *server, *truth, *sync;
-    int live, skip_world;
-    long batch;
+    const char *db, *server, *truth;
+    ns_store_sync sync;
+    int live, skip_world, batch;
     double seconds, rate, report;
 } sim_opts;
 
-static int on_opt(int k, const char *arg, void *ctx)
-{
-    sim_opts *o = ctx;
-    long v;
-    double d;
-    int r;
-    switch (k) {
-    case 'd': o->db = arg; return 0;
-    case 'S': o->server = arg; return 0;
-    case 'L': o->live = 1; return 0;
-    case 'W': o->skip_world = 1; return 0;
-    case 't': o->truth = arg; return 0;
-    case 'y': o->sync = arg; return 0;
-    case 'u': r = cli_int("sim", "--users", arg, 1, 10000000, &v); o->c.users = (int)v; return r;
-    case 'i': r = cli_int("sim", "--items", arg, 1, 10000000, &v); o->c.items = (int)v; return r;
-    case 'c': r = cli_int("sim", "--categories", arg, 1, 32, &v); o->c.categories = (int)v; return r;
-    case 'D': r = cli_int("sim", "--days", arg, 1, 365, &v); o->c.days = (int)v; return r;
-    case 'n': return cli_double("sim", "--sessions", arg, 1e-6, 100, &o->c.sessions_per_user_day);
-    case 'l': r = cli_int("sim", "--slate", arg, 1, 100, &v); o->c.slate = (int)v; return r;
-    case 'b': return cli_double("sim", "--bots", arg, 0, 0.5, &o->c.bots);
-    case 'B': r = cli_int("sim", "--bursts", arg, 0, 1000, &v); o->c.bursts = (int)v; return r;
-    case 's': r = cli_int("sim", "--seed", arg, 0, 0x7fffffffffffffffL, &v); o->c.seed = (uint64_t)v; return r;
-    case 'T': r = cli_double("sim", "--start", arg, 1, 1e11, &d); o->c.start = d; return r;
-    case 'e': return cli_double("sim", "--seconds", arg, 0, 1e7, &o->seconds);
-    case 'r': return cli_double("sim", "--rate", arg, 0.01, 1e6, &o->rate);
-    case 'R': return cli_double("sim", "--report", arg, 0, 1e6, &o->report);
-    case 'x': return cli_int("sim", "--batch", arg, 1, 100000, &o->batch);
-    }
-    return 1;
-}
+static const cli_opt opts[] = {
+    CLI_OPT_DB(sim_opts, db),
+    CLI_STR("server", 0, sim_opts, server),
+    CLI_FLAG("live", 0, sim_opts, live),
+    CLI_FLAG("skip-world", 0, sim_opts, skip_world),
+    CLI_STR("truth", 0, sim_opts, truth),
+    CLI_OPT_SYNC(sim_opts, sync),
+    CLI_INT("users", 0, sim_opts, c.users, 1, 10000000),
+    CLI_INT("items", 0, sim_opts, c.items, 1, 10000000),
+    CLI_INT("categories", 0, sim_opts, c.categories, 1, 32),
+    CLI_INT("days", 0, sim_opts, c.days, 1, 365),
+    CLI_DOUBLE("sessions", 0, sim_opts, c.sessions_per_user_day, 1e-6, 100),
+    CLI_INT("slate", 0, sim_opts, c.slate, 1, 100),
+    CLI_DOUBLE("bots", 0, sim_opts, c.bots, 0, 0.5),
+    CLI_INT("bursts", 0, sim_opts, c.bursts, 0, 1000),
+    CLI_OPT_SEED(sim_opts, c.seed),
+    CLI_DOUBLE("start", 0, sim_opts, c.start, 1, 1e11),
+    CLI_DOUBLE("seconds", 0, sim_opts, seconds, 0, 1e7),
+    CLI_DOUBLE("rate", 0, sim_opts, rate, 0.01, 1e6),
+    CLI_DOUBLE("report", 0, sim_opts, report, 0, 1e6),
+    CLI_INT("batch", 0, sim_opts, batch, 1, 100000),
+};
 
 static volatile int g_stop;
 static void on_sigint(int sig) { (void)sig; g_stop = 1; }
 
 int cmd_sim(int argc, char **argv)
 {
-    sim_opts o = {ns_sim_defaults(), NULL, NULL, NULL, NULL, 0, 0, 500, 60, 10, 5};
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},       {"server", required_argument, NULL, 'S'},
-        {"live", no_argument, NULL, 'L'},           {"skip-world", no_argument, NULL, 'W'},
-        {"truth", required_argument, NULL, 't'},    {"sync", required_argument, NULL, 'y'},
-        {"users", required_argument, NULL, 'u'},    {"items", required_argument, NULL, 'i'},
-        {"categories", required_argument, NULL, 'c'}, {"days", required_argument, NULL, 'D'},
-        {"sessions", required_argument, NULL, 'n'}, {"slate", required_argument, NULL, 'l'},
-        {"bots", required_argument, NULL, 'b'},     {"bursts", required_argument, NULL, 'B'},
-        {"seed", required_argument, NULL, 's'},     {"start", required_argument, NULL, 'T'},
-        {"seconds", required_argument, NULL, 'e'},  {"rate", required_argument, NULL, 'r'},
-        {"report", required_argument, NULL, 'R'},   {"batch", required_argument, NULL, 'x'},
-        {0, 0, 0, 0}};
-    int r = cli_parse(argc, argv, "sim", usage, "", opts, on_opt, &o);
+    sim_opts o = {ns_sim_defaults(), NULL, NULL, NULL, ns_store_defaults().sync, 0, 0, 500, 60, 10, 5};
+    int r = CLI_PARSE(argc, argv, "sim", usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (r < argc) return cli_usage_error("sim", "unexpected argument '%s'", argv[r]);
     if (!o.db == !o.server) return cli_usage_error("sim", "give exactly one of --db FILE or --server URL");
     if (o.live && !o.server) return cli_usage_error("sim", "--live needs --server URL");
     ns_store_opts so = ns_store_defaults();
-    if (o.sync && !strcmp(o.sync, "normal")) so.sync = NS_SYNC_NORMAL;
-    else if (o.sync && strcmp(o.sync, "full")) return cli_usage_error("sim", "--sync must be full or normal");
+    so.sync = o.sync;
     char host[256];
     int port = 0;
     if (o.server && ns_http_parse_url(o.server, host, sizeof host, &port) < 0)
@@ -141,9 +120,9 @@ int cmd_sim(int argc, char **argv)
     } else if (o.live) {
         signal(SIGINT, on_sigint);
         signal(SIGTERM, on_sigint);
-        ns_sim_live_opts lo = {host, port, o.seconds, o.rate, o.report, o.skip_world, (int)o.batch, &g_stop};
+        ns_sim_live_opts lo = {host, port, o.seconds, o.rate, o.report, o.skip_world, o.batch, &g_stop};
         rc = ns_sim_live(s, &lo, &st);
-    } else rc = ns_sim_to_server(s, host, port, (int)o.batch, &st);
+    } else rc = ns_sim_to_server(s, host, port, o.batch, &st);
     double secs = ns_timer_elapsed(&t);
     if (rc < 0) {
         ns_sim_free(s);

@@ -49,54 +49,24 @@ typedef struct {
     ns_bundle_opts b;
 } train_opts;
 
-enum { O_IMPL = 256, O_METHOD, O_LAMBDA, O_MAXI, O_NBR, O_NOVEC, O_NOKW, O_NORK, O_EPOCHS, O_MAXEX, O_DIV, O_SEED };
+static const cli_opt opts[] = {
+    CLI_OPT_DB(train_opts, db),
+    CLI_STR("out", 0, train_opts, b.out_dir),
+    CLI_FLAG("implicit-ratings", 0, train_opts, implicit),
+    CLI_OPTS_BUNDLE(train_opts, b),
+    CLI_INT("max-items", 0, train_opts, b.i2i.max_items, 1, 40000),
+    CLI_SET("no-vectors", 0, train_opts, b.vectors, 0),
+    CLI_SET("no-keyword", 0, train_opts, b.keyword, 0),
+    CLI_INT("epochs", 0, train_opts, b.rank_epochs, 1, 1000),
+    CLI_INT("max-examples", 0, train_opts, b.max_examples, 1000, 100000000),
+    CLI_INT("diversity", 0, train_opts, b.diversity, 0, 1000),
+    CLI_OPT_SEED(train_opts, b.seed),
+};
 
-static int on_opt(int c, const char *arg, void *ctx)
-{
-    train_opts *o = ctx;
-    long v;
-    double x;
-    int r = 0;
-    switch (c) {
-    case 'd': o->db = arg; return 0;
-    case 'o': o->b.out_dir = arg; return 0;
-    case O_IMPL: o->implicit = 1; return 0;
-    case O_METHOD:
-        if (ns_i2i_method_parse(arg, &o->b.i2i.method) < 0) return cli_usage_error("train", "--method must be ease or cosine");
-        return 0;
-    case O_LAMBDA: r = cli_double("train", "--lambda", arg, 1e-6, 1e9, &x); o->b.i2i.lambda = x; return r;
-    case O_MAXI: r = cli_int("train", "--max-items", arg, 1, 40000, &v); o->b.i2i.max_items = (int)v; return r;
-    case O_NBR: r = cli_int("train", "--neighbours", arg, 0, 1000000, &v); o->b.i2i.neighbours = (int)v; return r;
-    case O_NOVEC: o->b.vectors = 0; return 0;
-    case O_NOKW: o->b.keyword = 0; return 0;
-    case O_NORK: o->b.ranker = 0; return 0;
-    case O_EPOCHS: r = cli_int("train", "--epochs", arg, 1, 1000, &v); o->b.rank_epochs = (int)v; return r;
-    case O_MAXEX: r = cli_int("train", "--max-examples", arg, 1000, 100000000, &v); o->b.max_examples = (int)v; return r;
-    case O_DIV: r = cli_int("train", "--diversity", arg, 0, 1000, &v); o->b.diversity = (int)v; return r;
-    case O_SEED: r = cli_int("train", "--seed", arg, 0, 1L << 62, &v); o->b.seed = (uint64_t)v; return r;
-    }
-    return 1;
-}
-
-int cmd_train_rec(int argc, char **argv)
+int cmd_train(int argc, char **argv)
 {
     train_opts o = {NULL, 0, ns_bundle_defaults()};
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
-                                         {"out", required_argument, NULL, 'o'},
-                                         {"implicit-ratings", no_argument, NULL, O_IMPL},
-                                         {"method", required_argument, NULL, O_METHOD},
-                                         {"lambda", required_argument, NULL, O_LAMBDA},
-                                         {"max-items", required_argument, NULL, O_MAXI},
-                                         {"neighbours", required_argument, NULL, O_NBR},
-                                         {"no-vectors", no_argument, NULL, O_NOVEC},
-                                         {"no-keyword", no_argument, NULL, O_NOKW},
-                                         {"no-ranker", no_argument, NULL, O_NORK},
-                                         {"epochs", required_argument, NULL, O_EPOCHS},
-                                         {"max-examples", required_argument, NULL, O_MAXEX},
-                                         {"diversity", required_argument, NULL, O_DIV},
-                                         {"seed", required_argument, NULL, O_SEED},
-                                         {0, 0, 0, 0}};
-    int r = cli_parse(argc, argv, "train", usage, "", opts, on_opt, &o);
+    int r = CLI_PARSE(argc, argv, "train", usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (r < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[r]);
     if (!o.db) return cli_usage_error("train", "--db FILE is required");

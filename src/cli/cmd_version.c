@@ -17,18 +17,10 @@ static const char usage[] =
     "\n"
     "  --json   one JSON object instead of text\n";
 
-static int on_opt(int c, const char *arg, void *ctx)
-{
-    (void)arg;
-    if (c == 'J') *(int *)ctx = 1;
-    return 0;
-}
-
 int cmd_version(int argc, char **argv)
 {
-    int json = 0;
-    static const struct option opts[] = {{"json", no_argument, NULL, 'J'}, {0, 0, 0, 0}};
-    int r = cli_parse(argc, argv, "version", usage, "", opts, on_opt, &json);
+    cli_json_opts o = {0};
+    int r = CLI_PARSE(argc, argv, "version", usage, cli_json_only, &o);
     CLI_PARSE_RETURN(r);
     if (r < argc) return cli_usage_error("version", "unexpected argument '%s'", argv[r]);
 #if defined(__AVX512F__)
@@ -46,26 +38,18 @@ int cmd_version(int argc, char **argv)
     const char *compiler = "cc";
 #endif
     const char *blas = ns_blas_config();
-    if (json) {
+    if (o.json) {
         /* Built with jansson so every string is escaped properly. */
-        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s}", "version", NS_VERSION,
+        json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s}", "version", NS_VERSION,
                               "compiler", compiler, "simd", simd, "threads", ns_threads(), "cpus",
                               ns_cpu_count(), "openmp", _OPENMP, "openblas", blas ? blas : "",
                               "sqlite", sqlite3_libversion(), "jansson", JANSSON_VERSION);
-        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
-        if (!text) {
-            ns_err_set(NS_ENOMEM, "cannot build the JSON answer");
-            return cli_fail("version");
-        }
-        puts(text);
-        free(text);
-    } else {
-        printf("northstar %s\n", NS_VERSION);
-        printf("  built with %s, %s, OpenMP %d\n", compiler, simd, _OPENMP);
-        printf("  threads    %d (of %d CPUs)\n", ns_threads(), ns_cpu_count());
-        printf("  OpenBLAS   %s\n", blas ? blas : "?");
-        printf("  SQLite     %s, jansson %s\n", sqlite3_libversion(), JANSSON_VERSION);
+        return cli_put_json("version", j, JSON_COMPACT);
     }
+    printf("northstar %s\n", NS_VERSION);
+    printf("  built with %s, %s, OpenMP %d\n", compiler, simd, _OPENMP);
+    printf("  threads    %d (of %d CPUs)\n", ns_threads(), ns_cpu_count());
+    printf("  OpenBLAS   %s\n", blas ? blas : "?");
+    printf("  SQLite     %s, jansson %s\n", sqlite3_libversion(), JANSSON_VERSION);
     return CLI_OK;
 }

@@ -1,5 +1,6 @@
 /*
- * main.c — the northstar command: a table of subcommands, git-style.
+ * main.c — the northstar command: a table of commands, git-style (each is
+ * cmd_<name>(argc, argv), declared in cli.h).
  * Exit codes: 0 ok, 1 failure, 2 usage error.
  */
 #include "cli.h"
@@ -28,8 +29,8 @@ static const command commands[] = {
     {"safetensors", cmd_safetensors, "inspect and validate safetensors files"},
     {"serve", cmd_serve, "the recommendation service over HTTP/JSON"},
     {"sim", cmd_sim, "simulate users, items and traffic into a store or a server"},
-    {"train", cmd_train_rec, "train the recommendation pipeline's models from a store"},
-    {"eval", cmd_eval_rec, "evaluate the recommendation pipeline (MovieLens-100K)"},
+    {"train", cmd_train, "train the recommendation pipeline's models from a store"},
+    {"eval", cmd_eval, "evaluate the recommendation pipeline (MovieLens-100K)"},
     {"version", cmd_version, "print version and build information"},
     {"word2vec", cmd_word2vec, "train, query and evaluate word vectors (skip-gram, CBOW)"},
     {"deepwalk", cmd_deepwalk, "node vectors from random walks (DeepWalk, node2vec)"},

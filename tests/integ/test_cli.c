@@ -366,3 +366,74 @@ TEST(safetensors_usage_errors)
     ASSERT_HAS(out, "usage: northstar safetensors");
     free(out);
 }
+
+/* ===================================================================== */
+/* each (sub)command's help lists options it takes                        */
+/* ===================================================================== */
+
+/* Every --option on an option line (one starting with '-') or a usage line
+ * of `northstar <cmd> --help`, outside a quoted 'northstar ...' reference to
+ * another command, is one the command takes: given with a value before
+ * --help, it is never an unknown option. */
+static void help_options_are_taken(const char *cmd)
+{
+    char c[512], *help = NULL;
+    snprintf(c, sizeof c, "'%s' %s --help", ns_test_northstar_bin(), cmd);
+    ASSERT_EQ_INT(ns_test_run(c, &help), 0);
+    int checked = 0;
+    for (char *line = help, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        const char *s = line + strspn(line, " ");
+        if (*s != '-' && strncmp(s, "usage:", 6) && strncmp(s, "northstar ", 10)) continue;
+        for (char *q = strstr(line, "'northstar "); q; q = strstr(q, "'northstar "))
+            for (*q++ = ' '; *q && *q != '\''; q++) *q = ' ';
+        for (const char *p = strstr(s, "--"); p; p = strstr(p + 2, "--")) {
+            size_t n = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
+            if (n == 0 || (p > s && p[-1] != ' ' && p[-1] != '[' && p[-1] != '(' && p[-1] != '|')) continue;
+            char *out = NULL;
+            snprintf(c, sizeof c, "'%s' %s --%.*s=1 --help", ns_test_northstar_bin(), cmd, (int)n, p + 2);
+            ns_test_run(c, &out);
+            if (strstr(out, "unknown option")) FAIL("'northstar %s --help' lists --%.*s: %s", cmd, (int)n, p + 2, out);
+            free(out);
+            checked++;
+        }
+    }
+    printf("  %s: %d options in the help, all taken\n", cmd, checked);
+    free(help);
+}
+
+TEST(subcommand_help_lists_options_it_takes)
+{
+    static const char *const cmds[] = {
+        "llm tokenizer", "llm train", "llm generate", "llm chat", "llm finetune-classify", "llm sft", "llm export",
+        "llm eval", "llm info", "bm25 build", "bm25 search", "bm25 stats", "index build", "index search",
+        "index stats", "word2vec train", "word2vec similar", "word2vec analogy", "word2vec eval", "rank train",
+        "rank eval", "rank predict", "rank inspect", "rank featurize", "safetensors inspect", "safetensors check",
+        "demo mlp", "demo", "deepwalk", "import", "serve", "sim", "train", "eval", "version"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) help_options_are_taken(cmds[i]);
+}
+
+/* A subcommand takes only its own options: another one's is a usage error
+ * naming it, before any file is opened. */
+TEST(option_of_another_subcommand_is_a_usage_error)
+{
+    static const char *const cases[][2] = {
+        {"llm info --temperature 1 /nonexistent.safetensors", "'--temperature'"},
+        {"llm export -m /nonexistent.st -o x.bin --steps 3", "'--steps'"},
+        {"llm tokenizer encode -m /nonexistent.st hello", "'-m'"},
+        {"bm25 stats --k1 2 /nonexistent.bm25", "'--k1'"},
+        {"index search /nonexistent.hnsw -v 1,2 --M 8", "'--M'"},
+        {"rank inspect --epochs 3 /nonexistent.safetensors", "'--epochs'"},
+        {"word2vec similar --dim 8 /nonexistent.vec apple", "'--dim'"},
+        {"safetensors check --stats /nonexistent.safetensors", "'--stats'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[512], *out = NULL;
+        snprintf(cmd, sizeof cmd, "'%s' %s", ns_test_northstar_bin(), cases[i][0]);
+        ASSERT_EQ_INT(ns_test_run(cmd, &out), 2);
+        ASSERT_HAS(out, "unknown option");
+        ASSERT_HAS(out, cases[i][1]);
+        free(out);
+    }
+}

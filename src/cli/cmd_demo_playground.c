@@ -1,6 +1,6 @@
 /*
- * cmd_playground.c — `northstar demo`: the playground. One command builds a
- * small recommendation platform from nothing and runs it:
+ * cmd_demo_playground.c — `northstar demo`: the playground. One command
+ * builds a small recommendation platform from nothing and runs it:
  *
  *   1. a fresh SQLite store in the work directory, filled by the simulator
  *      (users, items, a week of sessions; no download);
@@ -72,31 +72,25 @@ static const char usage[] =
 
 typedef struct {
     const char *dir, *token;
-    long port, users, items, days, seed;
+    long port, users, items, days;
+    uint64_t seed;
     double rate, seconds, report;
-    int once, seconds_set;
+    int once;
 } pg_opts;
 
-enum { O_DIR = 256, O_PORT, O_USERS, O_ITEMS, O_DAYS, O_SEED, O_RATE, O_SECONDS, O_REPORT, O_TOKEN, O_ONCE };
-
-static int on_opt(int c, const char *arg, void *ctx)
-{
-    pg_opts *o = ctx;
-    switch (c) {
-    case O_DIR: o->dir = arg; return 0;
-    case O_TOKEN: o->token = arg; return 0;
-    case O_ONCE: o->once = 1; return 0;
-    case O_PORT: return cli_int("demo", "--port", arg, 0, 65535, &o->port);
-    case O_USERS: return cli_int("demo", "--users", arg, 10, 10000000, &o->users);
-    case O_ITEMS: return cli_int("demo", "--items", arg, 10, 10000000, &o->items);
-    case O_DAYS: return cli_int("demo", "--days", arg, 1, 365, &o->days);
-    case O_SEED: return cli_int("demo", "--seed", arg, 0, 0x7fffffffffffffffL, &o->seed);
-    case O_RATE: return cli_double("demo", "--rate", arg, 0.1, 10000, &o->rate);
-    case O_SECONDS: o->seconds_set = 1; return cli_double("demo", "--seconds", arg, 0, 1e7, &o->seconds);
-    case O_REPORT: return cli_double("demo", "--report", arg, 0.5, 3600, &o->report);
-    }
-    return 1;
-}
+static const cli_opt opts[] = {
+    CLI_STR("dir", 0, pg_opts, dir),
+    CLI_LONG("port", 0, pg_opts, port, 0, 65535),
+    CLI_LONG("users", 0, pg_opts, users, 10, 10000000),
+    CLI_LONG("items", 0, pg_opts, items, 10, 10000000),
+    CLI_LONG("days", 0, pg_opts, days, 1, 365),
+    CLI_OPT_SEED(pg_opts, seed),
+    CLI_DOUBLE("rate", 0, pg_opts, rate, 0.1, 10000),
+    CLI_DOUBLE("seconds", 0, pg_opts, seconds, 0, 1e7),
+    CLI_DOUBLE("report", 0, pg_opts, report, 0.5, 3600),
+    CLI_STR("token", 0, pg_opts, token),
+    CLI_FLAG("once", 0, pg_opts, once),
+};
 
 /* ---- the work directory ------------------------------------------------------------------------- */
 
@@ -278,126 +272,124 @@ static void print_urls(const char *dir, int port, const char *token, int uid, in
            port, port, dir, dir, port, uid, port, iid, port, uid, iid, port, uid, port, port, token);
 }
 
-int cmd_demo_playground(int argc, char **argv)
+/* One run of the playground: what it made, in the order it made it. */
+typedef struct {
+    const pg_opts *o;
+    char token[64], db[4096], models[4096];
+    ns_sim *sim;
+    ns_service *svc;
+    ns_http_client *cl;
+    int port;
+    int64_t nev;
+    ns_bundle_stats bs;
+    stats_view before;
+    double secs_sim, secs_train, secs_serve;
+} pg_run;
+
+/* 1. The simulated world and its history into a fresh store. */
+static int simulate(pg_run *R)
 {
-    pg_opts o = {"northstar-demo", NULL, 8080, -1, -1, 7, 1, 20, 0, 5, 0, 0};
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, O_DIR},       {"port", required_argument, NULL, O_PORT},
-        {"users", required_argument, NULL, O_USERS},   {"items", required_argument, NULL, O_ITEMS},
-        {"days", required_argument, NULL, O_DAYS},     {"seed", required_argument, NULL, O_SEED},
-        {"rate", required_argument, NULL, O_RATE},     {"seconds", required_argument, NULL, O_SECONDS},
-        {"report", required_argument, NULL, O_REPORT}, {"token", required_argument, NULL, O_TOKEN},
-        {"once", no_argument, NULL, O_ONCE},           {0, 0, 0, 0}};
-    int r = cli_parse(argc, argv, "demo", usage, "", opts, on_opt, &o);
-    CLI_PARSE_RETURN(r);
-    if (r < argc) return cli_usage_error("demo", "unexpected argument '%s' (the subcommand is 'mlp')", argv[r]);
-    if (o.users < 0) o.users = o.once ? 1000 : 10000;
-    if (o.items < 0) o.items = o.once ? 5000 : 50000;
-    if (!o.seconds_set && o.once) o.seconds = 5;
-    if (o.once && o.seconds <= 0) return cli_usage_error("demo", "--once needs --seconds > 0");
-    int quiet = ns_is_quiet();
-    char token[64];
-    if (o.token) snprintf(token, sizeof token, "%s", o.token);
-    else {
-        ns_rng tr;
-        ns_rng_seed(&tr, (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32), 9);
-        snprintf(token, sizeof token, "demo-%016llx", (unsigned long long)ns_rng_u64(&tr));
-    }
-
-    int rc = CLI_FAIL;
-    ns_sim *sim = NULL;
-    ns_store *store = NULL;
-    ns_service *svc = NULL;
-    ns_http_client *cl = NULL;
-    live_job job;
-    memset(&job, 0, sizeof job);
-    int live_started = 0;
-    pthread_t live_thr;
-    char db[4096], models[4096];
-    snprintf(db, sizeof db, "%s/store.db", o.dir);
-    snprintf(models, sizeof models, "%s/models", o.dir);
-    ns_timer total;
-    ns_timer_start(&total);
-
-    printf("northstar demo: %ld users, %ld items, %ld days of history, seed %ld, work dir %s\n", o.users, o.items,
-           o.days, o.seed, o.dir);
-    fflush(stdout);
-    if (check_port((int)o.port) < 0 || prepare_dir(o.dir) < 0) goto fail;
-
-    /* 1. simulate into the store */
+    const pg_opts *o = R->o;
     ns_sim_config sc = ns_sim_defaults();
-    sc.users = (int)o.users;
-    sc.items = (int)o.items;
-    sc.days = (int)o.days;
-    sc.seed = (uint64_t)o.seed;
+    sc.users = (int)o->users;
+    sc.items = (int)o->items;
+    sc.days = (int)o->days;
+    sc.seed = o->seed;
     ns_timer t;
     ns_timer_start(&t);
-    if (ns_sim_new(&sim, &sc) < 0) goto fail;
+    if (ns_sim_new(&R->sim, &sc) < 0) return NS_EINTERNAL;
     ns_store_opts so = ns_store_defaults();
     so.sync = NS_SYNC_NORMAL; /* bulk load of throwaway data: no fsync per batch */
+    ns_store *store = NULL;
     ns_sim_stats ss;
-    if (ns_store_open(&store, db, &so) < 0 || ns_sim_to_store(sim, store, &ss) < 0) goto fail;
+    int rc = ns_store_open(&store, R->db, &so);
+    if (rc >= 0) rc = ns_sim_to_store(R->sim, store, &ss);
     ns_store_close(store);
-    store = NULL;
-    double secs_sim = ns_timer_elapsed(&t);
-    int64_t nev = ss.impressions + ss.clicks + ss.likes + ss.purchases + ss.ratings;
+    if (rc < 0) return rc;
+    R->secs_sim = ns_timer_elapsed(&t);
+    R->nev = ss.impressions + ss.clicks + ss.likes + ss.purchases + ss.ratings;
     printf("[1/4] simulated %d users, %d items, %lld sessions, %lld events (CTR %.4f) into %s in %.1f s\n",
-           ns_sim_user_count(sim), ns_sim_item_count(sim), (long long)ss.sessions, (long long)nev,
-           ss.impressions ? (double)ss.clicks / (double)ss.impressions : 0.0, db, secs_sim);
+           ns_sim_user_count(R->sim), ns_sim_item_count(R->sim), (long long)ss.sessions, (long long)R->nev,
+           ss.impressions ? (double)ss.clicks / (double)ss.impressions : 0.0, R->db, R->secs_sim);
     fflush(stdout);
+    return NS_OK;
+}
 
-    /* 2. train the bundle */
+/* 2. The model bundle trained from the store. */
+static int train_models(pg_run *R)
+{
+    ns_timer t;
     ns_timer_start(&t);
     ns_dataset d;
-    if (ns_dataset_init(&d) < 0) goto fail;
-    so = ns_store_defaults();
+    if (ns_dataset_init(&d) < 0) return NS_ENOMEM;
+    ns_store_opts so = ns_store_defaults();
     so.readonly = 1;
-    int trc = ns_store_open(&store, db, &so);
-    if (trc >= 0) trc = ns_dataset_from_store(&d, store);
+    ns_store *store = NULL;
+    int rc = ns_store_open(&store, R->db, &so);
+    if (rc >= 0) rc = ns_dataset_from_store(&d, store);
     ns_store_close(store);
-    store = NULL;
     ns_bundle_opts bo = ns_bundle_defaults();
-    bo.out_dir = models;
-    bo.seed = (uint64_t)o.seed;
-    ns_bundle_stats bs;
-    memset(&bs, 0, sizeof bs);
-    if (trc >= 0) trc = ns_bundle_train(&d, NULL, &bo, &bs);
+    bo.out_dir = R->models;
+    bo.seed = R->o->seed;
+    memset(&R->bs, 0, sizeof R->bs);
+    if (rc >= 0) rc = ns_bundle_train(&d, NULL, &bo, &R->bs);
     ns_dataset_release(&d);
-    if (trc < 0) goto fail;
-    double secs_train = ns_timer_elapsed(&t);
+    if (rc < 0) return rc;
+    R->secs_train = ns_timer_elapsed(&t);
+    const ns_bundle_stats *bs = &R->bs;
     printf("[2/4] trained the models into %s in %.1f s: i2i (%s) %u items %.1f s, item vectors %u items %.1f s, "
            "keyword index %.1f s, ranker %s (%ld examples, validation AUC %.4f) %.1f s\n",
-           models, secs_train, ns_i2i_method_name(bo.i2i.method), bs.i2i_items, bs.secs_i2i, bs.vec_items,
-           bs.secs_vectors, bs.secs_keyword,
-           bs.ranker_mode == 2 ? "Wide & Deep on impressions" : bs.ranker_mode ? "Wide & Deep on ratings" : "none",
-           bs.examples, bs.val_auc,
-           bs.secs_examples + bs.secs_ranker);
+           R->models, R->secs_train, ns_i2i_method_name(bo.i2i.method), bs->i2i_items, bs->secs_i2i, bs->vec_items,
+           bs->secs_vectors, bs->secs_keyword,
+           bs->ranker_mode == 2 ? "Wide & Deep on impressions" : bs->ranker_mode ? "Wide & Deep on ratings" : "none",
+           bs->examples, bs->val_auc, bs->secs_examples + bs->secs_ranker);
     fflush(stdout);
+    return NS_OK;
+}
 
-    /* 3. the server */
+/* 3. The service on 127.0.0.1 with that bundle, and a client of it. */
+static int serve(pg_run *R, const ns_timer *total)
+{
+    ns_timer t;
     ns_timer_start(&t);
     ns_service_opts svo = ns_service_defaults();
-    svo.db = db;
-    svo.models = models;
-    svo.http.port = (int)o.port;
-    svo.http.admin_token = token;
-    if (ns_service_start(&svc, &svo) < 0) goto fail;
-    int port = ns_service_port(svc);
-    double secs_serve = ns_timer_elapsed(&t);
-    if (!(cl = ns_http_client_new("127.0.0.1", port, 10))) {
-        ns_err_set(NS_ENOMEM, "http client");
-        goto fail;
-    }
-    stats_view before, now;
-    if (fetch_stats(cl, &before) < 0) goto fail;
-    printf("[3/4] serving on http://127.0.0.1:%d (state loaded, ranker %s) in %.1f s; set-up took %.1f s\n", port,
-           before.ranker, secs_serve, ns_timer_elapsed(&total));
+    svo.db = R->db;
+    svo.models = R->models;
+    svo.http.port = (int)R->o->port;
+    svo.http.admin_token = R->token;
+    int rc = ns_service_start(&R->svc, &svo);
+    if (rc < 0) return rc;
+    R->port = ns_service_port(R->svc);
+    R->secs_serve = ns_timer_elapsed(&t);
+    if (!(R->cl = ns_http_client_new("127.0.0.1", R->port, 10))) return ns_err_set(NS_ENOMEM, "http client");
+    if ((rc = fetch_stats(R->cl, &R->before)) < 0) return rc;
+    printf("[3/4] serving on http://127.0.0.1:%d (state loaded, ranker %s) in %.1f s; set-up took %.1f s\n", R->port,
+           R->before.ranker, R->secs_serve, ns_timer_elapsed(total));
     printf("      north-star before live traffic: %s over %s = %.4f (%llu/%llu, the simulated platform's last hour)\n",
-           before.name, before.window, before.ns, (unsigned long long)before.num, (unsigned long long)before.den);
-    print_urls(o.dir, port, token, 1, 7);
+           R->before.name, R->before.window, R->before.ns, (unsigned long long)R->before.num,
+           (unsigned long long)R->before.den);
+    print_urls(R->o->dir, R->port, R->token, 1, 7);
     fflush(stdout);
+    return NS_OK;
+}
 
-    /* 4. live traffic until --seconds or a signal */
+static void status_line(double el, const stats_view *now)
+{
+    char p50[32], p99[32];
+    fmt_ms(p50, sizeof p50, now->p50);
+    fmt_ms(p99, sizeof p99, now->p99);
+    printf("  %6.0f s  %s(%s) %.4f (%llu/%llu)  %6.1f req/s  recommend p50 %s p99 %s  %llu recs  %llu "
+           "events in\n",
+           el, now->name, now->window, now->ns, (unsigned long long)now->num, (unsigned long long)now->den,
+           now->rps < 0 ? 0 : now->rps, p50, p99, (unsigned long long)now->recs, (unsigned long long)now->events_in);
+    fflush(stdout);
+}
+
+/* 4. Live traffic on a thread until --seconds or a signal, with a status
+ * line every --report seconds; the seconds it ran. */
+static int live(pg_run *R, live_job *job, double *secs_live)
+{
+    const pg_opts *o = R->o;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -405,56 +397,51 @@ int cmd_demo_playground(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    job.sim = sim;
-    job.lo = (ns_sim_live_opts){"127.0.0.1", port, o.seconds, o.rate, 0, 1, 500, (volatile int *)&g_stop};
-    if (pthread_create(&live_thr, NULL, live_main, &job) != 0) {
-        ns_err_set(NS_EINTERNAL, "cannot start the live traffic thread");
-        goto fail;
-    }
-    live_started = 1;
-    if (o.seconds > 0) printf("[4/4] live traffic: %.0f sessions/s for %.0f s (Ctrl-C stops early)\n", o.rate, o.seconds);
-    else printf("[4/4] live traffic: %.0f sessions/s until Ctrl-C\n", o.rate);
+    job->sim = R->sim;
+    job->lo = (ns_sim_live_opts){"127.0.0.1", R->port, o->seconds, o->rate, 0, 1, 500, (volatile int *)&g_stop};
+    pthread_t thr;
+    if (pthread_create(&thr, NULL, live_main, job) != 0)
+        return ns_err_set(NS_EINTERNAL, "cannot start the live traffic thread");
+    if (o->seconds > 0)
+        printf("[4/4] live traffic: %.0f sessions/s for %.0f s (Ctrl-C stops early)\n", o->rate, o->seconds);
+    else printf("[4/4] live traffic: %.0f sessions/s until Ctrl-C\n", o->rate);
     fflush(stdout);
     ns_timer live_t;
     ns_timer_start(&live_t);
-    double next_poll = 2, next_report = o.report;
-    while (!g_stop && !__atomic_load_n(&job.done, __ATOMIC_ACQUIRE)) {
+    double next_poll = 2, next_report = o->report;
+    while (!g_stop && !__atomic_load_n(&job->done, __ATOMIC_ACQUIRE)) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
         double el = ns_timer_elapsed(&live_t);
         if (el < next_poll) continue;
         next_poll = el + 2; /* keeps the server's history sampled for the dashboard */
-        if (fetch_stats(cl, &now) < 0) {
+        stats_view now;
+        if (fetch_stats(R->cl, &now) < 0) {
             ns_log_warn("status: %s", ns_err_msg());
             continue;
         }
         if (el >= next_report) {
-            next_report = el + o.report;
-            if (!quiet) {
-                char p50[32], p99[32];
-                fmt_ms(p50, sizeof p50, now.p50);
-                fmt_ms(p99, sizeof p99, now.p99);
-                printf("  %6.0f s  %s(%s) %.4f (%llu/%llu)  %6.1f req/s  recommend p50 %s p99 %s  %llu recs  %llu "
-                       "events in\n",
-                       el, now.name, now.window, now.ns, (unsigned long long)now.num, (unsigned long long)now.den,
-                       now.rps < 0 ? 0 : now.rps, p50, p99, (unsigned long long)now.recs,
-                       (unsigned long long)now.events_in);
-                fflush(stdout);
-            }
+            next_report = el + o->report;
+            if (!ns_is_quiet()) status_line(el, &now);
         }
     }
-    double secs_live = ns_timer_elapsed(&live_t);
+    *secs_live = ns_timer_elapsed(&live_t);
     g_stop = 1;
-    pthread_join(live_thr, NULL);
-    live_started = 0;
-    if (job.rc < 0) {
-        ns_err_set(NS_EIO, "live traffic stopped: %s", job.err);
-        goto fail;
-    }
-    if (fetch_stats(cl, &now) < 0) goto fail;
+    pthread_join(thr, NULL);
+    if (job->rc < 0) return ns_err_set(NS_EIO, "live traffic stopped: %s", job->err);
+    return NS_OK;
+}
+
+static int summary(const pg_run *R, const live_job *job, double secs_live)
+{
+    stats_view now;
+    int rc = fetch_stats(R->cl, &now);
+    if (rc < 0) return rc;
     char p50[32], p99[32];
     fmt_ms(p50, sizeof p50, now.p50);
     fmt_ms(p99, sizeof p99, now.p99);
+    const stats_view *b = &R->before;
+    const ns_sim_stats *st = &job->st;
     printf("\ndemo summary\n"
            "  world       %d users, %d items, %lld events over %ld days (simulated in %.1f s)\n"
            "  models      ranker %s, i2i %u items, item vectors %u items (trained in %.1f s)\n"
@@ -462,34 +449,69 @@ int cmd_demo_playground(int argc, char **argv)
            "  live        %.1f s: %lld sessions, %lld impressions, %lld clicks (CTR %.4f)\n"
            "  served      %llu recommendations, %llu events ingested, recommend p50 %s p99 %s\n"
            "  north-star  %s over %s: before %.4f (%llu/%llu), after %.4f (%llu/%llu)\n",
-           ns_sim_user_count(sim), ns_sim_item_count(sim), (long long)nev, o.days, secs_sim, now.ranker,
-           bs.i2i_items, bs.vec_items, secs_train, port, secs_serve, (unsigned long long)now.requests,
-           (unsigned long long)now.server_errors, secs_live, (long long)job.st.sessions,
-           (long long)job.st.impressions, (long long)job.st.clicks,
-           job.st.impressions ? (double)job.st.clicks / (double)job.st.impressions : 0.0,
-           (unsigned long long)now.recs, (unsigned long long)now.events_in, p50, p99, now.name, now.window, before.ns,
-           (unsigned long long)before.num, (unsigned long long)before.den, now.ns, (unsigned long long)now.num,
+           ns_sim_user_count(R->sim), ns_sim_item_count(R->sim), (long long)R->nev, R->o->days, R->secs_sim, now.ranker,
+           R->bs.i2i_items, R->bs.vec_items, R->secs_train, R->port, R->secs_serve, (unsigned long long)now.requests,
+           (unsigned long long)now.server_errors, secs_live, (long long)st->sessions, (long long)st->impressions,
+           (long long)st->clicks, st->impressions ? (double)st->clicks / (double)st->impressions : 0.0,
+           (unsigned long long)now.recs, (unsigned long long)now.events_in, p50, p99, now.name, now.window, b->ns,
+           (unsigned long long)b->num, (unsigned long long)b->den, now.ns, (unsigned long long)now.num,
            (unsigned long long)now.den);
     fflush(stdout);
-    rc = CLI_OK;
-    goto done;
-fail:
-    rc = cli_fail("demo");
-done:
-    if (live_started) {
-        g_stop = 1;
-        pthread_join(live_thr, NULL);
+    return NS_OK;
+}
+
+/* Stop the server (drain, checkpoint) once a retraining in progress ends. */
+static void stop_server(pg_run *R)
+{
+    if (!R->svc) return;
+    stats_view last;
+    if (R->cl && fetch_stats(R->cl, &last) == 0 && last.retraining)
+        printf("waiting for the retraining in progress to finish (a second Ctrl-C kills)\n");
+    if (!ns_is_quiet()) printf("stopping the server (drain, checkpoint)\n");
+    fflush(stdout);
+    ns_service_stop(R->svc);
+}
+
+int cmd_demo_playground(int argc, char **argv)
+{
+    /* users, items, seconds < 0: their defaults, which depend on --once */
+    pg_opts o = {"northstar-demo", NULL, 8080, -1, -1, 7, 1, 20, -1, 5, 0};
+    int r = CLI_PARSE(argc, argv, "demo", usage, opts, &o);
+    CLI_PARSE_RETURN(r);
+    if (r < argc) return cli_usage_error("demo", "unexpected argument '%s' (the subcommand is 'mlp')", argv[r]);
+    if (o.users < 0) o.users = o.once ? 1000 : 10000;
+    if (o.items < 0) o.items = o.once ? 5000 : 50000;
+    if (o.seconds < 0) o.seconds = o.once ? 5 : 0;
+    if (o.once && o.seconds <= 0) return cli_usage_error("demo", "--once needs --seconds > 0");
+    pg_run R;
+    memset(&R, 0, sizeof R);
+    R.o = &o;
+    if (o.token) snprintf(R.token, sizeof R.token, "%s", o.token);
+    else {
+        ns_rng tr;
+        ns_rng_seed(&tr, (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32), 9);
+        snprintf(R.token, sizeof R.token, "demo-%016llx", (unsigned long long)ns_rng_u64(&tr));
     }
-    if (svc) {
-        stats_view last;
-        if (cl && fetch_stats(cl, &last) == 0 && last.retraining)
-            printf("waiting for the retraining in progress to finish (a second Ctrl-C kills)\n");
-        if (!quiet) printf("stopping the server (drain, checkpoint)\n");
-        fflush(stdout);
-        ns_service_stop(svc);
-    }
-    ns_http_client_free(cl);
-    ns_store_close(store);
-    ns_sim_free(sim);
-    return rc;
+    snprintf(R.db, sizeof R.db, "%s/store.db", o.dir);
+    snprintf(R.models, sizeof R.models, "%s/models", o.dir);
+    ns_timer total;
+    ns_timer_start(&total);
+    printf("northstar demo: %ld users, %ld items, %ld days of history, seed %llu, work dir %s\n", o.users, o.items,
+           o.days, (unsigned long long)o.seed, o.dir);
+    fflush(stdout);
+    live_job job;
+    memset(&job, 0, sizeof job);
+    double secs_live = 0;
+    int rc = check_port((int)o.port);
+    if (rc >= 0) rc = prepare_dir(o.dir);
+    if (rc >= 0) rc = simulate(&R);
+    if (rc >= 0) rc = train_models(&R);
+    if (rc >= 0) rc = serve(&R, &total);
+    if (rc >= 0) rc = live(&R, &job, &secs_live);
+    if (rc >= 0) rc = summary(&R, &job, secs_live);
+    if (rc < 0) cli_fail("demo");
+    stop_server(&R);
+    ns_http_client_free(R.cl);
+    ns_sim_free(R.sim);
+    return rc < 0 ? CLI_FAIL : CLI_OK;
 }
