@@ -115,11 +115,7 @@ static int load_params(const ns_st_file *f, const ns_st_value *v, ns_hnsw_params
     ns_hnsw lay;
     memset(&lay, 0, sizeof lay);
     lay.p = *p;
-    if (ns__hnsw_layout(&lay) < 0) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", ns_err_last()->msg);
-        return bad(f, "config", "%s", why);
-    }
+    if (ns__hnsw_layout(&lay) < 0) return bad(f, ns_err_last()->field, "%s", ns_err_last()->msg); /* may alias */
     if ((long long)lay.rec != v[HK_rec].i)
         return bad(f, "rec", "record size %lld does not match the layout of dim and M (%zu)", (long long)v[HK_rec].i,
                    lay.rec);
