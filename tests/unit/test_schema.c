@@ -161,20 +161,42 @@ TEST(missing_config)
     expect(&schema, good_with_config("{\"dim\":"), NS_EFORMAT, "config");
 }
 
+/* A change to the good config and the error it must give. */
+typedef struct {
+    const char *from, *to; /* GOOD_CONFIG with from replaced by to */
+    int code;
+    const char *field;     /* ns_err_last()->field */
+    const char *says;      /* in the message, or NULL */
+} config_case;
+
+static void expect_configs(const config_case *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        expect(&schema, good_with_config(config_with(c[i].from, c[i].to)), c[i].code, c[i].field);
+        if (c[i].says) ASSERT_HAS(ns_err_msg(), c[i].says);
+    }
+}
+#define EXPECT_CONFIGS(cases) expect_configs(cases, sizeof cases / sizeof cases[0])
+
 TEST(wrong_format)
 {
-    expect(&schema, good_with_config(config_with("northstar-test", "northstar-hnsw")), NS_EFORMAT, "format");
-    ASSERT_HAS(ns_err_msg(), "not a test file");
-    ASSERT_HAS(ns_err_msg(), "northstar-hnsw");
-    expect(&schema, good_with_config("{\"version\":1,\"dim\":4,\"count\":3,\"name\":\"abc\"}"), NS_EFORMAT, "format");
+    static const config_case cases[] = {
+        {"northstar-test", "northstar-hnsw", NS_EFORMAT, "format", "not a test file: config format is \"northstar-hnsw\""},
+        {"\"format\":\"northstar-test\",", "", NS_EFORMAT, "format", "config format is missing"},
+        {"\"format\":\"northstar-test\"", "\"format\":7", NS_EFORMAT, "format", NULL},
+    };
+    EXPECT_CONFIGS(cases);
 }
 
 TEST(version_too_new_or_too_old)
 {
-    expect(&schema, good_with_config(config_with("\"version\":2", "\"version\":3")), NS_EUNSUPPORTED, "version");
-    ASSERT_HAS(ns_err_msg(), "versions 1..2");
-    expect(&schema, good_with_config(config_with("\"version\":2", "\"version\":0")), NS_EUNSUPPORTED, "version");
-    expect(&schema, good_with_config(config_with("\"version\":2", "\"version\":\"2\"")), NS_EFORMAT, "version");
+    static const config_case cases[] = {
+        {"\"version\":2", "\"version\":3", NS_EUNSUPPORTED, "version", "versions 1..2"},
+        {"\"version\":2", "\"version\":0", NS_EUNSUPPORTED, "version", NULL},
+        {"\"version\":2", "\"version\":\"2\"", NS_EFORMAT, "version", NULL},
+        {"\"version\":2,", "", NS_EFORMAT, "version", NULL},
+    };
+    EXPECT_CONFIGS(cases);
 }
 
 TEST(metadata_tag)
@@ -201,41 +223,48 @@ TEST(metadata_tag)
 
 TEST(config_value_missing)
 {
-    expect(&schema, good_with_config(config_with("\"dim\":4,", "")), NS_EFORMAT, "dim");
-    ASSERT_HAS(ns_err_msg(), "row width");
-    expect(&schema, good_with_config(config_with(",\"name\":\"abc\"", "")), NS_EFORMAT, "name");
+    static const config_case cases[] = {
+        {"\"dim\":4,", "", NS_EFORMAT, "dim", "config lacks \"dim\" (row width)"},
+        {",\"name\":\"abc\"", "", NS_EFORMAT, "name", NULL},
+    };
+    EXPECT_CONFIGS(cases);
 }
 
 TEST(config_value_wrong_type)
 {
-    expect(&schema, good_with_config(config_with("\"dim\":4", "\"dim\":4.5")), NS_EFORMAT, "dim");
-    ASSERT_HAS(ns_err_msg(), "must be an integer");
-    expect(&schema, good_with_config(config_with("\"dim\":4", "\"dim\":\"4\"")), NS_EFORMAT, "dim");
-    expect(&schema, good_with_config(config_with("\"name\":\"abc\"", "\"name\":7")), NS_EFORMAT, "name");
-    /* a NUL inside a string: the JSON reader refuses it */
-    expect(&schema, good_with_config(config_with("\"name\":\"abc\"", "\"name\":\"a\\u0000b\"")), NS_EFORMAT, "config");
-    expect(&schema, good_with_config(config_with("\"dim\":4", "\"dim\":4,\"scale\":\"x\"")), NS_EFORMAT, "scale");
-    expect(&schema, good_with_config(config_with("\"dim\":4", "\"dim\":4,\"fields\":{}")), NS_EFORMAT, "fields");
-    expect(&schema, good_with_config(config_with("\"dim\":4", "\"dim\":4,\"extra\":[]")), NS_EFORMAT, "extra");
+    static const config_case cases[] = {
+        {"\"dim\":4", "\"dim\":4.5", NS_EFORMAT, "dim", "must be an integer"},
+        {"\"dim\":4", "\"dim\":\"4\"", NS_EFORMAT, "dim", NULL},
+        {"\"name\":\"abc\"", "\"name\":7", NS_EFORMAT, "name", "must be a string"},
+        /* a NUL inside a string: the JSON reader refuses it */
+        {"\"name\":\"abc\"", "\"name\":\"a\\u0000b\"", NS_EFORMAT, "config", NULL},
+        {"\"dim\":4", "\"dim\":4,\"scale\":\"x\"", NS_EFORMAT, "scale", "must be a number"},
+        {"\"dim\":4", "\"dim\":4,\"fields\":{}", NS_EFORMAT, "fields", "must be an array"},
+        {"\"dim\":4", "\"dim\":4,\"extra\":[]", NS_EFORMAT, "extra", "must be an object"},
+    };
+    EXPECT_CONFIGS(cases);
 }
 
 TEST(config_value_out_of_range)
 {
-    expect(&schema, good_with_config(config_with("\"dim\":4", "\"dim\":0")), NS_EFORMAT, "dim");
-    ASSERT_HAS(ns_err_msg(), "outside 1..64");
-    ASSERT_STREQ(ns_err_last()->value, "0");
-    expect(&schema, good_with_config(config_with("\"dim\":4", "\"dim\":65")), NS_EFORMAT, "dim");
-    expect(&schema, good_with_config(config_with("\"dim\":4", "\"dim\":4,\"scale\":10.5")), NS_EFORMAT, "scale");
-    expect(&schema, good_with_config(config_with("\"name\":\"abc\"", "\"name\":\"\"")), NS_EFORMAT, "name");
-    expect(&schema, good_with_config(config_with("\"name\":\"abc\"", "\"name\":\"abcdefghi\"")), NS_EFORMAT, "name");
-    expect(&schema, good_with_config(config_with("\"dim\":4", "\"dim\":4,\"fields\":[]")), NS_EFORMAT, "fields");
-    expect(&schema, good_with_config(config_with("\"dim\":4", "\"dim\":4,\"fields\":[1,2,3,4]")), NS_EFORMAT, "fields");
+    static const config_case cases[] = {
+        {"\"dim\":4", "\"dim\":0", NS_EFORMAT, "dim", "dim '0': not a valid test file: config key \"dim\" is outside 1..64"},
+        {"\"dim\":4", "\"dim\":65", NS_EFORMAT, "dim", NULL},
+        {"\"dim\":4", "\"dim\":4,\"scale\":10.5", NS_EFORMAT, "scale", "outside 0..10"},
+        {"\"name\":\"abc\"", "\"name\":\"\"", NS_EFORMAT, "name", "length is outside 1..8"},
+        {"\"name\":\"abc\"", "\"name\":\"abcdefghi\"", NS_EFORMAT, "name", NULL},
+        {"\"dim\":4", "\"dim\":4,\"fields\":[]", NS_EFORMAT, "fields", "length is outside 1..3"},
+        {"\"dim\":4", "\"dim\":4,\"fields\":[1,2,3,4]", NS_EFORMAT, "fields", NULL},
+    };
+    EXPECT_CONFIGS(cases);
 }
 
 TEST(config_key_unknown)
 {
-    expect(&schema, good_with_config(config_with("\"dim\":4", "\"dim\":4,\"dims\":4")), NS_EFORMAT, "dims");
-    ASSERT_HAS(ns_err_msg(), "unknown config key 'dims'");
+    static const config_case cases[] = {
+        {"\"dim\":4", "\"dim\":4,\"dims\":4", NS_EFORMAT, "dims", "unknown config key 'dims'"},
+    };
+    EXPECT_CONFIGS(cases);
 }
 
 TEST(tensor_missing)
