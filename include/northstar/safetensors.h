@@ -168,7 +168,8 @@ typedef struct ns_st_keydef {
 
 typedef struct ns_st_tensordef {
     const char *name;  /* tensor name; one '*' makes a pattern ("emb.*") that
-                          any number of tensors may match (optional) */
+                          any number of tensors may match (optional rows only;
+                          a tensor with an exact row is checked by that row) */
     ns_dtype dtype;
     int optional;      /* NS_ST_REQ or NS_ST_OPT */
     const char *shape; /* "[count, rec]", "[terms+1]", "[*]", "[]": each dimension an

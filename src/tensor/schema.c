@@ -170,7 +170,7 @@ static int schema_ok(const ns_st_schema *s)
     for (int i = 0; i < s->ntensors; i++) {
         const ns_st_tensordef *t = &s->tensors[i];
         if (!t->name || (unsigned)t->dtype >= NS_DT__COUNT || !t->shape || parse_shape(s, t->shape, d) < 0) return 0;
-        if (strchr(t->name, '*') && !t->optional) return 0;
+        if (strchr(t->name, '*') != strrchr(t->name, '*') || (strchr(t->name, '*') && !t->optional)) return 0;
     }
     return 1;
 }
@@ -379,6 +379,17 @@ static int check_tensor(const char *src, const ns_st_schema *s, const ns_st_tens
                 "tensor \"%s\" has shape %s, expected %s = %s", t->name, have, d->shape, need);
 }
 
+/* The row describing tensor `name`: its exact row, else the first pattern
+ * it matches; -1 if none. */
+static int find_row(const ns_st_schema *s, const char *name)
+{
+    for (int r = 0; r < s->ntensors; r++)
+        if (!strchr(s->tensors[r].name, '*') && !strcmp(s->tensors[r].name, name)) return r;
+    for (int r = 0; r < s->ntensors; r++)
+        if (glob_match(s->tensors[r].name, name)) return r;
+    return -1;
+}
+
 /* Every row (present unless optional, matching), then every file tensor
  * belongs to a row. */
 static int check_tensors(const ns_st_file *f, const ns_st_schema *s, const ns_st_value *cfg, const ns_st_tensor **out)
@@ -394,9 +405,8 @@ static int check_tensors(const ns_st_file *f, const ns_st_schema *s, const ns_st
     }
     for (int i = 0; i < ns_st_count(f); i++) {
         const ns_st_tensor *t = ns_st_at(f, i);
-        int r = 0;
-        while (r < s->ntensors && !glob_match(s->tensors[r].name, t->name)) r++;
-        if (r == s->ntensors) return fail(NS_EFORMAT, src, s, t->name, NULL, "tensor \"%s\" is not part of the format", t->name);
+        int r = find_row(s, t->name);
+        if (r < 0) return fail(NS_EFORMAT, src, s, t->name, NULL, "tensor \"%s\" is not part of the format", t->name);
         int rc = check_tensor(src, s, &s->tensors[r], t, cfg);
         if (rc < 0) return rc;
     }
