@@ -231,14 +231,9 @@ TEST(ranker_file_checked)
 
 TEST(llm_file_checked)
 {
-    ns_llm_config c = ns_llm_config_default(NS_LLM_LLAMA);
-    c.vocab_size = 16;
-    c.max_seq = 8;
-    c.n_layer = 1;
-    c.n_head = 2;
-    c.n_kv_head = 1;
-    c.d_model = 8;
-    c.d_ff = 16;
+    ns_llm_config c;
+    ASSERT_OK(ns_llm_config_parse(&c, "{\"arch\":\"llama\",\"vocab_size\":16,\"max_seq\":8,\"n_layer\":1,"
+                                      "\"n_head\":2,\"n_kv_head\":1,\"d_model\":8,\"d_ff\":16}", "test"));
     ns_llm *m;
     ASSERT_OK(ns_llm_new(&m, &c));
     ns_llm_init(m, 3);
