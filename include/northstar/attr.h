@@ -24,11 +24,15 @@
  * by ns_attr_get belongs to the index and is valid until the next write;
  * ns_attr_query returns a new bitmap the caller frees (roaring_bitmap_free).
  *
- * File format (safetensors), written atomically:
- *   "keys"     U8  [bytes]  "field\x1fvalue" strings, each NUL-terminated
- *   "bm_off"   I64 [K+1]    bitmap i is bitmaps[bm_off[i]..bm_off[i+1])
- *   "bitmaps"  U8  [bytes]  CRoaring portable serialisations
- *   metadata "config": {"format":"northstar-attr","version":1,"keys":K}
+ * File format (safetensors, see safetensors.h), written atomically. The
+ * two lists below ARE the format: attr.c expands them into the schema its
+ * loader checks with ns_st_load.
+ *   metadata "config": a JSON object {"format": NS_ATTR_FORMAT, "version":
+ *     NS_ATTR_VERSION} plus the keys of NS_ATTR_FILE_CONFIG, each row
+ *     X(key, kind, REQ | OPT, min, max, meaning);
+ *   tensors: the rows of NS_ATTR_FILE_TENSORS, X(id, name, dtype, REQ | OPT,
+ *     shape in config keys, meaning).
+ *   Beyond the tables load checks every key string, offset and bitmap.
  */
 #ifndef NORTHSTAR_ATTR_H
 #define NORTHSTAR_ATTR_H
@@ -38,6 +42,17 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- file format (see the comment at the top) --------------------------- */
+
+#define NS_ATTR_FORMAT "northstar-attr"
+#define NS_ATTR_VERSION 1
+#define NS_ATTR_FILE_CONFIG(X) X(keys, INT, REQ, 0, UINT32_MAX - 1, "(field, value) pairs K")
+#define NS_ATTR_FILE_TENSORS(X)                                                                  \
+    X(keys, "keys", U8, REQ, "[*]", "the K \"field\\x1fvalue\" strings, each NUL-terminated, distinct") \
+    X(bm_off, "bm_off", I64, REQ, "[keys+1]",                                                    \
+      "bitmap i is bitmaps[bm_off[i]..bm_off[i+1]); from 0 to the end of bitmaps")               \
+    X(bitmaps, "bitmaps", U8, REQ, "[*]", "CRoaring portable serialisations, back to back")
 
 typedef struct ns_attr ns_attr;
 

@@ -34,17 +34,17 @@
  * tokenizers and buffers inside); add, delete and save take the index's
  * write lock and wait for running searches.
  *
- * File format (safetensors), written atomically:
- *   "terms"     U8  [bytes]  terms in id order, each NUL-terminated
- *   "post_off"  I64 [T+1]    posting list t is post_docs[post_off[t]..post_off[t+1])
- *   "post_docs" I32 [P]      document numbers, strictly increasing per list
- *   "post_tf"   F32 [P]      weighted term frequencies (> 0)
- *   "doc_ids"   I64 [D]      caller id of document number i (unique)
- *   "doc_len"   F32 [D]      weighted length dl
- *   metadata "config": {"format":"northstar-bm25","version":1,"k1","b",
- *     "stem","fields":[{"name","weight"}...],"docs","terms","postings"}
- *   Load validates every offset, number and id; a bad file is an error
- *   naming the tensor or field.
+ * File format (safetensors, see safetensors.h), written atomically. The
+ * two lists below ARE the format: bm25_io.c expands them into the schema
+ * its loader checks with ns_st_load.
+ *   metadata "config": a JSON object {"format": NS_BM25_FORMAT, "version":
+ *     NS_BM25_VERSION} plus the keys of NS_BM25_FILE_CONFIG, each row
+ *     X(key, kind, REQ | OPT, min, max, meaning);
+ *   tensors: the rows of NS_BM25_FILE_TENSORS, X(id, name, dtype, REQ | OPT,
+ *     shape in config keys, meaning).
+ *   Beyond the tables load checks every term, offset, document number,
+ *   frequency, length and id: a bad file is an error naming the tensor or
+ *   field.
  *
  * Example
  *   ns_bm25_params p = ns_bm25_defaults();
@@ -67,6 +67,28 @@ extern "C" {
 #endif
 
 #define NS_BM25_MAX_FIELDS 8
+
+/* ---- file format (see the comment at the top) --------------------------- */
+
+#define NS_BM25_FORMAT "northstar-bm25"
+#define NS_BM25_VERSION 1
+#define NS_BM25_FILE_CONFIG(X)                                                                   \
+    X(k1, NUM, REQ, 0, 100, "term-frequency saturation")                                         \
+    X(b, NUM, REQ, 0, 1, "document-length normalisation")                                        \
+    X(stem, STR, REQ, 0, 31, "Snowball language of the tokenizer, \"\" for none")                  \
+    X(fields, ARR, REQ, 1, NS_BM25_MAX_FIELDS,                                                   \
+      "[{\"name\": 1..31 bytes, \"weight\": (0, 1000]}, ...], names distinct")                    \
+    X(docs, INT, REQ, 0, UINT32_MAX - 1, "documents D (live ones only: deletes are compacted)")  \
+    X(terms, INT, REQ, 0, UINT32_MAX - 1, "terms T")                                             \
+    X(postings, INT, REQ, 0, INT64_MAX / 8, "postings P")
+#define NS_BM25_FILE_TENSORS(X)                                                                  \
+    X(terms, "terms", U8, REQ, "[*]", "the T terms in id order, each NUL-terminated, distinct") \
+    X(post_off, "post_off", I64, REQ, "[terms+1]",                                               \
+      "list t is post_docs[post_off[t]..post_off[t+1]); from 0 up to P")                         \
+    X(post_docs, "post_docs", I32, REQ, "[postings]", "document numbers, strictly increasing per list") \
+    X(post_tf, "post_tf", F32, REQ, "[postings]", "weighted term frequencies (> 0)")             \
+    X(doc_ids, "doc_ids", I64, REQ, "[docs]", "caller id of document number i (unique, 0..2^32-1)") \
+    X(doc_len, "doc_len", F32, REQ, "[docs]", "weighted length dl (>= 0)")
 
 typedef struct ns_bm25_params {
     float k1;                                   /* default 1.2 */

@@ -40,22 +40,19 @@
  *   - Build order depends on thread scheduling when more than one thread
  *     inserts; with one thread the graph is a function of (seed, order).
  *
- * File format (safetensors, see safetensors.h), written atomically:
- *   "l0"      U8  [n, rec]   level-0 records, rec bytes each:
- *                            f32 vector[dim], padding to 4, u32 count,
- *                            u32 nbr[2M], zero padding to a multiple of 64
- *   "labels"  I64 [n]        caller id of each slot
- *   "levels"  U8  [n]        top level of each slot
- *   "deleted" U8  [n]        1 = deleted (slot free for reuse)
- *   "upper"   I32 [u]        upper-level lists, for each slot with level
- *                            L > 0, L lists of (count, nbr[M])
- *   metadata "config": JSON {"format":"northstar-hnsw","version":1,"dim",
- *     "metric","M","ef_construction","ef_search","seed","count","entry",
- *     "max_level","rec","brute_force_below"}
+ * File format (safetensors, see safetensors.h), written atomically. The
+ * two lists below ARE the format: hnsw_io.c expands them into the schema
+ * its loader checks with ns_st_load, so they say what a load enforces.
+ *   metadata "config": a JSON object {"format": NS_HNSW_FORMAT, "version":
+ *     NS_HNSW_VERSION} plus the keys of NS_HNSW_FILE_CONFIG, each row
+ *     X(key, kind, REQ | OPT, min, max, meaning);
+ *   tensors: the rows of NS_HNSW_FILE_TENSORS, X(id, name, dtype, REQ | OPT,
+ *     shape in config keys, meaning).
  *   Load maps the file and points the level-0 block into the mapping
- *   (zero-copy); the first insert copies it to memory. Every count, id,
- *   level and size is validated: a malformed or truncated file is an error
- *   naming the tensor or field, never a crash.
+ *   (zero-copy); the first insert copies it to memory. Beyond the tables it
+ *   checks the layout against rec, every link count and id, level, flag,
+ *   label and the entry: a malformed or truncated file is an error naming
+ *   the tensor or field, never a crash.
  *
  * Example
  *   ns_hnsw_params p = ns_hnsw_defaults(128, NS_METRIC_L2);
@@ -79,6 +76,33 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- file format (see the comment at the top) --------------------------- */
+
+#define NS_HNSW_FORMAT "northstar-hnsw"
+#define NS_HNSW_VERSION 1
+#define NS_HNSW_FILE_CONFIG(X)                                                                   \
+    X(dim, INT, REQ, 1, 65536, "vector dimension")                                               \
+    X(metric, STR, REQ, 1, 15, "\"l2\", \"ip\" or \"cosine\"")                                   \
+    X(M, INT, REQ, 2, 256, "neighbours per node on upper levels (2M on level 0)")                \
+    X(ef_construction, INT, REQ, 1, 100000, "beam width of inserts")                             \
+    X(ef_search, INT, REQ, 1, 100000, "default beam width of searches")                          \
+    X(seed, INT, REQ, INT64_MIN, INT64_MAX, "seed of the level draws (a u64 stored as i64)")     \
+    X(count, INT, REQ, 0, UINT32_MAX - 1, "slots n, live and deleted")                           \
+    X(entry, INT, REQ, -1, UINT32_MAX - 2, "entry slot, on max_level; -1 when n = 0")            \
+    X(max_level, INT, REQ, 0, 31, "top level of the graph")                                      \
+    X(rec, INT, REQ, 1, 1 << 30, "bytes of a level-0 record (follows from dim and M)")           \
+    X(brute_force_below, INT, REQ, 0, INT32_MAX, "filtered searches allowing fewer ids are exact")
+#define NS_HNSW_FILE_TENSORS(X)                                                                  \
+    X(l0, "l0", U8, REQ, "[count, rec]",                                                         \
+      "level-0 records: f32 vector[dim], padding to 4, u32 count, u32 nbr[2M], zero padding "    \
+      "to a multiple of 64")                                                                     \
+    X(labels, "labels", I64, REQ, "[count]", "caller id of each slot, 0..2^32-1, live ids unique") \
+    X(levels, "levels", U8, REQ, "[count]", "top level of each slot, <= max_level")              \
+    X(deleted, "deleted", U8, REQ, "[count]", "1 = deleted (slot free for reuse), else 0")       \
+    X(upper, "upper", I32, REQ, "[*]",                                                           \
+      "upper-level lists: for each slot of level L > 0, L lists (count, nbr[M]); the length "    \
+      "follows from levels")
 
 /* ---- HNSW --------------------------------------------------------------- */
 

@@ -5,13 +5,15 @@
  * through LAPACK) or cosine item-kNN. The pipeline's "i2i" recall channel
  * scores s(j) = sum over history items i of w(i, j).
  *
- * File format (safetensors, written atomically):
- *   "ids"  U8  [bytes]  external item ids, each NUL-terminated (row order)
- *   "off"  I64 [n+1]    row i's neighbours are nbr[off[i]..off[i+1])
- *   "nbr"  I32 [nnz]    neighbour rows, by decreasing weight
- *   "w"    F32 [nnz]    weights
- *   metadata "config": {"format": "northstar-i2i", "version": 1,
- *     "method": "ease"|"cosine", "lambda", "neighbours", "items", "nnz"}
+ * File format (safetensors, see safetensors.h), written atomically. The
+ * two lists below ARE the format: i2i.c expands them into the schema its
+ * loader checks with ns_st_load.
+ *   metadata "config": a JSON object {"format": NS_I2I_FORMAT, "version":
+ *     NS_I2I_VERSION} plus the keys of NS_I2I_FILE_CONFIG, each row
+ *     X(key, kind, REQ | OPT, min, max, meaning);
+ *   tensors: the rows of NS_I2I_FILE_TENSORS, X(id, name, dtype, REQ | OPT,
+ *     shape in config keys, meaning).
+ *   Beyond the tables load checks every id, offset, row and weight.
  *
  * Threads: training uses ns_threads() (OpenMP, BLAS); a model is read-only
  * once built and may be shared by any number of threads.
@@ -28,6 +30,23 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- file format (see the comment at the top) --------------------------- */
+
+#define NS_I2I_FORMAT "northstar-i2i"
+#define NS_I2I_VERSION 1
+#define NS_I2I_FILE_CONFIG(X)                                                                    \
+    X(method, STR, REQ, 1, 15, "\"ease\" or \"cosine\"")                                         \
+    X(lambda, NUM, REQ, 0, 1e12, "EASE L2 strength (the option given, for cosine)")              \
+    X(neighbours, INT, REQ, 0, INT32_MAX, "weights kept per row at training, 0 = all")           \
+    X(items, INT, REQ, 0, UINT32_MAX - 1, "rows n")                                              \
+    X(nnz, INT, REQ, 0, INT64_MAX / 8, "weights in all rows")
+#define NS_I2I_FILE_TENSORS(X)                                                                   \
+    X(ids, "ids", U8, REQ, "[*]", "the n external item ids in row order, each NUL-terminated, "  \
+      "non-empty, distinct")                                                                     \
+    X(off, "off", I64, REQ, "[items+1]", "row i's neighbours are nbr[off[i]..off[i+1]); 0 to nnz") \
+    X(nbr, "nbr", I32, REQ, "[nnz]", "neighbour rows (0..n-1), by decreasing weight")           \
+    X(w, "w", F32, REQ, "[nnz]", "weights (finite)")
 
 typedef enum { NS_I2I_EASE = 0, NS_I2I_COSINE = 1 } ns_i2i_method;
 

@@ -12,13 +12,24 @@
  * Both are checked tensor by tensor (logits, loss, every parameter
  * gradient, the first AdamW steps) against a PyTorch twin in tests/ref.
  *
- * Parameters (stacked over layers, names as stored in safetensors):
- *   wte [V,C]  wpe [Tmax,C] (GPT-2)  ln1.w ln1.b [L,C]  qkv.w [L,QKV,C]
- *   qkv.b [L,QKV]  attn.proj.w [L,C,C]  attn.proj.b [L,C]  ln2.w ln2.b [L,C]
- *   fc.w [L,F,C] (Llama: [L,2F,C], gate rows then up rows)  fc.b [L,F]
- *   fc.proj.w [L,C,F]  fc.proj.b [L,C]  lnf.w lnf.b [C]  lm_head [V,C] (untied)
- * with QKV = (H + 2 KVH) hd, hd = C / H; biases exist only for GPT-2 with
- * bias = 1, ".b" of norms likewise.
+ * Files (safetensors, see safetensors.h). The lists below ARE the format:
+ * config.c and io.c expand them into the schema ns_llm_load checks with
+ * ns_st_load, and model.c names the parameters after them.
+ *   metadata "format" = "northstar-llm-1" (NS_LLM_FORMAT, '-',
+ *     NS_LLM_VERSION); files without it are read as version 1;
+ *   metadata "config": a JSON object with the keys of NS_LLM_FILE_CONFIG,
+ *     each row X(key, kind, REQ | OPT, min, max, meaning); an absent key
+ *     takes the default of the family (ns_llm_config_default; d_ff 4C for
+ *     GPT-2, ~8C/3 for Llama; n_kv_head = n_head); a key not in the list
+ *     is an error. The same keys make a config given to the command;
+ *   metadata "tokenizer" (optional): the BPE tokenizer as JSON (bpe.h);
+ *   tensors: the parameters, NS_LLM_FILE_TENSORS, stacked over layers, each
+ *     row X(id, name, dtype, REQ | OPT, shape in config keys, meaning); a
+ *     "*" is QKV = (H + 2 KVH) hd with hd = C / H (qkv) or F for GPT-2, 2F
+ *     for Llama (fc.w). The optional rows exist only in the models that have
+ *     them (biases: GPT-2 with bias = 1; wpe: GPT-2; lm_head: untied), and
+ *     the loader reads each parameter with its exact shape. Checkpoints
+ *     add NS_LLM_CHECKPOINT_TENSORS and the metadata "train".
  *
  * Threads: a model's weights are read-only once loaded, so any number of
  * threads may generate at once, each with its own ns_llm_ctx. Training
@@ -47,8 +58,46 @@ extern "C" {
 
 typedef enum { NS_LLM_GPT2 = 0, NS_LLM_LLAMA = 1 } ns_llm_arch;
 
-/* Stored as JSON in the safetensors metadata key "config"; every key
- * below is accepted, any other key is an error naming it. */
+/* ---- file format (see the comment at the top) --------------------------- */
+
+#define NS_LLM_FORMAT "northstar-llm"
+#define NS_LLM_VERSION 1
+#define NS_LLM_FILE_CONFIG(X)                                                                    \
+    X(arch, STR, OPT, 1, 15, "\"gpt2\" (default) or \"llama\"")                                  \
+    X(vocab_size, INT, OPT, 1, 1 << 24, "V")                                                     \
+    X(max_seq, INT, OPT, 1, 1 << 20, "Tmax: context length")                                     \
+    X(n_layer, INT, OPT, 1, 1024, "L")                                                           \
+    X(n_head, INT, OPT, 1, 1024, "H")                                                            \
+    X(n_kv_head, INT, OPT, 1, 1024, "KVH, divides H (GPT-2: = H)")                               \
+    X(d_model, INT, OPT, 1, 1 << 16, "C, divisible by H; hd = C / H even for Llama")             \
+    X(d_ff, INT, OPT, 1, 1 << 18, "F: MLP hidden width")                                         \
+    X(tied, INT, OPT, 0, 1, "the output projection is wte")                                      \
+    X(bias, INT, OPT, 0, 1, "GPT-2 only: biases in the linears and norms")                       \
+    X(norm_eps, NUM, OPT, 0, 1, "LayerNorm / RMSNorm epsilon, strictly inside (0, 1)")           \
+    X(rope_theta, NUM, OPT, 0, 1e30, "Llama only: RoPE base, > 1")
+#define NS_LLM_FILE_TENSORS(X)                                                                   \
+    X(WTE, "wte", F32, REQ, "[vocab_size, d_model]", "token embeddings")                         \
+    X(WPE, "wpe", F32, OPT, "[max_seq, d_model]", "learned positions (GPT-2)")                   \
+    X(LN1W, "ln1.w", F32, REQ, "[n_layer, d_model]", "attention norm weights")                   \
+    X(LN1B, "ln1.b", F32, OPT, "[n_layer, d_model]", "attention norm biases")                    \
+    X(QKVW, "qkv.w", F32, REQ, "[n_layer, *, d_model]", "fused q, k, v projections, QKV rows")   \
+    X(QKVB, "qkv.b", F32, OPT, "[n_layer, *]", "their biases [L, QKV]")                          \
+    X(PROJW, "attn.proj.w", F32, REQ, "[n_layer, d_model, d_model]", "attention output")         \
+    X(PROJB, "attn.proj.b", F32, OPT, "[n_layer, d_model]", "its biases")                        \
+    X(LN2W, "ln2.w", F32, REQ, "[n_layer, d_model]", "MLP norm weights")                         \
+    X(LN2B, "ln2.b", F32, OPT, "[n_layer, d_model]", "MLP norm biases")                          \
+    X(FCW, "fc.w", F32, REQ, "[n_layer, *, d_model]", "MLP input: F rows (Llama: gate then up, 2F)") \
+    X(FCB, "fc.b", F32, OPT, "[n_layer, d_ff]", "its biases")                                    \
+    X(FCPW, "fc.proj.w", F32, REQ, "[n_layer, d_model, d_ff]", "MLP output")                     \
+    X(FCPB, "fc.proj.b", F32, OPT, "[n_layer, d_model]", "its biases")                           \
+    X(LNFW, "lnf.w", F32, REQ, "[d_model]", "final norm weights")                                \
+    X(LNFB, "lnf.b", F32, OPT, "[d_model]", "final norm biases")                                 \
+    X(LMHEAD, "lm_head", F32, OPT, "[vocab_size, d_model]", "output projection (untied)")
+#define NS_LLM_CHECKPOINT_TENSORS(X)                                                             \
+    X(ADAM_M, "adam.m", F32, OPT, "[*]", "AdamW first moments of all parameters, flat")          \
+    X(ADAM_V, "adam.v", F32, OPT, "[*]", "AdamW second moments, flat")
+
+/* The model's shape; the keys of NS_LLM_FILE_CONFIG. */
 typedef struct ns_llm_config {
     int arch;         /* "arch": "gpt2" | "llama" */
     int vocab_size;   /* V */
@@ -68,8 +117,9 @@ typedef struct ns_llm_config {
 ns_llm_config ns_llm_config_default(ns_llm_arch arch);
 /* Reject impossible configs (sizes, divisibility, family rules). */
 int ns_llm_config_validate(const ns_llm_config *c);
-/* Parse JSON over the defaults of its "arch"; unknown keys, wrong types
- * and invalid values are NS_EFORMAT errors naming the key. src names the
+/* Parse JSON (the keys of NS_LLM_FILE_CONFIG) over the defaults of its
+ * "arch"; unknown keys, wrong types and invalid values are NS_EFORMAT
+ * errors naming the key, and leave *c the GPT-2 defaults. src names the
  * input in messages (may be NULL). */
 int ns_llm_config_parse(ns_llm_config *c, const char *json, const char *src);
 /* JSON text (malloc'd). */

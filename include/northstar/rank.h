@@ -9,13 +9,19 @@
  *         + [deep] MLP(concat(mean-bag embeddings, dense inputs))
  *   p = sigmoid(logit), loss = mean_i cw[y_i] * w_i * BCE(logit_i, y_i)
  *
- * A model file is safetensors (include/northstar/safetensors.h):
- *   wide.w, wide.z, wide.n   [wide_dim]          FTRL weights and state
- *   emb.<feature>            [card, dim]         one table per embedded feature
- *   mlp.<l>.weight [out,in], mlp.<l>.bias [out]  l = 0..hidden layers (last is the output)
- *   metadata: "format" = "northstar-rank/1", "config" = the ns_rank_cfg as
- *   JSON, "feature_spec" = the FITTED spec (vocabularies, statistics,
- *   quantiles), so serving applies exactly the training transform.
+ * A model file is safetensors (safetensors.h). The two lists below ARE its
+ * format: io.c expands them into the schema its loader checks with
+ * ns_st_load.
+ *   metadata "format" = "northstar-rank/1" (NS_RANK_FORMAT, '/', NS_RANK_VERSION);
+ *   metadata "config": the ns_rank_cfg as a JSON object with the keys of
+ *     NS_RANK_FILE_CONFIG, each row X(key, kind, REQ | OPT, min, max,
+ *     meaning); an absent optional key takes its ns_rank_defaults() value;
+ *   metadata "feature_spec": the FITTED spec (vocabularies, statistics,
+ *     quantiles), so serving applies exactly the training transform;
+ *   tensors: the rows of NS_RANK_FILE_TENSORS, X(id, name, dtype, REQ | OPT,
+ *     shape, meaning). Their sizes follow from the config and the spec, so
+ *     the loader rebuilds the model and reads each with its exact shape; a
+ *     tensor the model does not have is an error.
  *
  * Serving (the recommendation service scores candidates in-process):
  *   ns_ranker *m;  ns_ranker_load(&m, "model.safetensors");     // once
@@ -40,6 +46,35 @@ typedef enum { NS_RANK_WIDE = 0, NS_RANK_DEEP = 1, NS_RANK_WIDE_DEEP = 2 } ns_ra
 typedef enum { NS_RANK_ADAM = 0, NS_RANK_ADAGRAD = 1 } ns_rank_opt;
 
 #define NS_RANK_MAX_HIDDEN 8
+
+/* ---- file format (see the comment at the top) --------------------------- */
+
+#define NS_RANK_FORMAT "northstar-rank"
+#define NS_RANK_VERSION 1
+#define NS_RANK_FILE_CONFIG(X)                                                                   \
+    X(model, STR, REQ, 1, 15, "\"wide\", \"deep\" or \"wide_deep\"")                               \
+    X(hidden, ARR, OPT, 0, NS_RANK_MAX_HIDDEN, "MLP widths (ReLU), integers 1..65536")           \
+    X(batch, INT, OPT, 1, INT32_MAX, "mini-batch size")                                          \
+    X(epochs, INT, OPT, 0, INT32_MAX, "maximum epochs")                                          \
+    X(deep_optimizer, STR, OPT, 4, 7, "\"adam\" or \"adagrad\"")                                 \
+    X(lr, NUM, OPT, 0, 1e6, "deep learning rate")                                                \
+    X(ftrl, OBJ, OPT, 0, 0, "the wide part's FTRL: {\"alpha\", \"beta\", \"l1\", \"l2\"}, numbers")  \
+    X(emb_init_std, NUM, OPT, 0, 1e6, "embeddings ~ N(0, std) at init")                          \
+    X(val_fraction, NUM, OPT, 0, 1, "training rows held out for early stopping")                 \
+    X(patience, INT, OPT, 0, INT32_MAX, "epochs without a better validation AUC before stopping") \
+    X(class_weight, ARR, OPT, 2, 2, "[loss weight of label 0, of label 1], numbers")             \
+    X(balanced, INT, OPT, 0, 1, "class weights from the class counts (true / false)")            \
+    X(seed, INT, OPT, INT64_MIN, INT64_MAX, "seed (a u64 stored as i64)")                        \
+    X(trained_epochs, INT, OPT, 0, INT32_MAX, "epochs trained")                                  \
+    X(best_val_auc, NUM, OPT, 0, 1, "best validation AUC (absent without validation)")
+#define NS_RANK_FILE_TENSORS(X)                                                                  \
+    X(wide_w, "wide.w", F32, OPT, "[*]", "FTRL weights [wide_dim] (wide and wide_deep models)")  \
+    X(wide_z, "wide.z", F32, OPT, "[*]", "FTRL state z [wide_dim]")                              \
+    X(wide_n, "wide.n", F32, OPT, "[*]", "FTRL state n [wide_dim]")                              \
+    X(emb, "emb.*", F32, OPT, "[*, *]", "emb.<feature> [card, dim]: one table per embedded feature") \
+    X(mlp_w, "mlp.*.weight", F32, OPT, "[*, *]",                                                 \
+      "mlp.<l>.weight [out, in], l = 0..hidden layers (the last is the output)")                 \
+    X(mlp_b, "mlp.*.bias", F32, OPT, "[*]", "mlp.<l>.bias [out]")
 
 typedef struct ns_rank_cfg {
     ns_rank_kind kind;

@@ -375,7 +375,7 @@ int ns_i2i_save(const ns_i2i *m, const char *path)
     if (nbr && w && (ids.len || !m->n)) {
         for (int64_t k = 0; k < nnz; k++) nbr[k] = (int32_t)m->nbr[k];
         int64_t s_ids = (int64_t)ids.len, s_off = (int64_t)m->n + 1, s_nnz = nnz;
-        json_t *cfg = json_pack("{s:s, s:i, s:s, s:f, s:i, s:I, s:I}", "format", "northstar-i2i", "version", 1,
+        json_t *cfg = json_pack("{s:s, s:i, s:s, s:f, s:i, s:I, s:I}", "format", NS_I2I_FORMAT, "version", NS_I2I_VERSION,
                                 "method", ns_i2i_method_name(m->method), "lambda", m->lambda, "neighbours",
                                 m->neighbours, "items", (json_int_t)m->n, "nnz", (json_int_t)nnz);
         char *cs = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
@@ -395,90 +395,82 @@ int ns_i2i_save(const ns_i2i *m, const char *path)
     return rc;
 }
 
+enum {
+#define K(name, ...) IK_##name,
+    NS_I2I_FILE_CONFIG(K)
+#undef K
+    IK__COUNT
+};
+enum {
+#define T(id, ...) IT_##id,
+    NS_I2I_FILE_TENSORS(T)
+#undef T
+    IT__COUNT
+};
+static const ns_st_keydef i2i_keys[] = {NS_I2I_FILE_CONFIG(NS_ST_KEYDEF)};
+static const ns_st_tensordef i2i_tensors[] = {NS_I2I_FILE_TENSORS(NS_ST_TENSORDEF)};
+static const ns_st_schema i2i_schema = {.what = "an i2i model", .format = NS_I2I_FORMAT, .version = NS_I2I_VERSION,
+                                        .min_version = 1, .keys = i2i_keys, .nkeys = IK__COUNT,
+                                        .tensors = i2i_tensors, .ntensors = IT__COUNT};
+
+#define bad(f, field, ...) ns_st_bad(f, &i2i_schema, field, __VA_ARGS__)
+
+/* The rows: ids (n distinct, non-empty), offsets (0 up to nnz, never
+ * decreasing), neighbours in 0..n-1 with finite weights. */
+static int load_rows(const ns_st_file *f, ns_i2i *m, const ns_st_tensor *const *t, int64_t nnz)
+{
+    m->ids = ns_strmap_new(m->n + 1);
+    m->off = ns_malloc(sizeof *m->off * ((size_t)m->n + 1));
+    m->nbr = ns_malloc(sizeof *m->nbr * (size_t)(nnz ? nnz : 1));
+    m->w = ns_malloc(sizeof *m->w * (size_t)(nnz ? nnz : 1));
+    if (!m->ids || !m->off || !m->nbr || !m->w) return NS_ENOMEM;
+    memcpy(m->off, t[IT_off]->data, t[IT_off]->nbytes);
+    if (nnz) memcpy(m->w, t[IT_w]->data, t[IT_w]->nbytes);
+    const char *p = t[IT_ids]->data, *end = p + t[IT_ids]->nbytes;
+    for (uint32_t k = 0; k < m->n; k++) {
+        const char *z = p < end ? memchr(p, 0, (size_t)(end - p)) : NULL;
+        if (!z || z == p || ns_strmap_intern(m->ids, p, (size_t)(z - p)) != (int64_t)k)
+            return bad(f, "ids", "expected %u distinct NUL-terminated ids", m->n);
+        p = z + 1;
+    }
+    if (m->off[0] != 0 || m->off[m->n] != nnz) return bad(f, "off", "offsets must run from 0 to %lld", (long long)nnz);
+    for (uint32_t k = 0; k < m->n; k++)
+        if (m->off[k + 1] < m->off[k]) return bad(f, "off", "offsets decrease at row %u", k);
+    const unsigned char *nb = t[IT_nbr]->data;
+    for (int64_t k = 0; k < nnz; k++) {
+        int32_t j;
+        memcpy(&j, nb + 4 * k, 4);
+        if (j < 0 || (uint32_t)j >= m->n || !isfinite(m->w[k]))
+            return bad(f, "nbr", "entry %lld: row %d or its weight out of range", (long long)k, j);
+        m->nbr[k] = (uint32_t)j;
+    }
+    return NS_OK;
+}
+
 int ns_i2i_load(ns_i2i **out, const char *path)
 {
     *out = NULL;
+    ns_st_value v[IK__COUNT];
+    const ns_st_tensor *t[IT__COUNT];
     ns_st_file *f;
-    int rc = ns_st_open(&f, path);
+    int rc = ns_st_load(&f, path, &i2i_schema, v, t);
     if (rc < 0) return rc;
     ns_i2i *m = ns_calloc(1, sizeof *m);
-    json_t *cfg = NULL;
-    int32_t *nbr = NULL;
     if (!m) {
         rc = NS_ENOMEM;
-        goto done;
+    } else if (ns_i2i_method_parse(v[IK_method].str, &m->method) < 0) {
+        rc = bad(f, "method", "unknown method \"%s\"", v[IK_method].str);
+    } else {
+        m->lambda = v[IK_lambda].num;
+        m->neighbours = (int)v[IK_neighbours].i;
+        m->n = (uint32_t)v[IK_items].i;
+        rc = load_rows(f, m, t, v[IK_nnz].i);
     }
-    const char *cs = ns_st_meta(f, "config");
-    json_error_t je;
-    cfg = cs ? json_loads(cs, 0, &je) : NULL;
-    const char *fmt = cfg ? json_string_value(json_object_get(cfg, "format")) : NULL;
-    if (!fmt || strcmp(fmt, "northstar-i2i")) {
-        rc = ns_err_set_at(NS_EFORMAT, path, 0, "config", NULL, "not an i2i model (metadata format northstar-i2i)");
-        goto done;
-    }
-    const char *method = json_string_value(json_object_get(cfg, "method"));
-    if (!method || ns_i2i_method_parse(method, &m->method) < 0) {
-        rc = ns_err_set_at(NS_EFORMAT, path, 0, "method", method, "unknown method");
-        goto done;
-    }
-    m->lambda = json_number_value(json_object_get(cfg, "lambda"));
-    m->neighbours = (int)json_integer_value(json_object_get(cfg, "neighbours"));
-    const ns_st_tensor *ti = ns_st_find(f, "ids"), *to = ns_st_find(f, "off"), *tn = ns_st_find(f, "nbr"),
-                       *tw = ns_st_find(f, "w");
-    if (!ti || !to || !tn || !tw || ti->dtype != NS_DT_U8 || to->ndim != 1 || to->numel < 1 || tn->numel != tw->numel) {
-        rc = ns_err_set_at(NS_EFORMAT, path, 0, "tensors", NULL, "expected ids (U8), off, nbr and w of matching sizes");
-        goto done;
-    }
-    m->n = (uint32_t)(to->numel - 1);
-    int64_t nnz = tn->numel;
-    m->ids = ns_strmap_new(m->n + 1);
-    m->off = ns_malloc(sizeof *m->off * (size_t)to->numel);
-    m->nbr = ns_malloc(sizeof *m->nbr * (size_t)(nnz ? nnz : 1));
-    m->w = ns_malloc(sizeof *m->w * (size_t)(nnz ? nnz : 1));
-    nbr = ns_malloc(sizeof *nbr * (size_t)(nnz ? nnz : 1));
-    if (!m->ids || !m->off || !m->nbr || !m->w || !nbr) {
-        rc = NS_ENOMEM;
-        goto done;
-    }
-    if ((rc = ns_st_read_i64(f, "off", m->off, to->numel)) < 0 || (rc = ns_st_read_i32(f, "nbr", nbr, nnz)) < 0 ||
-        (rc = ns_st_read_f32(f, "w", m->w, nnz)) < 0)
-        goto done;
-    /* ids: n NUL-terminated strings, distinct */
-    const char *p = ti->data, *end = p + ti->nbytes;
-    for (uint32_t k = 0; k < m->n; k++) {
-        const char *z = p < end ? memchr(p, 0, (size_t)(end - p)) : NULL;
-        if (!z || z == p || ns_strmap_intern(m->ids, p, (size_t)(z - p)) != (int64_t)k) {
-            rc = ns_err_set_at(NS_EFORMAT, path, 0, "ids", NULL, "expected %u distinct NUL-terminated ids", m->n);
-            goto done;
-        }
-        p = z + 1;
-    }
-    if (m->off[0] != 0 || m->off[m->n] != nnz) {
-        rc = ns_err_set_at(NS_EFORMAT, path, 0, "off", NULL, "offsets must run from 0 to %lld", (long long)nnz);
-        goto done;
-    }
-    for (uint32_t k = 0; k < m->n; k++)
-        if (m->off[k + 1] < m->off[k]) {
-            rc = ns_err_set_at(NS_EFORMAT, path, 0, "off", NULL, "offsets decrease at row %u", k);
-            goto done;
-        }
-    for (int64_t k = 0; k < nnz; k++) {
-        if (nbr[k] < 0 || (uint32_t)nbr[k] >= m->n || !isfinite(m->w[k])) {
-            rc = ns_err_set_at(NS_EFORMAT, path, 0, "nbr", NULL, "entry %lld: row %d or weight out of range",
-                               (long long)k, nbr[k]);
-            goto done;
-        }
-        m->nbr[k] = (uint32_t)nbr[k];
-    }
-    rc = 0;
-done:
-    free(nbr);
-    json_decref(cfg);
     ns_st_close(f);
     if (rc < 0) {
         ns_i2i_free(m);
         return rc;
     }
     *out = m;
-    return 0;
+    return NS_OK;
 }

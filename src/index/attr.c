@@ -1,6 +1,7 @@
 /*
  * attr.c — attribute bitmaps (CRoaring) with a small boolean query
- * language, save and load (see attr.h).
+ * language, save and load (see attr.h; the file format is its tables,
+ * checked by ns_st_load).
  *
  * Why: user-profile recall ("women 25-34 in Lyon") and filters ("in stock,
  * not seen") are set algebra over id sets; compressed bitmaps make both a
@@ -15,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ATTR_FORMAT "northstar-attr"
-#define ATTR_VERSION 1
 #define KEY_SEP '\x1f'
 
 struct ns_attr {
@@ -77,6 +76,24 @@ static int64_t find_key(const ns_attr *a, const char *field, size_t flen, const 
     return ns_strmap_find(a->keys, k, (size_t)n);
 }
 
+/* Append bitmap r (owned by a from here, freed on failure) for the next key id. */
+static int push_bitmap(ns_attr *a, roaring_bitmap_t *r)
+{
+    if (r && a->nbm == a->bm_cap) {
+        size_t nc = a->bm_cap ? 2 * a->bm_cap : 16;
+        roaring_bitmap_t **nb = realloc(a->bm, sizeof *nb * nc);
+        if (!nb) {
+            roaring_bitmap_free(r);
+            return ns_err_set(NS_ENOMEM, "attr: out of memory");
+        }
+        a->bm = nb;
+        a->bm_cap = nc;
+    }
+    if (!r) return ns_err_set(NS_ENOMEM, "attr: out of memory");
+    a->bm[a->nbm++] = r;
+    return NS_OK;
+}
+
 int ns_attr_set(ns_attr *a, uint32_t id, const char *field, const char *value)
 {
     if (!a || !field || !value) return ns_err_set(NS_EINVAL, "attr_set: NULL argument");
@@ -90,24 +107,7 @@ int ns_attr_set(ns_attr *a, uint32_t id, const char *field, const char *value)
         rc = ns_err_set(NS_ENOMEM, "attr: out of memory");
         goto done;
     }
-    if ((size_t)i >= a->nbm) {
-        if (a->nbm == a->bm_cap) {
-            size_t nc = a->bm_cap ? 2 * a->bm_cap : 16;
-            roaring_bitmap_t **nb = realloc(a->bm, sizeof *nb * nc);
-            if (!nb) {
-                rc = ns_err_set(NS_ENOMEM, "attr: out of memory");
-                goto done;
-            }
-            a->bm = nb;
-            a->bm_cap = nc;
-        }
-        a->bm[a->nbm] = roaring_bitmap_create();
-        if (!a->bm[a->nbm]) {
-            rc = ns_err_set(NS_ENOMEM, "attr: out of memory");
-            goto done;
-        }
-        a->nbm++;
-    }
+    if ((size_t)i >= a->nbm && (rc = push_bitmap(a, roaring_bitmap_create())) < 0) goto done;
     roaring_bitmap_add(a->bm[i], id);
     roaring_bitmap_add(a->all, id);
 done:
@@ -362,7 +362,7 @@ int ns_attr_save(ns_attr *a, const char *path)
         bp += roaring_bitmap_portable_serialize(a->bm[i], bms + bp);
     }
     off[a->nbm] = (int64_t)bp;
-    json_t *c = json_pack("{s:s,s:i,s:I}", "format", ATTR_FORMAT, "version", ATTR_VERSION, "keys", (json_int_t)a->nbm);
+    json_t *c = json_pack("{s:s,s:i,s:I}", "format", NS_ATTR_FORMAT, "version", NS_ATTR_VERSION, "keys", (json_int_t)a->nbm);
     cfg = c ? json_dumps(c, JSON_COMPACT) : NULL;
     json_decref(c);
     int64_t sk[1] = {(int64_t)kb}, so[1] = {(int64_t)a->nbm + 1}, sb[1] = {(int64_t)bb};
@@ -384,80 +384,87 @@ done:
     return rc;
 }
 
+enum {
+#define K(name, ...) AK_##name,
+    NS_ATTR_FILE_CONFIG(K)
+#undef K
+    AK__COUNT
+};
+enum {
+#define T(id, ...) AT_##id,
+    NS_ATTR_FILE_TENSORS(T)
+#undef T
+    AT__COUNT
+};
+static const ns_st_keydef attr_keys[] = {NS_ATTR_FILE_CONFIG(NS_ST_KEYDEF)};
+static const ns_st_tensordef attr_tensors[] = {NS_ATTR_FILE_TENSORS(NS_ST_TENSORDEF)};
+static const ns_st_schema attr_schema = {.what = "an attribute index", .format = NS_ATTR_FORMAT,
+                                         .version = NS_ATTR_VERSION, .min_version = 1, .keys = attr_keys,
+                                         .nkeys = AK__COUNT, .tensors = attr_tensors, .ntensors = AT__COUNT};
+
+#define bad(f, field, ...) ns_st_bad(f, &attr_schema, field, __VA_ARGS__)
+
+/* Bitmap i from bitmaps[o0..o1), which must decode to exactly that span. */
+static int load_bitmap(const ns_st_file *f, const ns_st_tensor *tb, long long i, int64_t o0, int64_t o1,
+                       roaring_bitmap_t **out)
+{
+    if (o1 < o0 || (uint64_t)o1 > tb->nbytes)
+        return bad(f, "bm_off", "bitmap %lld spans %lld..%lld of %zu bytes", i, (long long)o0, (long long)o1, tb->nbytes);
+    const char *bp = (const char *)tb->data + o0;
+    size_t blen = (size_t)(o1 - o0);
+    *out = roaring_bitmap_portable_deserialize_size(bp, blen) == blen ? roaring_bitmap_portable_deserialize_safe(bp, blen)
+                                                                       : NULL;
+    return *out ? NS_OK : bad(f, "bitmaps", "bitmap %lld does not decode", i);
+}
+
+/* K keys ("field\x1fvalue", distinct) and their bitmaps, filling both
+ * tensors exactly. */
+static int load_keys(const ns_st_file *f, ns_attr *a, const ns_st_tensor *const *t, long long K)
+{
+    const char *kb = t[AT_keys]->data;
+    size_t kp = 0, klen = t[AT_keys]->nbytes;
+    const unsigned char *ob = t[AT_bm_off]->data;
+    int64_t o0, o1;
+    memcpy(&o0, ob, 8);
+    if (o0 != 0) return bad(f, "bm_off", "first offset is %lld, not 0", (long long)o0);
+    for (long long i = 0; i < K; i++, o0 = o1) {
+        const char *z = kp < klen ? memchr(kb + kp, 0, klen - kp) : NULL;
+        size_t len = z ? (size_t)(z - (kb + kp)) : 0;
+        if (!z || !memchr(kb + kp, KEY_SEP, len) || ns_strmap_find(a->keys, kb + kp, len) >= 0)
+            return bad(f, "keys", "key %lld is not a distinct NUL-terminated \"field\\x1fvalue\"", i);
+        memcpy(&o1, ob + 8 * (i + 1), 8);
+        roaring_bitmap_t *r;
+        int rc = load_bitmap(f, t[AT_bitmaps], i, o0, o1, &r);
+        if (rc < 0) return rc;
+        if (ns_strmap_intern(a->keys, kb + kp, len) != i) {
+            roaring_bitmap_free(r);
+            return ns_err_set(NS_ENOMEM, "attr load: out of memory");
+        }
+        if ((rc = push_bitmap(a, r)) < 0) return rc;
+        roaring_bitmap_or_inplace(a->all, r);
+        kp += len + 1;
+    }
+    if (kp != klen) return bad(f, "keys", "%zu bytes after the last key", klen - kp);
+    if ((uint64_t)o0 != t[AT_bitmaps]->nbytes) return bad(f, "bitmaps", "%llu bytes after the last bitmap",
+                                                          (unsigned long long)(t[AT_bitmaps]->nbytes - (uint64_t)o0));
+    return NS_OK;
+}
+
 int ns_attr_load(ns_attr **out, const char *path)
 {
     *out = NULL;
+    ns_st_value v[AK__COUNT];
+    const ns_st_tensor *t[AT__COUNT];
     ns_st_file *f;
-    int rc = ns_st_open(&f, path);
+    int rc = ns_st_load(&f, path, &attr_schema, v, t);
     if (rc < 0) return rc;
     ns_attr *a = NULL;
-    json_error_t je;
-    const char *cfg = ns_st_meta(f, "config");
-    json_t *c = cfg ? json_loads(cfg, 0, &je) : NULL;
-    const char *fmt = c ? json_string_value(json_object_get(c, "format")) : NULL;
-    json_t *jk = c ? json_object_get(c, "keys") : NULL;
-    const ns_st_tensor *tk = ns_st_find(f, "keys"), *to = ns_st_find(f, "bm_off"), *tb = ns_st_find(f, "bitmaps");
-    if (!fmt || strcmp(fmt, ATTR_FORMAT) || !json_is_integer(jk) || json_integer_value(jk) < 0) {
-        rc = ns_err_set_at(NS_EFORMAT, path, 0, "config", NULL, "not an attribute index (config format \"%s\")", ATTR_FORMAT);
-        goto fail;
-    }
-    long long K = json_integer_value(jk);
-    if (!tk || !to || !tb || tk->dtype != NS_DT_U8 || tb->dtype != NS_DT_U8 || to->dtype != NS_DT_I64 ||
-        to->ndim != 1 || to->shape[0] != K + 1) {
-        rc = ns_err_set_at(NS_EFORMAT, path, 0, "bm_off", NULL, "not a valid attribute index: tensors keys/bm_off/bitmaps missing or mis-shaped");
-        goto fail;
-    }
-    if ((rc = ns_attr_create(&a)) < 0) goto fail;
-    const char *kb = tk->data;
-    size_t kp = 0;
-    const unsigned char *ob = to->data;
-    int64_t o0;
-    memcpy(&o0, ob, 8);
-    for (long long i = 0; i < K; i++) {
-        const char *z = kp < tk->nbytes ? memchr(kb + kp, 0, tk->nbytes - kp) : NULL;
-        size_t len = z ? (size_t)(z - (kb + kp)) : 0;
-        if (!z || !memchr(kb + kp, KEY_SEP, len) || ns_strmap_find(a->keys, kb + kp, len) >= 0) {
-            rc = ns_err_set_at(NS_EFORMAT, path, 0, "keys", NULL, "not a valid attribute index: key %lld malformed or repeated", i);
-            goto fail;
-        }
-        int64_t o1;
-        memcpy(&o1, ob + 8 * (i + 1), 8);
-        if (o0 < 0 || o1 < o0 || (uint64_t)o1 > tb->nbytes) {
-            rc = ns_err_set_at(NS_EFORMAT, path, 0, "bm_off", NULL, "not a valid attribute index: bitmap %lld spans %lld..%lld of %zu bytes",
-                               i, (long long)o0, (long long)o1, tb->nbytes);
-            goto fail;
-        }
-        const char *bp = (const char *)tb->data + o0;
-        size_t blen = (size_t)(o1 - o0);
-        roaring_bitmap_t *r = NULL;
-        if (roaring_bitmap_portable_deserialize_size(bp, blen) == blen)
-            r = roaring_bitmap_portable_deserialize_safe(bp, blen);
-        if (!r) {
-            rc = ns_err_set_at(NS_EFORMAT, path, 0, "bitmaps", NULL, "not a valid attribute index: bitmap %lld does not decode", i);
-            goto fail;
-        }
-        if (ns_strmap_intern(a->keys, kb + kp, len) != i || (a->nbm == a->bm_cap &&
-            !(a->bm = realloc(a->bm, sizeof *a->bm * (a->bm_cap = a->bm_cap ? 2 * a->bm_cap : 16))))) {
-            roaring_bitmap_free(r);
-            rc = ns_err_set(NS_ENOMEM, "attr load: out of memory");
-            goto fail;
-        }
-        a->bm[a->nbm++] = r;
-        roaring_bitmap_or_inplace(a->all, r);
-        kp += len + 1;
-        o0 = o1;
-    }
-    if (kp != tk->nbytes || (uint64_t)o0 != tb->nbytes) {
-        rc = ns_err_set_at(NS_EFORMAT, path, 0, "keys", NULL, "not a valid attribute index: trailing bytes");
-        goto fail;
-    }
-    json_decref(c);
+    if ((rc = ns_attr_create(&a)) >= 0) rc = load_keys(f, a, t, v[AK_keys].i);
     ns_st_close(f);
+    if (rc < 0) {
+        ns_attr_free(a);
+        return rc;
+    }
     *out = a;
     return NS_OK;
-fail:
-    json_decref(c);
-    ns_attr_free(a);
-    ns_st_close(f);
-    return rc < 0 ? rc : NS_EFORMAT;
 }

@@ -10,8 +10,6 @@
 #include "index_int.h"
 
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,16 +149,6 @@ int ns_fvec_normalize(float *x, size_t d)
     float inv = (float)(1.0 / sqrt(s));
     for (size_t i = 0; i < d; i++) x[i] *= inv;
     return NS_OK;
-}
-
-int ns__bad_file(const char *path, const char *field, const char *kind, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return ns_err_set_at(NS_EFORMAT, path, 0, field, NULL, "not a valid %s index: %s", kind, msg);
 }
 
 float ns__dist(ns_metric m, const float *a, const float *b, size_t d)

@@ -1,22 +1,20 @@
 /*
- * hnsw_io.c — save and load HNSW indexes (safetensors; layout in hnsw.h).
+ * hnsw_io.c — save and load HNSW indexes (safetensors; the format is the
+ * tables of hnsw.h, checked by ns_st_load).
  *
- * Why: an index of 10^6 vectors takes minutes to build and must open in
+ * An index of 10^6 vectors takes minutes to build and must open in
  * milliseconds: load maps the file and uses the level-0 block (vectors and
  * links, ~90% of the bytes) in place; only the small per-slot arrays are
- * copied. Every field is validated first, because a corrupt link id or level
- * would otherwise send a search outside the arrays.
+ * copied. After the schema's checks the loader checks what the tables
+ * cannot say (the layout, every link, level and label), because a corrupt
+ * link id or level would otherwise send a search outside the arrays.
  */
 #include "index_int.h"
 #include "northstar/safetensors.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define HNSW_FORMAT "northstar-hnsw"
-#define HNSW_VERSION 1
 
 int ns_hnsw_save(const ns_hnsw *hc, const char *path)
 {
@@ -48,8 +46,8 @@ int ns_hnsw_save(const ns_hnsw *hc, const char *path)
         u += len;
     }
     uint64_t e = atomic_load(&h->entry);
-    json_t *c = json_pack("{s:s,s:i,s:i,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:i,s:I,s:i}", "format", HNSW_FORMAT, "version",
-                          HNSW_VERSION, "dim", h->p.dim, "metric", ns_metric_name(h->p.metric), "M", h->p.M,
+    json_t *c = json_pack("{s:s,s:i,s:i,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:i,s:I,s:i}", "format", NS_HNSW_FORMAT, "version",
+                          NS_HNSW_VERSION, "dim", h->p.dim, "metric", ns_metric_name(h->p.metric), "M", h->p.M,
                           "ef_construction", h->p.ef_construction, "ef_search", h->p.ef_search, "seed",
                           (json_int_t)h->p.seed, "count", (json_int_t)n, "entry",
                           (json_int_t)((uint32_t)e == NS__NO_NODE ? -1 : (json_int_t)(uint32_t)e), "max_level",
@@ -82,249 +80,179 @@ done:
 
 /* ---- load ---------------------------------------------------------------- */
 
-#define bad(path, field, ...) ns__bad_file(path, field, "hnsw", __VA_ARGS__)
+enum {
+#define K(name, ...) HK_##name,
+    NS_HNSW_FILE_CONFIG(K)
+#undef K
+    HK__COUNT
+};
+enum {
+#define T(id, ...) HT_##id,
+    NS_HNSW_FILE_TENSORS(T)
+#undef T
+    HT__COUNT
+};
+static const ns_st_keydef hnsw_keys[] = {NS_HNSW_FILE_CONFIG(NS_ST_KEYDEF)};
+static const ns_st_tensordef hnsw_tensors[] = {NS_HNSW_FILE_TENSORS(NS_ST_TENSORDEF)};
+static const ns_st_schema hnsw_schema = {.what = "an hnsw index", .format = NS_HNSW_FORMAT,
+                                         .version = NS_HNSW_VERSION, .min_version = 1, .keys = hnsw_keys,
+                                         .nkeys = HK__COUNT, .tensors = hnsw_tensors, .ntensors = HT__COUNT};
+_Static_assert(NS__MAX_LEVEL == 31, "the max_level row of NS_HNSW_FILE_CONFIG allows 0..31");
 
-static int cfg_int(json_t *c, const char *path, const char *key, long long lo, long long hi, long long *out)
+#define bad(f, field, ...) ns_st_bad(f, &hnsw_schema, field, __VA_ARGS__)
+
+/* The parameters of the config; the record size they imply must be rec. */
+static int load_params(const ns_st_file *f, const ns_st_value *v, ns_hnsw_params *p)
 {
-    json_t *v = json_object_get(c, key);
-    if (!json_is_integer(v))
-        return ns_err_set_at(NS_EFORMAT, path, 0, key, NULL, "hnsw config: missing or non-integer \"%s\"", key);
-    long long x = json_integer_value(v);
-    if (x < lo || x > hi)
-        return ns_err_set_at(NS_EFORMAT, path, 0, key, NULL, "hnsw config: \"%s\" = %lld outside %lld..%lld", key, x, lo, hi);
-    *out = x;
+    *p = ns_hnsw_defaults((int)v[HK_dim].i, NS_METRIC_L2);
+    if (ns_metric_parse(v[HK_metric].str, &p->metric) < 0)
+        return bad(f, "metric", "unknown metric \"%s\"", v[HK_metric].str);
+    p->M = (int)v[HK_M].i;
+    p->ef_construction = (int)v[HK_ef_construction].i;
+    p->ef_search = (int)v[HK_ef_search].i;
+    p->seed = (uint64_t)v[HK_seed].i;
+    p->brute_force_below = (int)v[HK_brute_force_below].i;
+    ns_hnsw lay;
+    memset(&lay, 0, sizeof lay);
+    lay.p = *p;
+    if (ns__hnsw_layout(&lay) < 0) return bad(f, ns_err_last()->field, "%s", ns_err_last()->msg); /* may alias */
+    if ((long long)lay.rec != v[HK_rec].i)
+        return bad(f, "rec", "record size %lld does not match the layout of dim and M (%zu)", (long long)v[HK_rec].i,
+                   lay.rec);
     return NS_OK;
 }
 
-static const ns_st_tensor *need(const ns_st_file *f, const char *path, const char *name, ns_dtype dt, int64_t d0,
-                                int64_t d1)
+/* Levels and flags in range, the entry on the top level, and the length of
+ * "upper" (*nup) the levels imply. */
+static int check_levels(const ns_st_file *f, const ns_st_value *v, const ns_st_tensor *const *t, size_t *nup)
 {
-    const ns_st_tensor *t = ns_st_find(f, name);
-    if (!t) {
-        ns_err_set_at(NS_EFORMAT, path, 0, name, NULL, "not a valid hnsw index: tensor \"%s\" is missing", name);
-        return NULL;
+    const uint8_t *lev = t[HT_levels]->data, *del = t[HT_deleted]->data;
+    size_t n = (size_t)v[HK_count].i, M1 = (size_t)v[HK_M].i + 1;
+    long long maxl = v[HK_max_level].i, entry = v[HK_entry].i;
+    *nup = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (lev[i] > maxl) return bad(f, "levels", "slot %zu has level %d above max_level %lld", i, lev[i], maxl);
+        if (del[i] > 1) return bad(f, "deleted", "slot %zu has flag %d (expected 0 or 1)", i, del[i]);
+        *nup += (size_t)lev[i] * M1;
     }
-    int ndim = d1 < 0 ? 1 : 2;
-    if (t->dtype != dt || t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
-        ns_err_set_at(NS_EFORMAT, path, 0, name, NULL,
-                      "not a valid hnsw index: tensor \"%s\" is %s with %d dims, expected %s [%lld%s]", name,
-                      ns_dtype_name(t->dtype), t->ndim, ns_dtype_name(dt), (long long)d0, ndim == 2 ? ", rec" : "");
-        return NULL;
-    }
-    return t;
+    if ((size_t)t[HT_upper]->shape[0] != *nup)
+        return bad(f, "upper", "has %lld entries, the levels need %zu", (long long)t[HT_upper]->shape[0], *nup);
+    if (n == 0 && entry != -1) return bad(f, "entry", "empty index with entry %lld", entry);
+    if (n > 0 && (entry < 0 || (size_t)entry >= n || lev[entry] != maxl))
+        return bad(f, "entry", "entry slot %lld is not a slot on max_level %lld", entry, maxl);
+    return NS_OK;
 }
 
-int ns_hnsw_load(ns_hnsw **out, const char *path)
+/* The level-0 block, in place when aligned, else copied; then every link
+ * count and id checked. */
+static int load_l0(const ns_st_file *f, ns_hnsw *h, const ns_st_tensor *tl0, size_t n)
 {
-    *out = NULL;
-    ns_st_file *f;
-    int rc = ns_st_open(&f, path);
-    if (rc < 0) return rc;
-    ns_hnsw *h = NULL;
-    json_t *c = NULL;
-    const char *cfg = ns_st_meta(f, "config");
-    if (!cfg) {
-        rc = ns_err_set_at(NS_EFORMAT, path, 0, "config", NULL, "not an hnsw index: no \"config\" metadata");
-        goto fail;
-    }
-    json_error_t je;
-    c = json_loads(cfg, 0, &je);
-    const char *fmt = c ? json_string_value(json_object_get(c, "format")) : NULL;
-    if (!fmt || strcmp(fmt, HNSW_FORMAT)) {
-        rc = ns_err_set_at(NS_EFORMAT, path, 0, "config", NULL, "not an hnsw index (config format is not \"%s\")",
-                           HNSW_FORMAT);
-        goto fail;
-    }
-    long long ver, dim, M, efc, efs, seed, count, entry, maxl, rec, bfb;
-    if ((rc = cfg_int(c, path, "version", 1, HNSW_VERSION, &ver)) < 0 ||
-        (rc = cfg_int(c, path, "dim", 1, 65536, &dim)) < 0 || (rc = cfg_int(c, path, "M", 2, 256, &M)) < 0 ||
-        (rc = cfg_int(c, path, "ef_construction", 1, 100000, &efc)) < 0 ||
-        (rc = cfg_int(c, path, "ef_search", 1, 100000, &efs)) < 0 ||
-        (rc = cfg_int(c, path, "seed", INT64_MIN, INT64_MAX, &seed)) < 0 ||
-        (rc = cfg_int(c, path, "count", 0, UINT32_MAX - 1, &count)) < 0 ||
-        (rc = cfg_int(c, path, "entry", -1, count - 1, &entry)) < 0 ||
-        (rc = cfg_int(c, path, "max_level", 0, NS__MAX_LEVEL, &maxl)) < 0 ||
-        (rc = cfg_int(c, path, "rec", 1, 1 << 30, &rec)) < 0 ||
-        (rc = cfg_int(c, path, "brute_force_below", 0, INT32_MAX, &bfb)) < 0)
-        goto fail;
-    ns_hnsw_params p = ns_hnsw_defaults((int)dim, NS_METRIC_L2);
-    const char *ms = json_string_value(json_object_get(c, "metric"));
-    if (!ms || ns_metric_parse(ms, &p.metric) < 0) {
-        rc = ns_err_set_at(NS_EFORMAT, path, 0, "metric", ms, "hnsw config: bad metric");
-        goto fail;
-    }
-    p.M = (int)M;
-    p.ef_construction = (int)efc;
-    p.ef_search = (int)efs;
-    p.seed = (uint64_t)seed;
-    p.brute_force_below = (int)bfb;
-    size_t n = (size_t)count;
-    /* check the layout and the tensor shapes before allocating anything, so
-     * a lying count cannot make us allocate more than the file holds */
-    ns_hnsw lay;
-    memset(&lay, 0, sizeof lay);
-    lay.p = p;
-    if ((rc = ns__hnsw_layout(&lay)) < 0) {
-        ns_err_wrap("%s: bad config", path);
-        rc = NS_EFORMAT;
-        goto fail;
-    }
-    if ((long long)lay.rec != rec) {
-        rc = bad(path, "rec", "record size %lld does not match the layout (%lld)", rec, (long long)lay.rec);
-        goto fail;
-    }
-    const ns_st_tensor *tl0 = need(f, path, "l0", NS_DT_U8, (int64_t)n, rec);
-    const ns_st_tensor *tlab = need(f, path, "labels", NS_DT_I64, (int64_t)n, -1);
-    const ns_st_tensor *tlev = need(f, path, "levels", NS_DT_U8, (int64_t)n, -1);
-    const ns_st_tensor *tdel = need(f, path, "deleted", NS_DT_U8, (int64_t)n, -1);
-    const ns_st_tensor *tup = ns_st_find(f, "upper");
-    if (!tl0 || !tlab || !tlev || !tdel) {
-        rc = NS_EFORMAT;
-        goto fail;
-    }
-    if (!tup || tup->dtype != NS_DT_I32 || tup->ndim != 1) {
-        rc = ns_err_set_at(NS_EFORMAT, path, 0, "upper", NULL, "not a valid hnsw index: tensor \"upper\" missing or not I32 [u]");
-        goto fail;
-    }
-    rc = ns__hnsw_alloc(&h, &p, n, 0);
-    if (rc < 0) goto fail;
-    const uint8_t *lev = tlev->data, *del = tdel->data;
-    size_t nup = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (lev[i] > maxl) {
-            rc = bad(path, "levels", "slot %lld has level %lld above max_level", (long long)i, (long long)lev[i]);
-            goto fail;
-        }
-        if (del[i] > 1) {
-            rc = bad(path, "deleted", "slot %lld has flag %lld (expected 0 or 1)", (long long)i, (long long)del[i]);
-            goto fail;
-        }
-        nup += (size_t)lev[i] * (size_t)(M + 1);
-    }
-    if ((size_t)tup->shape[0] != nup) {
-        rc = bad(path, "upper", "has %lld entries, the levels need %lld", (long long)tup->shape[0], (long long)nup);
-        goto fail;
-    }
-    if (n > 0 && (entry < 0 || lev[entry] != maxl)) {
-        rc = bad(path, "entry", "entry slot %lld is not on max_level %lld", entry, maxl);
-        goto fail;
-    }
-    if (n == 0 && entry != -1) {
-        rc = bad(path, "entry", "empty index with entry %lld", entry);
-        goto fail;
-    }
-    /* level-0 block: in place when aligned, else copied */
     if (n > 0 && ((uintptr_t)tl0->data & 3) == 0) {
         h->l0 = (char *)tl0->data;
         h->l0_owned = 0;
     } else {
-        h->l0 = ns_malloc_aligned((n ? n : 1) * h->rec);
-        if (!h->l0) {
-            rc = ns_err_set(NS_ENOMEM, "hnsw load: out of memory");
-            goto fail;
-        }
+        if (!(h->l0 = ns_malloc_aligned((n ? n : 1) * h->rec))) return ns_err_set(NS_ENOMEM, "hnsw load: out of memory");
         h->l0_owned = 1;
         if (n) memcpy(h->l0, tl0->data, n * h->rec);
     }
     for (size_t i = 0; i < n; i++) {
         const uint32_t *ln = (const uint32_t *)(h->l0 + i * h->rec + h->links_off);
-        if (ln[0] > (uint32_t)h->M0) {
-            rc = bad(path, "l0", "slot %lld has %lld level-0 links", (long long)i, (long long)ln[0]);
-            goto fail;
-        }
+        if (ln[0] > (uint32_t)h->M0) return bad(f, "l0", "slot %zu has %u level-0 links", i, ln[0]);
         for (uint32_t j = 0; j < ln[0]; j++)
-            if (ln[1 + j] >= n) {
-                rc = bad(path, "l0", "slot %lld links to slot %lld (out of range)", (long long)i, (long long)ln[1 + j]);
-                goto fail;
-            }
+            if (ln[1 + j] >= n) return bad(f, "l0", "slot %zu links to slot %u (out of range)", i, ln[1 + j]);
     }
-    const uint8_t *ub = tup->data; /* may be unaligned: copy with memcpy */
-    size_t u = 0;
-    for (size_t i = 0; i < n; i++) {
-        h->levels[i] = lev[i];
-        if (!lev[i]) continue;
-        size_t len = (size_t)lev[i] * (size_t)(M + 1);
-        h->upper[i] = malloc(sizeof(uint32_t) * len);
-        if (!h->upper[i]) {
-            rc = ns_err_set(NS_ENOMEM, "hnsw load: out of memory");
-            atomic_store(&h->nslots, (uint32_t)i);
-            goto fail;
-        }
-        for (size_t j = 0; j < len; j++) {
-            int32_t v;
-            memcpy(&v, ub + 4 * (u + j), 4);
-            atomic_init(&h->upper[i][j], (uint32_t)v);
-        }
-        u += len;
-        for (int l = 1; l <= lev[i]; l++) {
-            _Atomic uint32_t *ln = h->upper[i] + (size_t)(l - 1) * (size_t)(M + 1);
-            uint32_t cnt = atomic_load(&ln[0]);
-            if (cnt > (uint32_t)M) {
-                atomic_store(&h->nslots, (uint32_t)i + 1);
-                rc = bad(path, "upper", "slot %lld has %lld links on an upper level", (long long)i, (long long)cnt);
-                goto fail;
-            }
-            for (uint32_t j = 0; j < cnt; j++) {
-                uint32_t v = atomic_load(&ln[1 + j]);
-                if (v >= n || lev[v] < l) {
-                    atomic_store(&h->nslots, (uint32_t)i + 1);
-                    rc = bad(path, "upper", "slot %lld links to slot %lld, which is not on that level", (long long)i, (long long)v);
-                    goto fail;
-                }
-            }
+    return NS_OK;
+}
+
+/* Slot i's upper lists from ub (unaligned), each link to a slot on that level. */
+static int load_upper_slot(const ns_st_file *f, ns_hnsw *h, size_t i, const uint8_t *ub, size_t n)
+{
+    size_t M1 = (size_t)h->p.M + 1, len = (size_t)h->levels[i] * M1;
+    if (!(h->upper[i] = malloc(sizeof(uint32_t) * len))) return ns_err_set(NS_ENOMEM, "hnsw load: out of memory");
+    for (size_t j = 0; j < len; j++) {
+        int32_t x;
+        memcpy(&x, ub + 4 * j, 4);
+        atomic_init(&h->upper[i][j], (uint32_t)x);
+    }
+    for (int l = 1; l <= h->levels[i]; l++) {
+        _Atomic uint32_t *ln = h->upper[i] + (size_t)(l - 1) * M1;
+        uint32_t cnt = atomic_load(&ln[0]);
+        if (cnt > (uint32_t)h->p.M) return bad(f, "upper", "slot %zu has %u links on level %d", i, cnt, l);
+        for (uint32_t j = 0; j < cnt; j++) {
+            uint32_t x = atomic_load(&ln[1 + j]);
+            if (x >= n || h->levels[x] < l)
+                return bad(f, "upper", "slot %zu links to slot %u, which is not on level %d", i, x, l);
         }
     }
-    atomic_store(&h->nslots, (uint32_t)n);
-    const uint8_t *lb = tlab->data;
+    return NS_OK;
+}
+
+/* Labels, flags, the id map and the free list of deleted slots. */
+static int load_labels(const ns_st_file *f, ns_hnsw *h, const ns_st_tensor *const *t, size_t n)
+{
+    const uint8_t *lb = t[HT_labels]->data, *del = t[HT_deleted]->data;
     size_t live = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t id;
         memcpy(&id, lb + 8 * i, 8);
-        if (id < 0 || id > (int64_t)UINT32_MAX) {
-            rc = bad(path, "labels", "slot %lld has id %lld outside 0..2^32-1", (long long)i, (long long)id);
-            goto fail;
-        }
+        if (id < 0 || id > (int64_t)UINT32_MAX) return bad(f, "labels", "slot %zu has id %lld outside 0..2^32-1", i, (long long)id);
         h->labels[i] = (uint32_t)id;
+        atomic_init(&h->flags[i], del[i] ? NS__HF_READY | NS__HF_DELETED : NS__HF_READY);
+        uint64_t prev;
         if (del[i]) {
-            atomic_init(&h->flags[i], NS__HF_READY | NS__HF_DELETED);
             if (h->nfree == h->free_cap) {
                 size_t nc = h->free_cap ? 2 * h->free_cap : 64;
                 uint32_t *nf = realloc(h->freel, sizeof(uint32_t) * nc);
-                if (!nf) {
-                    rc = ns_err_set(NS_ENOMEM, "hnsw load: out of memory");
-                    goto fail;
-                }
+                if (!nf) return ns_err_set(NS_ENOMEM, "hnsw load: out of memory");
                 h->freel = nf;
                 h->free_cap = nc;
             }
             h->freel[h->nfree++] = (uint32_t)i;
-            continue;
+        } else if (ns_u64map_get(&h->map, (uint64_t)id, &prev) && prev != NS__MAP_DELETED) {
+            return bad(f, "labels", "id %lld is stored twice (slot %zu)", (long long)id, i);
+        } else if (ns_u64map_put(&h->map, (uint64_t)id, i) < 0) {
+            return ns_err_set(NS_ENOMEM, "hnsw load: out of memory");
+        } else {
+            live++;
         }
-        atomic_init(&h->flags[i], NS__HF_READY);
-        uint64_t prev;
-        if (ns_u64map_get(&h->map, (uint64_t)id, &prev) && prev != NS__MAP_DELETED) {
-            rc = bad(path, "labels", "id %lld is stored twice (slot %lld)", (long long)id, (long long)i);
-            goto fail;
-        }
-        if (ns_u64map_put(&h->map, (uint64_t)id, i) < 0) {
-            rc = ns_err_set(NS_ENOMEM, "hnsw load: out of memory");
-            goto fail;
-        }
-        live++;
     }
     atomic_store(&h->live, live);
-    atomic_store(&h->entry, ns__entry_pack(n ? (uint32_t)entry : NS__NO_NODE, n ? (int)maxl : 0));
-    json_decref(c);
+    return NS_OK;
+}
+
+int ns_hnsw_load(ns_hnsw **out, const char *path)
+{
+    *out = NULL;
+    ns_st_value v[HK__COUNT];
+    const ns_st_tensor *t[HT__COUNT];
+    ns_st_file *f;
+    int rc = ns_st_load(&f, path, &hnsw_schema, v, t);
+    if (rc < 0) return rc;
+    ns_hnsw *h = NULL;
+    ns_hnsw_params p;
+    size_t n = (size_t)v[HK_count].i, nup;
+    /* everything the tables cannot say is checked before allocating, so a
+     * lying count cannot make us allocate more than the file holds */
+    if ((rc = load_params(f, v, &p)) < 0 || (rc = check_levels(f, v, t, &nup)) < 0 ||
+        (rc = ns__hnsw_alloc(&h, &p, n, 0)) < 0)
+        goto fail;
+    memcpy(h->levels, t[HT_levels]->data, n);
+    atomic_store(&h->nslots, (uint32_t)n); /* ns_hnsw_free frees upper[0..n) */
+    if ((rc = load_l0(f, h, t[HT_l0], n)) < 0) goto fail;
+    for (size_t i = 0, u = 0; i < n; i++) {
+        if (h->levels[i] && (rc = load_upper_slot(f, h, i, (const uint8_t *)t[HT_upper]->data + 4 * u, n)) < 0)
+            goto fail;
+        u += (size_t)h->levels[i] * (size_t)(p.M + 1);
+    }
+    if ((rc = load_labels(f, h, t, n)) < 0) goto fail;
+    atomic_store(&h->entry, ns__entry_pack(n ? (uint32_t)v[HK_entry].i : NS__NO_NODE, n ? (int)v[HK_max_level].i : 0));
     if (h->l0_owned) ns_st_close(f);
     else h->file = f;
     *out = h;
     return NS_OK;
 fail:
-    json_decref(c);
-    if (h) {
-        if (!h->l0_owned) h->l0 = NULL;
-        ns_hnsw_free(h);
-    }
+    if (h && !h->l0_owned) h->l0 = NULL;
+    ns_hnsw_free(h);
     ns_st_close(f);
-    return rc < 0 ? rc : NS_EFORMAT;
+    return rc;
 }

@@ -23,11 +23,6 @@ void ns__topk_push(ns__cand *heap, int *n, int k, float d, uint32_t id);
 /* Ascending by distance, then id. */
 void ns__cand_sort(ns__cand *c, int n);
 
-/* Record NS_EFORMAT for an index file: "<path>: field 'f': not a valid
- * <kind> index: <message>" and return it. */
-int ns__bad_file(const char *path, const char *field, const char *kind, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 /* ---- HNSW internals shared by hnsw.c and hnsw_io.c ---------------------- */
 
 enum { NS__HF_DELETED = 1, NS__HF_READY = 2 };

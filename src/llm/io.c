@@ -1,8 +1,8 @@
 /*
- * io.c — model files: our safetensors form (config + tokenizer in metadata,
- * shapes checked tensor by tensor against the config) and llama2.c's
- * legacy checkpoint format (read and export), so models trained with
- * llama2.c run here and ours run under its run.c.
+ * io.c — model files: our safetensors form (the tables of llm.h, checked by
+ * ns_st_load; then every parameter read with its exact shape) and
+ * llama2.c's legacy checkpoint format (read and export), so models trained
+ * with llama2.c run here and ours run under its run.c.
  */
 #include "llm_int.h"
 
@@ -24,7 +24,9 @@ int ns__llm_add_tensors(const ns_llm *m, ns_st_writer *w, const ns_bpe *tok)
     if (!cj) return NS_ENOMEM;
     rc = ns_st_writer_meta(w, "config", cj);
     free(cj);
-    if (rc >= 0) rc = ns_st_writer_meta(w, "format", "northstar-llm-1");
+    char tag[64];
+    snprintf(tag, sizeof tag, "%s-%d", NS_LLM_FORMAT, NS_LLM_VERSION);
+    if (rc >= 0) rc = ns_st_writer_meta(w, "format", tag);
     if (rc >= 0 && tok) {
         char *tj = NULL;
         rc = ns_bpe_to_json(tok, &tj);
@@ -44,64 +46,54 @@ int ns_llm_save(const ns_llm *m, const ns_bpe *tok, const char *path)
     return rc;
 }
 
+/* Parameter k of m from tensor t (NULL: absent), which the model must have
+ * exactly when the file does, in its exact shape. */
+static int read_param(const ns_st_file *f, ns_llm *m, int k, const ns_st_tensor *t)
+{
+    const ns__llm_tensor *p = &m->t[k];
+    if (!p->numel && t)
+        return ns_st_bad(f, &ns__llm_schema, p->name, "tensor \"%s\" does not belong to a %s model with this config",
+                         p->name, ns_llm_arch_name(m->cfg.arch));
+    if (!p->numel) return NS_OK;
+    if (!t) return ns_st_bad(f, &ns__llm_schema, p->name, "tensor \"%s\" is missing", p->name);
+    return ns_st_read_f32_shape(f, p->name, m->params + p->offset, p->ndim, p->shape);
+}
+
+/* The embedded tokenizer, when there is one and tok is wanted. */
+static int read_tokenizer(const ns_st_file *f, const ns_llm_config *c, ns_bpe **tok)
+{
+    const char *tj = ns_st_meta(f, "tokenizer");
+    if (!tj || !tok) return NS_OK;
+    int rc = ns_bpe_from_json(tok, tj, strlen(tj), ns_st_path(f));
+    if (rc < 0) return rc;
+    if (ns_bpe_vocab_size(*tok) > c->vocab_size) {
+        rc = ns_st_bad(f, &ns__llm_schema, "tokenizer", "tokenizer has %d ids, model vocab_size %d",
+                       ns_bpe_vocab_size(*tok), c->vocab_size);
+        ns_bpe_free(*tok);
+        *tok = NULL;
+    }
+    return rc;
+}
+
 int ns__llm_from_st(ns_llm **out, ns_bpe **tok, ns_st_file *f, const char *path)
 {
     *out = NULL;
     if (tok) *tok = NULL;
-    const char *cj = ns_st_meta(f, "config");
-    if (!cj)
-        return ns_err_set_at(NS_EFORMAT, path, 0, "config", NULL,
-                             "no model config in the metadata: not a northstar LLM file");
+    ns_st_value v[LK__COUNT];
+    const ns_st_tensor *t[NS__LLM_ROWS];
     ns_llm_config c;
-    int rc = ns_llm_config_parse(&c, cj, path);
-    if (rc < 0) return rc;
-    ns_llm *m;
-    rc = ns_llm_new(&m, &c);
-    if (rc < 0) return rc;
-    int found = 0;
-    for (int i = 0; i < ns_st_count(f); i++) {
-        const ns_st_tensor *st = ns_st_at(f, i);
-        if (!strncmp(st->name, "adam.", 5)) continue; /* checkpoint state, read by train.c */
-        int k = -1;
-        for (int j = 0; j < P__COUNT; j++)
-            if (m->t[j].numel && !strcmp(m->t[j].name, st->name)) k = j;
-        if (k < 0) {
-            rc = ns_err_set_at(NS_EFORMAT, path, 0, st->name, NULL,
-                               "tensor '%s' does not belong to a %s model with this config", st->name,
-                               ns_llm_arch_name(c.arch));
-            goto fail;
-        }
-        rc = ns_st_read_f32_shape(f, st->name, m->params + m->t[k].offset, m->t[k].ndim, m->t[k].shape);
-        if (rc < 0) {
-            ns_err_wrap("%s: shape disagrees with the config", path);
-            goto fail;
-        }
-        found++;
-    }
-    if (found != ns_llm_tensor_count(m)) {
-        for (int j = 0; j < P__COUNT; j++)
-            if (m->t[j].numel && !ns_st_find(f, m->t[j].name)) {
-                rc = ns_err_set_at(NS_EFORMAT, path, 0, m->t[j].name, NULL, "missing tensor '%s'", m->t[j].name);
-                goto fail;
-            }
-    }
-    const char *tj = ns_st_meta(f, "tokenizer");
-    if (tj && tok) {
-        rc = ns_bpe_from_json(tok, tj, strlen(tj), path);
-        if (rc < 0) goto fail;
-        if (ns_bpe_vocab_size(*tok) > c.vocab_size) {
-            rc = ns_err_set_at(NS_EFORMAT, path, 0, "tokenizer", NULL, "tokenizer has %d ids, model vocab_size %d",
-                               ns_bpe_vocab_size(*tok), c.vocab_size);
-            ns_bpe_free(*tok);
-            *tok = NULL;
-            goto fail;
-        }
+    ns_llm *m = NULL;
+    int rc = ns_st_check(f, &ns__llm_schema, v, t);
+    if (rc >= 0) rc = ns__llm_config_from_values(&c, v, path);
+    if (rc >= 0) rc = ns_llm_new(&m, &c);
+    for (int k = 0; k < P__COUNT && rc >= 0; k++) rc = read_param(f, m, k, t[k]);
+    if (rc >= 0) rc = read_tokenizer(f, &c, tok);
+    if (rc < 0) {
+        ns_llm_free(m);
+        return rc;
     }
     *out = m;
     return NS_OK;
-fail:
-    ns_llm_free(m);
-    return rc;
 }
 
 /* ======================================================================= */

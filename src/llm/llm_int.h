@@ -6,15 +6,32 @@
 #define NS_LLM_INT_H
 
 #include "northstar/llm.h"
+#include "northstar/safetensors.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Parameter tensors, in file order. */
+/* Parameter tensors, in file order: the rows of NS_LLM_FILE_TENSORS. */
 enum {
-    P_WTE = 0, P_WPE, P_LN1W, P_LN1B, P_QKVW, P_QKVB, P_PROJW, P_PROJB, P_LN2W, P_LN2B,
-    P_FCW, P_FCB, P_FCPW, P_FCPB, P_LNFW, P_LNFB, P_LMHEAD, P__COUNT
+#define NS__LLM_P(id, ...) P_##id,
+    NS_LLM_FILE_TENSORS(NS__LLM_P)
+#undef NS__LLM_P
+    P__COUNT
 };
+/* Config keys: the rows of NS_LLM_FILE_CONFIG. */
+enum {
+#define NS__LLM_K(name, ...) LK_##name,
+    NS_LLM_FILE_CONFIG(NS__LLM_K)
+#undef NS__LLM_K
+    LK__COUNT
+};
+/* The schema of model files and checkpoints (config.c): the config keys;
+ * the tensors are the P__COUNT parameters, then NS_LLM_CHECKPOINT_TENSORS. */
+#define NS__LLM_ROWS (P__COUNT + 2)
+extern const ns_st_schema ns__llm_schema;
+/* The config of checked values (ns_st_check, ns_st_config_parse) over the
+ * defaults of its family, validated; errors are NS_EFORMAT naming the key. */
+int ns__llm_config_from_values(ns_llm_config *c, const ns_st_value *v, const char *src);
 
 typedef struct ns__llm_tensor {
     const char *name;
@@ -91,8 +108,6 @@ static inline const float *ns__llm_head(const ns_llm *m)
 int ns__llm_alloc_grads(ns_llm *m);
 
 /* Safetensors helpers shared by model files and checkpoints. */
-typedef struct ns_st_writer ns_st_writer;
-typedef struct ns_st_file ns_st_file;
 int ns__llm_add_tensors(const ns_llm *m, ns_st_writer *w, const ns_bpe *tok);
 int ns__llm_from_st(ns_llm **out, ns_bpe **tok, ns_st_file *f, const char *path);
 

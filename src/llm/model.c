@@ -23,10 +23,17 @@
 /* parameter table                                                           */
 /* ======================================================================= */
 
-static void set_t(ns__llm_tensor *t, const char *name, int present, int decay, int ndim, int64_t d0,
-                  int64_t d1, int64_t d2)
+/* Names as the rows of NS_LLM_FILE_TENSORS (llm.h) spell them. */
+static const char *const param_names[P__COUNT] = {
+#define NAME(id, name, ...) name,
+    NS_LLM_FILE_TENSORS(NAME)
+#undef NAME
+};
+
+static void set_t(ns__llm_tensor *tab, int k, int present, int decay, int ndim, int64_t d0, int64_t d1, int64_t d2)
 {
-    t->name = name;
+    ns__llm_tensor *t = &tab[k];
+    t->name = param_names[k];
     t->ndim = ndim;
     t->shape[0] = d0;
     t->shape[1] = d1;
@@ -47,23 +54,23 @@ static void fill_table(ns_llm *m)
     m->f1 = gpt ? F : 2 * F;
     int Q = m->qkv_dim;
     ns__llm_tensor *t = m->t;
-    set_t(&t[P_WTE], "wte", 1, 1, 2, V, C, 0);
-    set_t(&t[P_WPE], "wpe", gpt, 1, 2, c->max_seq, C, 0);
-    set_t(&t[P_LN1W], "ln1.w", 1, 0, 2, L, C, 0);
-    set_t(&t[P_LN1B], "ln1.b", bias, 0, 2, L, C, 0);
-    set_t(&t[P_QKVW], "qkv.w", 1, 1, 3, L, Q, C);
-    set_t(&t[P_QKVB], "qkv.b", bias, 0, 2, L, Q, 0);
-    set_t(&t[P_PROJW], "attn.proj.w", 1, 1, 3, L, C, C);
-    set_t(&t[P_PROJB], "attn.proj.b", bias, 0, 2, L, C, 0);
-    set_t(&t[P_LN2W], "ln2.w", 1, 0, 2, L, C, 0);
-    set_t(&t[P_LN2B], "ln2.b", bias, 0, 2, L, C, 0);
-    set_t(&t[P_FCW], "fc.w", 1, 1, 3, L, m->f1, C);
-    set_t(&t[P_FCB], "fc.b", bias, 0, 2, L, F, 0);
-    set_t(&t[P_FCPW], "fc.proj.w", 1, 1, 3, L, C, F);
-    set_t(&t[P_FCPB], "fc.proj.b", bias, 0, 2, L, C, 0);
-    set_t(&t[P_LNFW], "lnf.w", 1, 0, 1, C, 0, 0);
-    set_t(&t[P_LNFB], "lnf.b", bias, 0, 1, C, 0, 0);
-    set_t(&t[P_LMHEAD], "lm_head", !c->tied, 1, 2, V, C, 0);
+    set_t(t, P_WTE, 1, 1, 2, V, C, 0);
+    set_t(t, P_WPE, gpt, 1, 2, c->max_seq, C, 0);
+    set_t(t, P_LN1W, 1, 0, 2, L, C, 0);
+    set_t(t, P_LN1B, bias, 0, 2, L, C, 0);
+    set_t(t, P_QKVW, 1, 1, 3, L, Q, C);
+    set_t(t, P_QKVB, bias, 0, 2, L, Q, 0);
+    set_t(t, P_PROJW, 1, 1, 3, L, C, C);
+    set_t(t, P_PROJB, bias, 0, 2, L, C, 0);
+    set_t(t, P_LN2W, 1, 0, 2, L, C, 0);
+    set_t(t, P_LN2B, bias, 0, 2, L, C, 0);
+    set_t(t, P_FCW, 1, 1, 3, L, m->f1, C);
+    set_t(t, P_FCB, bias, 0, 2, L, F, 0);
+    set_t(t, P_FCPW, 1, 1, 3, L, C, F);
+    set_t(t, P_FCPB, bias, 0, 2, L, C, 0);
+    set_t(t, P_LNFW, 1, 0, 1, C, 0, 0);
+    set_t(t, P_LNFB, bias, 0, 1, C, 0, 0);
+    set_t(t, P_LMHEAD, !c->tied, 1, 2, V, C, 0);
     size_t off = 0;
     for (int k = 0; k < P__COUNT; k++) {
         t[k].offset = off;

@@ -1,9 +1,9 @@
 /*
  * io.c — ranker files: safetensors with the model config and the fitted
- * feature spec in the metadata (layout in northstar/rank.h). Loading checks
- * the format tag, rebuilds the model from config + spec and reads every
- * tensor with its exact shape, so a file from another model or a truncated
- * one is an error that says which tensor is wrong.
+ * feature spec in the metadata (the format is the tables of rank.h, checked
+ * by ns_st_load). Loading then rebuilds the model from config + spec and
+ * reads every tensor with its exact shape, so a file from another model or
+ * a truncated one is an error that says which tensor is wrong.
  */
 #include "rank_int.h"
 
@@ -14,9 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RANK_FORMAT "northstar-rank/1"
-
-char *ns__rank_cfg_to_json(const ns_rank_cfg *c)
+/* The config as JSON text (malloc'd), the keys of NS_RANK_FILE_CONFIG. */
+static char *cfg_to_json(const ns_rank_cfg *c)
 {
     json_t *o = json_object();
     json_object_set_new(o, "model", json_string(ns_rank_kind_name(c->kind)));
@@ -49,83 +48,17 @@ char *ns__rank_cfg_to_json(const ns_rank_cfg *c)
     return s;
 }
 
-static float jf(json_t *o, const char *k, float def)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_number(v) ? (float)json_number_value(v) : def;
-}
-
-static int ji(json_t *o, const char *k, int def)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_integer(v) ? (int)json_integer_value(v) : def;
-}
-
-int ns__rank_cfg_from_json(ns_rank_cfg *c, const char *json, const char *src)
-{
-    *c = ns_rank_defaults();
-    json_error_t je;
-    json_t *o = json_loads(json, 0, &je);
-    if (!json_is_object(o)) {
-        json_decref(o);
-        return ns_err_set_at(NS_EFORMAT, src, 0, "config", NULL, "model config is not a JSON object");
-    }
-    int rc = NS_OK;
-    const char *kind = json_string_value(json_object_get(o, "model"));
-    if (!kind || ns_rank_kind_from_name(kind, &c->kind) < 0) {
-        rc = ns_err_set_at(NS_EFORMAT, src, 0, "model", kind, "model config names no known model");
-        goto done;
-    }
-    json_t *h = json_object_get(o, "hidden");
-    if (h) {
-        if (!json_is_array(h) || json_array_size(h) > NS_RANK_MAX_HIDDEN) {
-            rc = ns_err_set_at(NS_EFORMAT, src, 0, "hidden", NULL, "'hidden' must list at most %d widths", NS_RANK_MAX_HIDDEN);
-            goto done;
-        }
-        c->n_hidden = (int)json_array_size(h);
-        for (int i = 0; i < c->n_hidden; i++) c->hidden[i] = (int)json_integer_value(json_array_get(h, (size_t)i));
-    }
-    c->batch = ji(o, "batch", c->batch);
-    c->epochs = ji(o, "epochs", c->epochs);
-    const char *opt = json_string_value(json_object_get(o, "deep_optimizer"));
-    if (opt) c->deep_opt = !strcmp(opt, "adagrad") ? NS_RANK_ADAGRAD : NS_RANK_ADAM;
-    c->lr = jf(o, "lr", c->lr);
-    json_t *f = json_object_get(o, "ftrl");
-    if (json_is_object(f)) {
-        c->ftrl.alpha = jf(f, "alpha", c->ftrl.alpha);
-        c->ftrl.beta = jf(f, "beta", c->ftrl.beta);
-        c->ftrl.l1 = jf(f, "l1", c->ftrl.l1);
-        c->ftrl.l2 = jf(f, "l2", c->ftrl.l2);
-    }
-    c->emb_init_std = jf(o, "emb_init_std", c->emb_init_std);
-    c->val_fraction = jf(o, "val_fraction", c->val_fraction);
-    c->patience = ji(o, "patience", c->patience);
-    json_t *cw = json_object_get(o, "class_weight");
-    if (json_is_array(cw) && json_array_size(cw) == 2) {
-        c->class_weight[0] = (float)json_number_value(json_array_get(cw, 0));
-        c->class_weight[1] = (float)json_number_value(json_array_get(cw, 1));
-    }
-    c->balanced = json_is_true(json_object_get(o, "balanced"));
-    json_t *sd = json_object_get(o, "seed");
-    if (json_is_integer(sd)) c->seed = (uint64_t)json_integer_value(sd);
-    c->trained_epochs = ji(o, "trained_epochs", 0);
-    c->best_val_auc = json_is_number(json_object_get(o, "best_val_auc"))
-                          ? json_number_value(json_object_get(o, "best_val_auc"))
-                          : NAN;
-done:
-    json_decref(o);
-    return rc;
-}
-
 int ns_ranker_save(const ns_ranker *m, const char *path)
 {
     ns_st_writer *w = ns_st_writer_new();
     if (!w) return NS_ENOMEM;
-    char *cfg = ns__rank_cfg_to_json(&m->cfg);
+    char *cfg = cfg_to_json(&m->cfg);
     char *spec = ns_fspec_to_json(m->spec);
     char **names = ns_calloc((size_t)m->lay.n_emb + 1, sizeof(char *));
     int rc = (cfg && spec && names) ? NS_OK : NS_ENOMEM;
-    if (rc == NS_OK) rc = ns_st_writer_meta(w, "format", RANK_FORMAT);
+    char tag[64];
+    snprintf(tag, sizeof tag, "%s/%d", NS_RANK_FORMAT, NS_RANK_VERSION);
+    if (rc == NS_OK) rc = ns_st_writer_meta(w, "format", tag);
     if (rc == NS_OK) rc = ns_st_writer_meta(w, "config", cfg);
     if (rc == NS_OK) rc = ns_st_writer_meta(w, "feature_spec", spec);
     if (rc == NS_OK && m->use_wide) {
@@ -164,63 +97,137 @@ int ns_ranker_save(const ns_ranker *m, const char *path)
     return rc;
 }
 
-int ns_ranker_load(ns_ranker **out, const char *path)
+/* ---- load ---------------------------------------------------------------- */
+
+enum {
+#define K(name, ...) RK_##name,
+    NS_RANK_FILE_CONFIG(K)
+#undef K
+    RK__COUNT
+};
+static const ns_st_keydef rank_keys[] = {NS_RANK_FILE_CONFIG(NS_ST_KEYDEF)};
+static const ns_st_tensordef rank_tensors[] = {NS_RANK_FILE_TENSORS(NS_ST_TENSORDEF)};
+static const ns_st_schema rank_schema = {
+    .what = "a ranker file", .format = NS_RANK_FORMAT, .version = NS_RANK_VERSION, .min_version = 1,
+    .tag = "format", .tag_sep = '/', .keys = rank_keys, .nkeys = RK__COUNT, .tensors = rank_tensors,
+    .ntensors = (int)(sizeof rank_tensors / sizeof rank_tensors[0])};
+
+#define bad(f, field, ...) ns_st_bad(f, &rank_schema, field, __VA_ARGS__)
+
+/* "hidden" (widths), "class_weight" (two numbers) and "ftrl" (alpha, beta,
+ * l1, l2), whose elements the table leaves to the loader. */
+static int cfg_json_keys(const ns_st_file *f, const ns_st_value *v, ns_rank_cfg *c)
 {
-    *out = NULL;
-    ns_st_file *f;
-    int rc = ns_st_open(&f, path);
-    if (rc < 0) return rc;
-    ns_ranker *m = NULL;
-    ns_feature_spec *spec = NULL;
-    const char *fmt = ns_st_meta(f, "format"), *cfgs = ns_st_meta(f, "config"), *specs = ns_st_meta(f, "feature_spec");
-    if (!fmt || strcmp(fmt, RANK_FORMAT) || !cfgs || !specs) {
-        rc = ns_err_set_at(NS_EFORMAT, path, 0, "format", fmt ? fmt : "(none)",
-                           "not a northstar ranker file (expected metadata format=%s with config and feature_spec; "
-                           "was it written by 'northstar rank train'?)", RANK_FORMAT);
-        goto done;
+    json_t *h = json_loads(v[RK_hidden].present ? v[RK_hidden].str : "[100,50]", 0, NULL);
+    json_t *cw = json_loads(v[RK_class_weight].present ? v[RK_class_weight].str : "[1,1]", 0, NULL);
+    json_t *ftrl = json_loads(v[RK_ftrl].present ? v[RK_ftrl].str : "{}", 0, NULL);
+    int rc = h && cw && ftrl ? NS_OK : NS_ENOMEM;
+    c->n_hidden = (int)json_array_size(h);
+    for (int i = 0; i < c->n_hidden && rc == NS_OK; i++) {
+        json_t *x = json_array_get(h, (size_t)i);
+        if (!json_is_integer(x)) rc = bad(f, "hidden", "width %d is not an integer", i);
+        c->hidden[i] = (int)json_integer_value(x);
     }
-    ns_rank_cfg cfg;
-    if ((rc = ns__rank_cfg_from_json(&cfg, cfgs, path)) < 0) goto done;
-    if ((rc = ns_fspec_parse(&spec, specs, strlen(specs), path)) < 0) goto done;
-    if (!ns_fspec_is_fitted(spec)) {
-        rc = ns_err_set_at(NS_EFORMAT, path, 0, "feature_spec", NULL, "the stored feature spec is not fitted");
-        goto done;
+    for (int i = 0; i < 2 && rc == NS_OK; i++) {
+        if (!json_is_number(json_array_get(cw, (size_t)i))) rc = bad(f, "class_weight", "weight %d is not a number", i);
+        c->class_weight[i] = (float)json_number_value(json_array_get(cw, (size_t)i));
     }
-    if ((rc = ns_ranker_new(&m, &cfg, spec)) < 0) goto done;
-    spec = NULL; /* owned by m */
+    const char *key;
+    json_t *x;
+    json_object_foreach(ftrl, key, x) {
+        float *dst = !strcmp(key, "alpha") ? &c->ftrl.alpha : !strcmp(key, "beta") ? &c->ftrl.beta
+                     : !strcmp(key, "l1")  ? &c->ftrl.l1    : !strcmp(key, "l2")   ? &c->ftrl.l2 : NULL;
+        if (rc == NS_OK && (!dst || !json_is_number(x))) rc = bad(f, "ftrl", "\"%s\" is not alpha, beta, l1 or l2 with a number", key);
+        if (dst) *dst = (float)json_number_value(x);
+    }
+    json_decref(h);
+    json_decref(cw);
+    json_decref(ftrl);
+    return rc;
+}
+
+/* The ns_rank_cfg of the config values over ns_rank_defaults(). */
+static int cfg_from_values(const ns_st_file *f, const ns_st_value *v, ns_rank_cfg *c)
+{
+    *c = ns_rank_defaults();
+    if (ns_rank_kind_from_name(v[RK_model].str, &c->kind) < 0) return bad(f, "model", "unknown model \"%s\"", v[RK_model].str);
+    const char *opt = v[RK_deep_optimizer].present ? v[RK_deep_optimizer].str : "adam";
+    if (strcmp(opt, "adam") && strcmp(opt, "adagrad")) return bad(f, "deep_optimizer", "unknown optimizer \"%s\"", opt);
+    c->deep_opt = !strcmp(opt, "adagrad") ? NS_RANK_ADAGRAD : NS_RANK_ADAM;
+#define INT_KEY(k) if (v[RK_##k].present) c->k = (int)v[RK_##k].i
+#define NUM_KEY(k) if (v[RK_##k].present) c->k = (float)v[RK_##k].num
+    INT_KEY(batch); INT_KEY(epochs); INT_KEY(patience); INT_KEY(balanced);
+    NUM_KEY(lr); NUM_KEY(emb_init_std); NUM_KEY(val_fraction);
+#undef INT_KEY
+#undef NUM_KEY
+    if (v[RK_seed].present) c->seed = (uint64_t)v[RK_seed].i;
+    c->trained_epochs = v[RK_trained_epochs].present ? (int)v[RK_trained_epochs].i : 0;
+    c->best_val_auc = v[RK_best_val_auc].present ? v[RK_best_val_auc].num : NAN;
+    return cfg_json_keys(f, v, c);
+}
+
+/* Every tensor of the model with its exact shape, and no other. */
+static int read_params(const ns_st_file *f, ns_ranker *m)
+{
+    int rc = NS_OK, n = 0;
     if (m->use_wide) {
         int64_t sh[1] = {m->wide_dim};
         if ((rc = ns_st_read_f32_shape(f, "wide.w", m->wide_w, 1, sh)) < 0 ||
             (rc = ns_st_read_f32_shape(f, "wide.z", m->wide_z, 1, sh)) < 0 ||
             (rc = ns_st_read_f32_shape(f, "wide.n", m->wide_n, 1, sh)) < 0)
-            goto done;
+            return rc;
+        n += 3;
     }
-    if (m->use_deep) {
-        for (int k = 0; k < m->lay.n_emb; k++) {
-            char name[160];
-            snprintf(name, sizeof name, "emb.%s", m->lay.emb_name[k]);
-            int64_t sh[2] = {m->lay.emb_card[k], m->lay.emb_dim[k]};
-            if ((rc = ns_st_read_f32_shape(f, name, m->params + m->emb_off[k], 2, sh)) < 0) goto done;
-        }
-        for (int l = 0; l < m->n_layers; l++) {
-            char wn[32], bn[32];
-            snprintf(wn, sizeof wn, "mlp.%d.weight", l);
-            snprintf(bn, sizeof bn, "mlp.%d.bias", l);
-            int64_t sw[2] = {m->dims[l + 1], m->dims[l]}, sb[1] = {m->dims[l + 1]};
-            if ((rc = ns_st_read_f32_shape(f, wn, m->params + m->W_off[l], 2, sw)) < 0 ||
-                (rc = ns_st_read_f32_shape(f, bn, m->params + m->b_off[l], 1, sb)) < 0)
-                goto done;
-        }
+    for (int k = 0; m->use_deep && k < m->lay.n_emb && rc == NS_OK; k++, n++) {
+        char name[160];
+        snprintf(name, sizeof name, "emb.%s", m->lay.emb_name[k]);
+        int64_t sh[2] = {m->lay.emb_card[k], m->lay.emb_dim[k]};
+        rc = ns_st_read_f32_shape(f, name, m->params + m->emb_off[k], 2, sh);
     }
+    for (int l = 0; m->use_deep && l < m->n_layers && rc == NS_OK; l++, n += 2) {
+        char wn[32], bn[32];
+        snprintf(wn, sizeof wn, "mlp.%d.weight", l);
+        snprintf(bn, sizeof bn, "mlp.%d.bias", l);
+        int64_t sw[2] = {m->dims[l + 1], m->dims[l]}, sb[1] = {m->dims[l + 1]};
+        if ((rc = ns_st_read_f32_shape(f, wn, m->params + m->W_off[l], 2, sw)) == NS_OK)
+            rc = ns_st_read_f32_shape(f, bn, m->params + m->b_off[l], 1, sb);
+    }
+    if (rc == NS_OK && n != ns_st_count(f))
+        rc = bad(f, "tensors", "%d tensors, a %s model with this config and spec has %d", ns_st_count(f),
+                 ns_rank_kind_name(m->cfg.kind), n);
+    return rc;
+}
+
+int ns_ranker_load(ns_ranker **out, const char *path)
+{
+    *out = NULL;
+    ns_st_value v[RK__COUNT];
+    ns_st_file *f;
+    int rc = ns_st_load(&f, path, &rank_schema, v, NULL);
+    if (rc < 0) return rc;
+    ns_ranker *m = NULL;
+    ns_feature_spec *spec = NULL;
+    ns_rank_cfg cfg;
+    const char *specs = ns_st_meta(f, "feature_spec");
+    if ((rc = cfg_from_values(f, v, &cfg)) < 0) goto done;
+    if (!specs) {
+        rc = bad(f, "feature_spec", "no \"feature_spec\" metadata");
+        goto done;
+    }
+    if ((rc = ns_fspec_parse(&spec, specs, strlen(specs), path)) < 0) goto done;
+    if (!ns_fspec_is_fitted(spec)) {
+        rc = bad(f, "feature_spec", "the stored feature spec is not fitted");
+        goto done;
+    }
+    if ((rc = ns_ranker_new(&m, &cfg, spec)) < 0) goto done;
+    spec = NULL; /* owned by m */
+    if ((rc = read_params(f, m)) < 0) goto done;
     ns__rank_refresh(m);
-    rc = NS_OK;
+    *out = m;
+    m = NULL;
 done:
     ns_st_close(f);
-    if (rc < 0) {
-        ns_fspec_free(spec);
-        ns_ranker_free(m);
-        return ns_err_wrap("loading ranker %s", path);
-    }
-    *out = m;
-    return NS_OK;
+    ns_fspec_free(spec);
+    ns_ranker_free(m);
+    return rc;
 }

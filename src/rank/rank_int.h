@@ -102,8 +102,5 @@ void ns__rank_refresh(ns_ranker *m);
 /* Parameter setup from cfg + spec layout (no values). */
 int ns__rank_alloc(ns_ranker *m);
 void ns__rank_init_params(ns_ranker *m);
-/* Config <-> JSON (io.c). */
-char *ns__rank_cfg_to_json(const ns_rank_cfg *c);
-int ns__rank_cfg_from_json(ns_rank_cfg *c, const char *json, const char *src);
 
 #endif

@@ -6,8 +6,7 @@
  * out, so a corrupt or hostile file gives an error naming the tensor and
  * the problem, never an out-of-bounds read. Format: see safetensors.h.
  */
-#include "northstar/safetensors.h"
-#include "northstar/base.h"
+#include "tensor_int.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -253,6 +252,7 @@ void ns_st_close(ns_st_file *f)
     free(f);
 }
 
+ns_arena *ns__st_arena(ns_st_file *f) { return &f->arena; }
 int ns_st_count(const ns_st_file *f) { return f->count; }
 const ns_st_tensor *ns_st_at(const ns_st_file *f, int i) { return i >= 0 && i < f->count ? &f->tensors[i] : NULL; }
 const char *ns_st_path(const ns_st_file *f) { return f->path; }

@@ -1,12 +1,12 @@
 #!/bin/sh
-# build.sh — build the libFuzzer target for the safetensors reader with clang
+# build.sh — build the libFuzzer target for the safetensors reader and the schema check with clang
 # (ASan + UBSan + libFuzzer) into build-fuzz/, and a seed corpus. See README.md.
 set -eu
 cd "$(dirname "$0")/../.."
 out=build-fuzz
 mkdir -p "$out/corpus"
 CC=${CC:-clang}
-src="src/base/error.c src/base/mem.c src/base/file.c src/base/log.c src/tensor/dtype.c src/tensor/safetensors.c"
+src="src/base/error.c src/base/mem.c src/base/file.c src/base/log.c src/tensor/dtype.c src/tensor/safetensors.c src/tensor/schema.c"
 flags="-std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(pkg-config --cflags jansson) -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 libs="$(pkg-config --libs jansson) -lpthread -lm"
 # shellcheck disable=SC2086

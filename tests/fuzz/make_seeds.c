@@ -20,7 +20,8 @@ int main(int argc, char **argv)
             ns_st_writer_add(w, "embed.weight", NS_DT_F32, 2, s34, f);
             ns_st_writer_add_f32(w, "h16", NS_DT_F16, 1, s12, f);
             ns_st_writer_add(w, "ids", NS_DT_I32, 1, s4, ids);
-            ns_st_writer_meta(w, "config", "{\"d\":4}");
+            ns_st_writer_meta(w, "config", "{\"format\":\"fuzz\",\"version\":1,\"d\":4,\"n\":3,\"s\":0.5,"
+                                           "\"name\":\"x\",\"list\":[1,2],\"o\":{}}");
         } else if (k == 1) {
             ns_st_writer_add(w, "l", NS_DT_I64, 1, s2, l);
             ns_st_writer_add(w, "empty", NS_DT_F32, 1, s0, NULL);
