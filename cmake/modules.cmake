@@ -130,8 +130,14 @@ endfunction()
 #   layers.<m>.links    every ns_ symbol the module's library needs is
 #                       defined by the module or the modules it may use, so
 #                       no upward call hides behind a hand-written prototype
-#                       (cmake/check_links.cmake).
+#                       (cmake/check_links.cmake);
+# and one for the whole house:
+#   layers.names        every public function has its header's prefix, and no
+#                       prefix lives in two headers (cmake/check_names.cmake).
 function(ns_modules_tests)
+  add_test(NAME layers.names COMMAND ${CMAKE_COMMAND} -DDIR=${PROJECT_SOURCE_DIR}/include/northstar
+    -P ${PROJECT_SOURCE_DIR}/cmake/check_names.cmake)
+  set_tests_properties(layers.names PROPERTIES LABELS unit TIMEOUT 60)
   get_property(mods GLOBAL PROPERTY NS_MODULES)
   get_property(all GLOBAL PROPERTY NS_HEADERS_CLAIMED)
   foreach(m ${mods})

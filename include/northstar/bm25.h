@@ -1,6 +1,6 @@
 /*
  * northstar/bm25.h — BM25 keyword index (inverted index over the shared
- * tokenizer of text.h) with field weights, add/delete, save/load and
+ * tokenizer of tokenizer.h) with field weights, add/delete, save/load and
  * block-max WAND top-k.
  *
  * Scoring. Documents have up to NS_BM25_MAX_FIELDS text fields (default

@@ -85,8 +85,8 @@ char *ns_fspec_to_json(const ns_feature_spec *s);
 int ns_fspec_is_fitted(const ns_feature_spec *s);
 ns_input_format ns_fspec_format(const ns_feature_spec *s);
 void ns_fspec_set_format(ns_feature_spec *s, ns_input_format f);
-int ns_format_from_name(const char *name, ns_input_format *out);
-const char *ns_format_name(ns_input_format f);
+int ns_fspec_format_parse(const char *name, ns_input_format *out);
+const char *ns_fspec_format_name(ns_input_format f);
 
 /* The model-facing shape of an encoded example. */
 typedef struct ns_flayout {

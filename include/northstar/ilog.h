@@ -2,7 +2,7 @@
  * northstar/ilog.h — layer 3 learners: the implicit-feedback log that the
  * item-to-item models (i2i.h) and item vectors train on: positive (user,
  * item, time) triples over a catalogue, indexed as per-user histories (time
- * order) and per-item user lists. offline.h fills one from a dataset.
+ * order) and per-item user lists. dataset.h fills one from a dataset.
  */
 #ifndef NORTHSTAR_ILOG_H
 #define NORTHSTAR_ILOG_H

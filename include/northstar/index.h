@@ -5,9 +5,9 @@
  * The recall layer (src/index) has four engines, each in its own header:
  *   fvec.h    float vectors: metrics, distances, exact nearest neighbours
  *   hnsw.h    HNSW approximate nearest-neighbour search
- *   bm25.h    BM25 inverted index over the shared tokenizer (text.h)
+ *   bm25.h    BM25 inverted index over the shared tokenizer (tokenizer.h)
  *   attr.h    attribute bitmaps (CRoaring) for segments and filters
- *   fusion.h  reciprocal-rank and weighted fusion of recall lists
+ *   fuse.h    reciprocal-rank and weighted fusion of recall lists
  *
  * Ids. Every engine names a document or item by a uint32_t id chosen by the
  * caller (item id, chunk id, ...), so one CRoaring bitmap from the attribute

@@ -42,7 +42,7 @@
 #include "northstar/context.h"
 #include "northstar/feature.h"
 #include "northstar/index.h"
-#include "northstar/realtime.h"
+#include "northstar/rt.h"
 #include "northstar/state.h"
 
 #include <jansson.h>

@@ -19,7 +19,7 @@
 #include "northstar/base.h"
 #include "northstar/event.h"
 #include "northstar/index.h"
-#include "northstar/realtime.h"
+#include "northstar/rt.h"
 #include "northstar/store.h"
 
 #include <stddef.h>

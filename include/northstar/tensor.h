@@ -18,36 +18,14 @@
 #ifndef NORTHSTAR_TENSOR_H
 #define NORTHSTAR_TENSOR_H
 
+#include "northstar/dtype.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Element types, shared with the safetensors reader/writer. */
-typedef enum ns_dtype {
-    NS_DT_F32 = 0,
-    NS_DT_F16,
-    NS_DT_BF16,
-    NS_DT_F64,
-    NS_DT_I32,
-    NS_DT_I64,
-    NS_DT_I8,
-    NS_DT_U8,
-    NS_DT_BOOL,
-    NS_DT__COUNT
-} ns_dtype;
-
-size_t ns_dtype_size(ns_dtype t);
-const char *ns_dtype_name(ns_dtype t); /* safetensors spelling: "F32", "BF16", ... */
-int ns_dtype_from_name(const char *name, ns_dtype *out); /* NS_OK or NS_ENOTFOUND */
-
-/* Half-precision conversions (round to nearest even on the way down). */
-float ns_f16_to_f32(uint16_t h);
-uint16_t ns_f32_to_f16(float f);
-float ns_bf16_to_f32(uint16_t h);
-uint16_t ns_f32_to_bf16(float f);
 
 /* Embedding-bag reductions. */
 enum { NS_BAG_SUM = 0, NS_BAG_MEAN = 1 };
@@ -63,16 +41,6 @@ enum { NS_BAG_SUM = 0, NS_BAG_MEAN = 1 };
 #include "northstar/tensor_kernels.inc"
 #undef NS_REAL
 #undef NS_FN
-
-/* OpenBLAS's kernel family ("Haswell", "SkylakeX", ...), and the one this
- * CPU should run when OpenBLAS fell back to its generic Prescott kernels
- * because it does not know the CPU (NULL when its choice stands). The
- * override takes effect only through $OPENBLAS_CORETYPE before OpenBLAS
- * loads: the command sets it and re-executes itself. */
-const char *ns_blas_core(void);
-/* OpenBLAS's build description ("OpenBLAS 0.3.21 DYNAMIC_ARCH ... SkylakeX ..."). */
-const char *ns_blas_config(void);
-const char *ns_blas_core_override(void);
 
 /* Sum rows of a COO row gradient with equal ids: on return ids[0..k) are
  * sorted and unique and rows[k,D] hold their sums; returns k, or NS_ENOMEM. */

@@ -6,7 +6,7 @@
  *   ns_w2v_corpus   token ids in memory with sentence boundaries and the
  *                   frequency-sorted vocabulary (id 0 = most frequent word).
  *                   Built from UTF-8 text through the shared tokenizer
- *                   (text.h) or from any id stream (random walks).
+ *                   (tokenizer.h) or from any id stream (random walks).
  *   ns_w2v_train    skip-gram or CBOW with negative sampling (unigram^0.75 by default,
  *                   alias table) and/or hierarchical softmax (Huffman tree),
  *                   sub-sampling, random window shrink, linear learning-rate
@@ -74,7 +74,7 @@ typedef struct ns_w2v_corpus {
 } ns_w2v_corpus;
 
 ns_w2v_corpus_opts ns_w2v_corpus_defaults(void);
-/* Read and tokenize UTF-8 text files (shared tokenizer, text.h) into a
+/* Read and tokenize UTF-8 text files (shared tokenizer, tokenizer.h) into a
  * corpus. Errors name the file: unreadable, empty, binary (NUL bytes or
  * mostly invalid UTF-8), or no word reaching min_count. */
 int ns_w2v_corpus_from_files(ns_w2v_corpus **out, const char *const *paths, int npaths,

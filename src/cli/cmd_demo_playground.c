@@ -22,8 +22,10 @@
  */
 #include "cli.h"
 #include "northstar/base.h"
-#include "northstar/offline.h"
-#include "northstar/server.h"
+#include "northstar/dataset.h"
+#include "northstar/bundle.h"
+#include "northstar/http.h"
+#include "northstar/service.h"
 #include "northstar/sim.h"
 #include "northstar/store.h"
 

@@ -1,10 +1,11 @@
 /*
  * cmd_eval.c — `northstar eval movielens`: the recommendation pipeline on
- * MovieLens-100K with the Microsoft Recommenders protocol (offline.h).
+ * MovieLens-100K with the Microsoft Recommenders protocol (eval.h).
  */
 #include "cli.h"
 #include "northstar/base.h"
-#include "northstar/offline.h"
+#include "northstar/bundle.h"
+#include "northstar/eval.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -37,19 +38,19 @@ static const char usage[] =
     "  -q, --quiet      no progress display\n";
 
 static const cli_opt opts[] = {
-    CLI_STR("data", 0, ns_ml_eval_opts, data_dir),
-    CLI_INT("k", 0, ns_ml_eval_opts, k, 1, 100),
-    CLI_DOUBLE("ratio", 0, ns_ml_eval_opts, ratio, 0.01, 0.99),
-    CLI_OPT_SEED(ns_ml_eval_opts, seed),
-    CLI_OPTS_BUNDLE(ns_ml_eval_opts, bundle),
-    CLI_INT("diversity", 0, ns_ml_eval_opts, div_k, 0, 100),
-    CLI_STR("work", 0, ns_ml_eval_opts, work_dir),
-    CLI_STR("dump", 0, ns_ml_eval_opts, dump_dir),
+    CLI_STR("data", 0, ns_eval_movielens_opts, data_dir),
+    CLI_INT("k", 0, ns_eval_movielens_opts, k, 1, 100),
+    CLI_DOUBLE("ratio", 0, ns_eval_movielens_opts, ratio, 0.01, 0.99),
+    CLI_OPT_SEED(ns_eval_movielens_opts, seed),
+    CLI_OPTS_BUNDLE(ns_eval_movielens_opts, bundle),
+    CLI_INT("diversity", 0, ns_eval_movielens_opts, div_k, 0, 100),
+    CLI_STR("work", 0, ns_eval_movielens_opts, work_dir),
+    CLI_STR("dump", 0, ns_eval_movielens_opts, dump_dir),
 };
 
 int cmd_eval(int argc, char **argv)
 {
-    ns_ml_eval_opts o = ns_ml_eval_defaults();
+    ns_eval_movielens_opts o = ns_eval_movielens_defaults();
     int r = CLI_PARSE(argc, argv, "eval", usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (argc - r != 1 || strcmp(argv[r], "movielens"))

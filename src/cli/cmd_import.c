@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "northstar/base.h"
+#include "northstar/import.h"
 #include "northstar/store.h"
 
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include "llm_common.h"
 #include "northstar/base.h"
 #include "northstar/llm.h"
-#include "northstar/text.h"
+#include "northstar/tokenizer.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -95,7 +95,7 @@ int cmd_rank_inspect(int argc, char **argv)
         ns_fspec_layout(spec, &lay);
         printf("model %s\nconfig %s\n", argv[r], cfg ? cfg : "?");
         printf("input format %s, %d input columns, wide dim %d, %d embedded fields, %d dense inputs\n",
-               ns_format_name(ns_fspec_format(spec)), ns_fspec_input_count(spec), lay.wide_dim, lay.n_emb,
+               ns_fspec_format_name(ns_fspec_format(spec)), ns_fspec_input_count(spec), lay.wide_dim, lay.n_emb,
                lay.dense_dim);
         printf("fitted spec (vocabularies cut to 8 entries; --spec-json prints all):\n");
         if (sj) print_spec(sj);

@@ -6,7 +6,7 @@
 #include "cli.h"
 #include "northstar/base.h"
 #include "northstar/pipeline.h"
-#include "northstar/server.h"
+#include "northstar/service.h"
 
 #include <signal.h>
 #include <stdio.h>

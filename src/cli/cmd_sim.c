@@ -4,7 +4,7 @@
  */
 #include "cli.h"
 #include "northstar/base.h"
-#include "northstar/server.h"
+#include "northstar/http.h"
 #include "northstar/sim.h"
 #include "northstar/store.h"
 

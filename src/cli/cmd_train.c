@@ -1,12 +1,13 @@
 /*
  * cmd_train.c — `northstar train`: train every model of the recommendation
- * pipeline from a store (offline.h, ns_bundle_train) into one directory
+ * pipeline from a store (bundle.h, ns_bundle_train) into one directory
  * that `northstar serve --models DIR` (or --config DIR/pipeline.json) loads
  * and POST /admin/reload swaps in.
  */
 #include "cli.h"
 #include "northstar/base.h"
-#include "northstar/offline.h"
+#include "northstar/dataset.h"
+#include "northstar/bundle.h"
 #include "northstar/store.h"
 
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /* cmd_version.c — `northstar version`: version and build facts. */
 #include "cli.h"
 #include "northstar/base.h"
+#include "northstar/blas.h"
 #include "northstar/tensor.h"
 
 #include <jansson.h>

@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "northstar/base.h"
+#include "northstar/blas.h"
 
 #include "northstar/tensor.h"
 

@@ -12,7 +12,7 @@ int rank_set_format(ns_feature_spec *spec, const char *format)
 {
     if (!format) return NS_OK;
     ns_input_format f;
-    int rc = ns_format_from_name(format, &f);
+    int rc = ns_fspec_format_parse(format, &f);
     if (rc < 0) return rc;
     ns_fspec_set_format(spec, f);
     return NS_OK;

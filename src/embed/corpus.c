@@ -3,14 +3,14 @@
  * memory, sentence boundaries, and the vocabulary sorted by frequency.
  *
  * Workload: corpora of a few million to a few hundred million tokens. Text
- * is tokenized once (shared tokenizer, text.h) while words are interned in
+ * is tokenized once (shared tokenizer, tokenizer.h) while words are interned in
  * first-seen order; one counting pass then sorts the vocabulary, drops rare
  * words and renumbers the tokens in place. Holding the ids in memory (4
  * bytes a token) lets every epoch and every thread read them at memory
  * speed instead of re-tokenizing the text each epoch as word2vec.c does.
  */
 #include "embed_int.h"
-#include "northstar/text.h"
+#include "northstar/tokenizer.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -9,7 +9,7 @@
  * sentence, never a crash or a silently short table.
  */
 #include "embed_int.h"
-#include "northstar/text.h"
+#include "northstar/tokenizer.h"
 
 #include <errno.h>
 #include <math.h>

@@ -13,7 +13,7 @@
 
 static const char *const fmt_names[] = {"csv", "tsv", "adult", "criteo"};
 
-int ns_format_from_name(const char *name, ns_input_format *out)
+int ns_fspec_format_parse(const char *name, ns_input_format *out)
 {
     for (int i = 0; i < 4; i++)
         if (!strcmp(name, fmt_names[i])) {
@@ -24,7 +24,7 @@ int ns_format_from_name(const char *name, ns_input_format *out)
                          "unknown input format (expected csv, tsv, adult or criteo)");
 }
 
-const char *ns_format_name(ns_input_format f) { return (unsigned)f < 4 ? fmt_names[f] : "?"; }
+const char *ns_fspec_format_name(ns_input_format f) { return (unsigned)f < 4 ? fmt_names[f] : "?"; }
 ns_input_format ns_fspec_format(const ns_feature_spec *s) { return s->fmt; }
 void ns_fspec_set_format(ns_feature_spec *s, ns_input_format f) { s->fmt = f; }
 int ns_fspec_is_fitted(const ns_feature_spec *s) { return s->fitted; }
@@ -360,7 +360,7 @@ static int parse_top(const pctx *c, ns_feature_spec *s, json_t *root)
     s->header = -1;
     if ((v = json_object_get(root, "format"))) {
         if (!json_is_string(v)) return bad(c, "format", "'format' must be a string%s", "");
-        if ((rc = ns_format_from_name(json_string_value(v), &s->fmt)) < 0) return rc;
+        if ((rc = ns_fspec_format_parse(json_string_value(v), &s->fmt)) < 0) return rc;
     }
     if ((v = json_object_get(root, "header"))) {
         if (!json_is_boolean(v)) return bad(c, "header", "'header' must be true or false%s", "");
@@ -663,7 +663,7 @@ static json_t *feature_json(const ns_feature_spec *s, const ns__feature *f)
 char *ns_fspec_to_json(const ns_feature_spec *s)
 {
     json_t *root = json_object();
-    json_object_set_new(root, "format", json_string(ns_format_name(s->fmt)));
+    json_object_set_new(root, "format", json_string(ns_fspec_format_name(s->fmt)));
     if (s->header >= 0) json_object_set_new(root, "header", json_boolean(s->header));
     if (s->n_columns) json_object_set_new(root, "columns", strs_json(s->columns, s->n_columns));
     json_object_set_new(root, "na_values", strs_json(s->na, s->n_na));

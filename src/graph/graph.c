@@ -10,7 +10,7 @@
  * the file, the line and what was wrong with it.
  */
 #include "northstar/graph.h"
-#include "northstar/text.h"
+#include "northstar/tokenizer.h"
 
 #include <math.h>
 #include <stdlib.h>

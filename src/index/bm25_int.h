@@ -6,7 +6,7 @@
 
 #include "index_int.h"
 #include "northstar/bm25.h"
-#include "northstar/text.h"
+#include "northstar/tokenizer.h"
 
 #define NS__BM25_BLOCK 128
 #define NS__BM25_GONE UINT64_MAX /* map value of a deleted id */

@@ -14,7 +14,7 @@
 #include "northstar/fastmath.h"
 
 #include "northstar/tensor.h"
-#include "northstar/text.h"
+#include "northstar/tokenizer.h"
 
 #include <math.h>
 #include <omp.h>

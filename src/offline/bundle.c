@@ -1,21 +1,23 @@
 /*
  * bundle.c — `northstar train`: every model of the recommendation
  * pipeline, trained from a dataset and written to one directory with the
- * pipeline config that loads them (see offline.h for the layout and for how
+ * pipeline config that loads them (see bundle.h for the layout and for how
  * the ranker's examples are made).
  *
  * Workload: MovieLens-100K (75k training ratings) trains in ~10-20 s on
  * 2 cores, most of it the Wide & Deep epochs; the playground (10k users,
  * 50k items, 700k events) in about a minute.
  */
-#include "northstar/offline.h"
+#include "northstar/dataset.h"
+#include "northstar/bundle.h"
+#include "northstar/eval.h"
 
 #include "northstar/bm25.h"
 #include "northstar/w2v.h"
 #include "northstar/vec.h"
 #include "northstar/pipeline.h"
 #include "northstar/rank.h"
-#include "northstar/text.h"
+#include "northstar/tokenizer.h"
 #include "northstar/hnsw.h"
 
 #include <jansson.h>
@@ -731,7 +733,7 @@ static int rank_stage(const ns_dataset *d, const uint8_t *keep, const ns_bundle_
                 u[m] = d->ev[k].u;
                 i[m++] = d->ev[k].i;
             }
-        if (rc >= 0) rc = ns_split_stratified(u, i, np, o->label_ratio, o->seed + 1, test);
+        if (rc >= 0) rc = ns_eval_split(u, i, np, o->label_ratio, o->seed + 1, test);
         m = 0;
         for (size_t k = 0; rc >= 0 && k < d->nev; k++) {
             fit[k] = !keep || keep[k];

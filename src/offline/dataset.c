@@ -5,7 +5,7 @@
  *
  * Workload: 10^5..10^7 events of 24 bytes each, ids interned once.
  */
-#include "northstar/offline.h"
+#include "northstar/dataset.h"
 
 #include <stdlib.h>
 #include <string.h>

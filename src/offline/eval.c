@@ -4,12 +4,12 @@
  * ranking metrics (recommenders.evaluation.python_evaluation), so our
  * figures sit beside the ones they publish for MovieLens.
  *
- * Workload: one split of ~10^5 events, then one ns_topk_add per test user
+ * Workload: one split of ~10^5 events, then one ns_eval_topk_add per test user
  * (~10^3) per method evaluated; all of it is negligible next to training.
  * bench/service/ml_reference.py re-implements both (numpy) and checks them
  * on the same files.
  */
-#include "northstar/offline.h"
+#include "northstar/eval.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -27,7 +27,7 @@ static int by_user_item(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-int ns_split_stratified(const uint32_t *user, const uint32_t *item, size_t n, double ratio, uint64_t seed,
+int ns_eval_split(const uint32_t *user, const uint32_t *item, size_t n, double ratio, uint64_t seed,
                         uint8_t *test)
 {
     if (!(ratio > 0 && ratio < 1)) return ns_err_set_at(NS_EINVAL, NULL, 0, "ratio", NULL, "must be in (0, 1)");
@@ -60,7 +60,7 @@ int ns_split_stratified(const uint32_t *user, const uint32_t *item, size_t n, do
 
 /* ---- metrics ------------------------------------------------------------------------- */
 
-void ns_topk_init(ns_topk_acc *a, int k)
+void ns_eval_topk_init(ns_eval_topk *a, int k)
 {
     memset(a, 0, sizeof *a);
     a->k = k;
@@ -77,7 +77,7 @@ static int in_sorted(const uint32_t *v, int n, uint32_t x)
     return lo < n && v[lo] == x;
 }
 
-void ns_topk_add(ns_topk_acc *a, const uint32_t *pred, int npred, const uint32_t *truth, int ntruth)
+void ns_eval_topk_add(ns_eval_topk *a, const uint32_t *pred, int npred, const uint32_t *truth, int ntruth)
 {
     if (ntruth <= 0 || npred <= 0) return; /* only users in both (common users) count */
     int k = a->k, m = npred < k ? npred : k, hits = 0;
@@ -98,9 +98,9 @@ void ns_topk_add(ns_topk_acc *a, const uint32_t *pred, int npred, const uint32_t
     a->map_at_k += rr / ideal;
 }
 
-ns_topk_acc ns_topk_result(const ns_topk_acc *a)
+ns_eval_topk ns_eval_topk_result(const ns_eval_topk *a)
 {
-    ns_topk_acc r = *a;
+    ns_eval_topk r = *a;
     if (a->users) {
         double u = (double)a->users;
         r.precision /= u;

@@ -1,13 +1,16 @@
 /*
  * eval_movielens.c — `northstar eval movielens`: the recommendation
  * pipeline judged on MovieLens-100K with the Microsoft Recommenders
- * protocol (offline.h), each recall channel alone, the merged recall and
+ * protocol (eval.h), each recall channel alone, the merged recall and
  * the full pipeline beside the popularity baseline.
  *
  * Workload: import (~1 s), bundle training (~10-30 s on 2 cores), then 943
  * recommendations per configuration (well under a second each).
  */
-#include "northstar/offline.h"
+#include "northstar/dataset.h"
+#include "northstar/import.h"
+#include "northstar/bundle.h"
+#include "northstar/eval.h"
 #include "northstar/pipeline.h"
 
 #include <ftw.h>
@@ -17,9 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-ns_ml_eval_opts ns_ml_eval_defaults(void)
+ns_eval_movielens_opts ns_eval_movielens_defaults(void)
 {
-    ns_ml_eval_opts o;
+    ns_eval_movielens_opts o;
     memset(&o, 0, sizeof o);
     o.k = 10;
     o.ratio = 0.75;
@@ -107,7 +110,7 @@ static int run_row(ml_ctx *m, const char *cfg, const char *origin, const char *n
     if (rc < 0) return ns_err_wrap("configuration '%s'", name);
     memset(row, 0, sizeof *row);
     snprintf(row->name, sizeof row->name, "%s", name);
-    ns_topk_init(&row->m, k);
+    ns_eval_topk_init(&row->m, k);
     ns_arena a;
     ns_arena_init(&a, 1 << 16);
     ns_context ctx;
@@ -133,7 +136,7 @@ static int run_row(ml_ctx *m, const char *cfg, const char *origin, const char *n
         ns_arena_reset(&a);
         if ((rc = ns_pipeline_recommend(p, &req, &r, &a)) < 0) break;
         for (int j = 0; j < r.n; j++) pred[j] = r.items[j].item;
-        ns_topk_add(&row->m, pred, r.n, m->items + m->off[u], nt);
+        ns_eval_topk_add(&row->m, pred, r.n, m->items + m->off[u], nt);
         if (dump)
             for (int j = 0; j < r.n; j++) {
                 ns_item_view iv;
@@ -151,7 +154,7 @@ static int run_row(ml_ctx *m, const char *cfg, const char *origin, const char *n
     }
     row->secs = ns_timer_elapsed(&t);
     if (!pred) rc = NS_ENOMEM;
-    row->m = ns_topk_result(&row->m);
+    row->m = ns_eval_topk_result(&row->m);
     if (cusers) {
         row->cand_recall = csum / (double)cusers;
         row->cands = ncsum / (double)cusers;
@@ -194,7 +197,7 @@ static int dump_split(const ns_dataset *d, const uint8_t *test, const char *dir)
     return rc;
 }
 
-int ns_eval_movielens(const ns_ml_eval_opts *o, ns_eval_row *rows, int *nrows, ns_bundle_stats *bst)
+int ns_eval_movielens(const ns_eval_movielens_opts *o, ns_eval_row *rows, int *nrows, ns_bundle_stats *bst)
 {
     *nrows = 0;
     char tmpl[] = "/tmp/ns-eval-ml.XXXXXX", work[1024], path[2048], bdir[1100];
@@ -242,7 +245,7 @@ int ns_eval_movielens(const ns_ml_eval_opts *o, ns_eval_row *rows, int *nrows, n
         us[k] = (uint32_t)strtoul(ns_strmap_key(d.uids, d.ev[k].u, NULL), NULL, 10);
         is[k] = (uint32_t)strtoul(ns_strmap_key(d.iids, d.ev[k].i, NULL), NULL, 10);
     }
-    if ((rc = ns_split_stratified(us, is, d.nev, o->ratio, o->seed, test)) < 0) goto done;
+    if ((rc = ns_eval_split(us, is, d.nev, o->ratio, o->seed, test)) < 0) goto done;
     for (size_t k = 0; k < d.nev; k++) train[k] = !test[k];
     if (o->dump_dir && (rc = dump_split(&d, test, o->dump_dir)) < 0) goto done;
     /* 3. train a bundle on the training part */

@@ -8,7 +8,7 @@
  *
  * s_c(i) = 1 - rank/quota of item i in channel c (0 when c did not
  * propose it), so an item several channels agree on rises; ctr(i) is the
- * smoothed click-through rate of the last day (realtime.h), normalised over
+ * smoothed click-through rate of the last day (rt.h), normalised over
  * the candidates so the weight means the same whatever the traffic level.
  */
 #include "pipeline_int.h"

@@ -9,7 +9,7 @@
  * idle client holds no thread: it only occupies a connection until the
  * connection timeout closes it.
  */
-#include "northstar/server.h"
+#include "northstar/http.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>

@@ -5,7 +5,7 @@
  * Understands Content-Length and chunked responses; reconnects once when
  * the server closed an idle connection.
  */
-#include "northstar/server.h"
+#include "northstar/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -6,7 +6,7 @@
 #ifndef NS_SERVER_INT_H
 #define NS_SERVER_INT_H
 
-#include "northstar/server.h"
+#include "northstar/http.h"
 
 #include <pthread.h>
 #include <stddef.h>

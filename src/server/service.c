@@ -10,11 +10,13 @@
  * state. Read path (GET recommend): context from the query, pipeline under
  * the state's shared lock, JSON built straight into the response buffer.
  */
-#include "northstar/server.h"
+#include "northstar/http.h"
+#include "northstar/service.h"
 
-#include "northstar/offline.h"
+#include "northstar/dataset.h"
+#include "northstar/bundle.h"
 #include "northstar/pipeline.h"
-#include "northstar/realtime.h"
+#include "northstar/rt.h"
 #include "server_int.h"
 
 #include <jansson.h>

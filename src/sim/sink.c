@@ -7,7 +7,7 @@
  */
 #include "sim_int.h"
 
-#include "northstar/server.h"
+#include "northstar/http.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -9,6 +9,7 @@
  * transaction: one fsync per batch, not per row.
  */
 #include "northstar/store.h"
+#include "northstar/import.h"
 
 #include <errno.h>
 #include <jansson.h>

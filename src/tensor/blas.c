@@ -13,6 +13,7 @@
  * (src/cli/main.c).
  */
 #include "northstar/tensor.h"
+#include "northstar/blas.h"
 
 #include <cblas.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * About 20 s on 2 cores; skips when ../shared/data/movielens-100k is absent.
  */
 #include "harness.h"
-#include "northstar/offline.h"
+#include "northstar/eval.h"
 
 static const ns_eval_row *row(const ns_eval_row *r, int n, const char *name)
 {
@@ -19,7 +19,7 @@ static const ns_eval_row *row(const ns_eval_row *r, int n, const char *name)
 
 TEST(pipeline_meets_ndcg_target)
 {
-    ns_ml_eval_opts o = ns_ml_eval_defaults();
+    ns_eval_movielens_opts o = ns_eval_movielens_defaults();
     o.data_dir = ns_test_data("movielens-100k");
     ns_eval_row rows[16];
     int n = 0;

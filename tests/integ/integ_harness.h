@@ -22,7 +22,7 @@
 #define NS_TEST_INTEG_HARNESS_H
 
 #include "harness.h"
-#include "northstar/server.h"
+#include "northstar/http.h"
 
 #include <jansson.h>
 #include <signal.h>

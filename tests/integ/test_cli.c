@@ -7,6 +7,7 @@
  */
 #include "integ_harness.h"
 #include "northstar/tensor.h"
+#include "northstar/blas.h"
 #include "northstar/safetensors.h"
 
 #include <jansson.h>

@@ -4,7 +4,7 @@
  * graceful shutdown draining a request in flight, and kill -9 during
  * ingestion with every acknowledged event present after a restart. */
 #include "integ_harness.h"
-#include "northstar/server.h"
+#include "northstar/http.h"
 #include "northstar/store.h"
 
 #include <arpa/inet.h>

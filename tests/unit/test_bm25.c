@@ -4,7 +4,7 @@
 #include "harness.h"
 #include "northstar/bm25.h"
 #include "northstar/safetensors.h"
-#include "northstar/text.h"
+#include "northstar/tokenizer.h"
 #include "unit/index_files.h"
 
 static const char *docs[][2] = {

@@ -2,7 +2,8 @@
  * memory, growth, concurrent writers; the feature set; context features. */
 #include "harness.h"
 #include "northstar/context.h"
-#include "northstar/realtime.h"
+#include "northstar/window.h"
+#include "northstar/rt.h"
 #include "northstar/store.h"
 
 #include <pthread.h>

@@ -3,6 +3,7 @@
  * durability promise: every acknowledged batch survives kill -9. */
 #include "harness.h"
 #include "northstar/store.h"
+#include "northstar/import.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
 /* test_text.c — the shared tokenizer, UTF-8 helpers and base containers. */
 #include "harness.h"
-#include "northstar/text.h"
+#include "northstar/tokenizer.h"
 
 typedef struct { char toks[64][64]; size_t offs[64]; size_t lens[64]; int n; } collect;
 

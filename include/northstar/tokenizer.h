@@ -1,5 +1,5 @@
 /*
- * northstar/text.h — layer 2: the shared word tokenizer and UTF-8 helpers.
+ * northstar/tokenizer.h — layer 2: the shared word tokenizer.
  *
  * One tokenizer serves word2vec, BM25 and the knowledge base, so a word is
  * the same word everywhere:
@@ -21,8 +21,8 @@
  *   ns_tokenize(tk, text, len, on_token, ctx);              // on_token(tok, n, offset, ctx)
  *   ns_tokenizer_free(tk);
  */
-#ifndef NORTHSTAR_TEXT_H
-#define NORTHSTAR_TEXT_H
+#ifndef NORTHSTAR_TOKENIZER_H
+#define NORTHSTAR_TOKENIZER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -61,4 +61,4 @@ long ns_tokenize(ns_tokenizer *tk, const char *text, size_t len, ns_token_fn fn,
 #ifdef __cplusplus
 }
 #endif
-#endif /* NORTHSTAR_TEXT_H */
+#endif /* NORTHSTAR_TOKENIZER_H */

@@ -1,5 +1,5 @@
 /*
- * northstar/fusion.h — merge several recall lists into one, remembering
+ * northstar/fuse.h — merge several recall lists into one, remembering
  * which channel found each candidate (provenance).
  *
  * Methods
@@ -18,14 +18,14 @@
  * Thread safety: pure function of its inputs.
  *
  * Example
- *   ns_fusion_list in[2] = {{"bm25", bm25_hits, nb, 1.0f, 0},
+ *   ns_fuse_list in[2] = {{"bm25", bm25_hits, nb, 1.0f, 0},
  *                           {"vector", vec_hits, nv, 1.0f, 1}};
  *   ns_fused out[50];
  *   int n = ns_fuse(in, 2, NS_FUSE_RRF, NULL, 50, out);
  *   // out[i].channels & 2: the vector channel found out[i].id at rank out[i].rank[1]
  */
-#ifndef NORTHSTAR_FUSION_H
-#define NORTHSTAR_FUSION_H
+#ifndef NORTHSTAR_FUSE_H
+#define NORTHSTAR_FUSE_H
 
 #include "northstar/index.h"
 
@@ -38,13 +38,13 @@ extern "C" {
 typedef enum ns_fuse_method { NS_FUSE_RRF = 0, NS_FUSE_WEIGHTED = 1 } ns_fuse_method;
 typedef enum ns_fuse_norm { NS_NORM_MINMAX = 0, NS_NORM_ZSCORE = 1, NS_NORM_NONE = 2 } ns_fuse_norm;
 
-typedef struct ns_fusion_list {
+typedef struct ns_fuse_list {
     const char *name;      /* channel name (for callers' provenance display) */
     const ns_hit *hits;    /* best first */
     int n;
     float weight;          /* >= 0 */
     int lower_is_better;   /* 1 for distances */
-} ns_fusion_list;
+} ns_fuse_list;
 
 typedef struct ns_fuse_opts {
     float rrf_k;           /* default 60 */
@@ -60,10 +60,10 @@ typedef struct ns_fused {
 } ns_fused;
 
 /* Fuse nlists lists (1..NS_FUSE_MAX_LISTS) into out[k]; returns how many. */
-int ns_fuse(const ns_fusion_list *lists, int nlists, ns_fuse_method method, const ns_fuse_opts *opts, int k,
+int ns_fuse(const ns_fuse_list *lists, int nlists, ns_fuse_method method, const ns_fuse_opts *opts, int k,
             ns_fused *out);
 
 #ifdef __cplusplus
 }
 #endif
-#endif /* NORTHSTAR_FUSION_H */
+#endif /* NORTHSTAR_FUSE_H */

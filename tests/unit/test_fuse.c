@@ -1,12 +1,12 @@
-/* test_fusion.c — RRF and weighted fusion against hand-computed values,
+/* test_fuse.c — RRF and weighted fusion against hand-computed values,
  * provenance, duplicates, bad arguments. */
 #include "harness.h"
-#include "northstar/fusion.h"
+#include "northstar/fuse.h"
 
 TEST(rrf_by_hand)
 {
     ns_hit a[3] = {{1, 9.0f}, {2, 5.0f}, {3, 1.0f}}, b[3] = {{3, 0.1f}, {4, 0.2f}, {1, 0.9f}};
-    ns_fusion_list in[2] = {{"bm25", a, 3, 1.0f, 0}, {"vector", b, 3, 2.0f, 1}};
+    ns_fuse_list in[2] = {{"bm25", a, 3, 1.0f, 0}, {"vector", b, 3, 2.0f, 1}};
     ns_fused out[10];
     int n = ns_fuse(in, 2, NS_FUSE_RRF, NULL, 10, out);
     ASSERT_EQ_INT(n, 4);
@@ -34,7 +34,7 @@ TEST(rrf_by_hand)
 TEST(weighted_by_hand)
 {
     ns_hit a[3] = {{1, 9.0f}, {2, 5.0f}, {3, 1.0f}}, b[3] = {{3, 0.1f}, {4, 0.2f}, {1, 0.9f}};
-    ns_fusion_list in[2] = {{"bm25", a, 3, 1.0f, 0}, {"vector", b, 3, 0.5f, 1}};
+    ns_fuse_list in[2] = {{"bm25", a, 3, 1.0f, 0}, {"vector", b, 3, 0.5f, 1}};
     ns_fused out[10];
     int n = ns_fuse(in, 2, NS_FUSE_WEIGHTED, NULL, 10, out);
     ASSERT_EQ_INT(n, 4);
@@ -57,7 +57,7 @@ TEST(weighted_by_hand)
 TEST(duplicates_empty_and_errors)
 {
     ns_hit a[4] = {{7, 3.0f}, {7, 2.0f}, {8, 1.0f}, {7, 0.5f}};
-    ns_fusion_list in[2] = {{"x", a, 4, 1.0f, 0}, {"empty", NULL, 0, 1.0f, 0}};
+    ns_fuse_list in[2] = {{"x", a, 4, 1.0f, 0}, {"empty", NULL, 0, 1.0f, 0}};
     ns_fused out[4];
     int n = ns_fuse(in, 2, NS_FUSE_RRF, NULL, 4, out);
     ASSERT_EQ_INT(n, 2);

@@ -1,6 +1,6 @@
 /*
- * fusion.c — reciprocal-rank and weighted score fusion of recall lists with
- * provenance (see fusion.h).
+ * fuse.c — reciprocal-rank and weighted score fusion of recall lists with
+ * provenance (see fuse.h).
  *
  * Why: recall runs several channels (keyword, vector, segment, trending...)
  * whose scores live on different scales; the merged list must be stable,
@@ -8,7 +8,7 @@
  * features and dashboards can use it. Workload: a few lists of 10..1000.
  */
 #include "index_int.h"
-#include "northstar/fusion.h"
+#include "northstar/fuse.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@ static int fused_cmp(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-int ns_fuse(const ns_fusion_list *lists, int nlists, ns_fuse_method method, const ns_fuse_opts *opts, int k,
+int ns_fuse(const ns_fuse_list *lists, int nlists, ns_fuse_method method, const ns_fuse_opts *opts, int k,
             ns_fused *out)
 {
     if (!lists || !out || nlists < 1 || nlists > NS_FUSE_MAX_LISTS || k < 0)
@@ -51,7 +51,7 @@ int ns_fuse(const ns_fusion_list *lists, int nlists, ns_fuse_method method, cons
     }
     size_t nc = 0;
     for (int i = 0; i < nlists; i++) {
-        const ns_fusion_list *l = &lists[i];
+        const ns_fuse_list *l = &lists[i];
         /* per-list normalisation constants */
         double lo = INFINITY, hi = -INFINITY, mean = 0, sd = 0;
         for (int j = 0; j < l->n; j++) {

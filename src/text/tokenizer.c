@@ -1,11 +1,11 @@
 /*
- * tokenize.c — the shared word tokenizer (rules in text.h).
+ * tokenizer.c — the shared word tokenizer (rules in tokenizer.h).
  *
  * Workload: bulk indexing and embedding training read hundreds of MB of
  * mostly-ASCII text, so ASCII bytes take a table-driven fast path; other
  * code points go through utf8proc (category, case folding, decomposition).
  */
-#include "northstar/text.h"
+#include "northstar/tokenizer.h"
 #include "northstar/base.h"
 
 #include <libstemmer.h>
