@@ -223,6 +223,16 @@ TEST(version_text_and_json)
     free(out);
 }
 
+/* The command is where the README says: build/northstar (README,
+ * Makefile's demo, bench/run.sh all run it from there). */
+TEST(command_is_at_the_top_of_the_build_dir)
+{
+    char want[4096];
+    snprintf(want, sizeof want, "%s/northstar", NS_BINARY_DIR);
+    ASSERT_STREQ(ns_test_northstar_bin(), want);
+    ASSERT(access(want, X_OK) == 0);
+}
+
 /* On a CPU this OpenBLAS does not know (it would run its generic Prescott
  * kernels) the command names the kernels the CPU supports and runs on them;
  * OPENBLAS_CORETYPE set by the user is left alone. */
