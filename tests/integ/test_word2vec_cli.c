@@ -1,7 +1,7 @@
 /* test_word2vec_cli.c — `northstar word2vec` and `northstar deepwalk` end to
- * end: train, query, evaluate, --help, and the bad-input cases of issue 3
- * (empty or binary input, bad graph lines, unknown query word, truncated
- * vectors file) answered with a message naming file, line and problem. */
+ * end: train, query, evaluate, --help, and bad input (empty or binary text,
+ * bad graph lines, an unknown query word, a truncated vectors file)
+ * answered with a message naming file, line and problem. */
 #include "integ_harness.h"
 #include "northstar/vec.h"
 
