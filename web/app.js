@@ -115,9 +115,16 @@ function renderChannels(chs) {
     `<td><div class="bar" style="width:${(100 * c.served / total).toFixed(1)}%;background:${colorOf(c.name)}"></div></td></tr>`).join('');
 }
 
+// The token typed in the box goes with every request: the admin token
+// also opens the read routes of a server started with a read token.
+function auth() {
+  const t = $('token').value.trim();
+  return t ? { Authorization: `Bearer ${t}` } : {};
+}
+
 async function poll() {
   try {
-    const r = await fetch('/v1/stats', { cache: 'no-store' });
+    const r = await fetch('/v1/stats', { cache: 'no-store', headers: auth() });
     if (!r.ok) throw new Error(`HTTP ${r.status}`);
     render(await r.json());
   } catch (e) {
@@ -128,7 +135,7 @@ async function poll() {
 
 // ---- recommendations and similar items ----
 async function getJSON(url) {
-  const r = await fetch(url, { cache: 'no-store' });
+  const r = await fetch(url, { cache: 'no-store', headers: auth() });
   const j = await r.json();
   if (!r.ok) throw new Error(j.error ? j.error.message : `HTTP ${r.status}`);
   return j;

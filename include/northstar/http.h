@@ -7,6 +7,21 @@
  * ({"error": {"status", "message", "field"}}); per-route request counts and
  * latency histograms feed /metrics; stop() stops accepting, lets requests
  * in flight finish (drain), then closes.
+ *
+ * What it refuses before a handler runs (each answered once, in JSON):
+ *   400  a path or query with a NUL byte (%00) or bytes that are not UTF-8
+ *   401  a route's token missing or wrong ("Authorization: Bearer T"; the
+ *        scheme in any case, compared in constant time)
+ *   403  an admin route when the server has no admin token; a private route
+ *        (personal data) on a server reachable beyond loopback without a
+ *        read or admin token
+ *   413  a body over max_body (declared or sent)
+ *   415  a body route without "Content-Type: application/json" (so a page
+ *        in a browser cannot post to it: no CORS preflight is ever allowed)
+ *   503  bodies in flight would exceed max_inflight_bytes (Retry-After: 1)
+ * A connection is closed when a request has not arrived whole within
+ * conn_timeout_s of its first byte (slow headers or a trickled body), or
+ * when it sat idle that long.
  */
 #ifndef NORTHSTAR_HTTP_H
 #define NORTHSTAR_HTTP_H
@@ -41,8 +56,12 @@ typedef struct ns_http_resp {
 typedef void (*ns_http_handler)(void *app, ns_http_req *req, ns_http_resp *resp);
 
 enum {
-    NS_ROUTE_ADMIN = 1, /* needs the admin token */
-    NS_ROUTE_BODY = 2   /* needs a JSON body */
+    NS_ROUTE_ADMIN = 1,   /* needs the admin token */
+    NS_ROUTE_BODY = 2,    /* needs a JSON body (application/json) */
+    NS_ROUTE_WRITE = 4,   /* needs the write token, when the server has one */
+    NS_ROUTE_READ = 8,    /* needs the read (or admin) token, when the server has one */
+    NS_ROUTE_PRIVATE = 16 /* personal data: the read or admin token when either is set; */
+                          /* refused beyond loopback when neither is */
 };
 
 typedef struct ns_route {
@@ -57,12 +76,20 @@ typedef struct ns_http_opts {
     const char *host;        /* default 127.0.0.1 */
     int port;                /* 0 = any free port */
     size_t max_body;         /* default 1 MiB */
+    size_t max_inflight_bytes; /* bodies held at once, all connections (0 = an
+                                  eighth of the RAM, 64 MiB to 1 GiB) */
     int threads;             /* worker threads (default 4) */
-    int conn_timeout_s;      /* idle/slow connection timeout (default 10) */
+    int conn_timeout_s;      /* a request must arrive within it; idle timeout (default 10) */
     int max_conns;           /* default 1024 */
     const char *admin_token; /* NULL: admin routes answer 403 */
+    const char *write_token; /* NULL: write routes are open (loopback only, or insecure) */
+    const char *read_token;  /* NULL: read routes are open */
+    int insecure;            /* allow open write routes beyond loopback */
 } ns_http_opts;
 
+/* Listen on host:port. Refused (NS_EINVAL naming "host") when the host is
+ * not a loopback address, the table has write routes and there is no write
+ * token, unless insecure is set. */
 int ns_http_start(ns_http **out, const ns_http_opts *o, const ns_route *routes, int nroutes, void *app);
 int ns_http_port(const ns_http *h);
 /* Stop accepting, wait up to drain_s for requests in flight, close. */
@@ -104,6 +131,9 @@ void ns_http_client_free(ns_http_client *c);
  * client's buffer, valid until the next call). */
 int ns_http_client_request(ns_http_client *c, const char *method, const char *path, const char *content_type,
                            const char *body, size_t body_len, const char **resp, size_t *resp_len);
+/* Send "Authorization: Bearer <token>" with every request (NULL: none);
+ * the token is copied. */
+int ns_http_client_set_token(ns_http_client *c, const char *token);
 /* Parse "http://host:port" (path ignored) into host/port. */
 int ns_http_parse_url(const char *url, char *host, size_t hostsz, int *port);
 

@@ -96,11 +96,13 @@ typedef struct ns_sim_live_opts {
     double seconds, rate, report_s;
     int skip_world, batch;
     volatile int *stop;
+    const char *token; /* the server's write token, or NULL */
 } ns_sim_live_opts;
 int ns_sim_live(ns_sim *s, const ns_sim_live_opts *o, ns_sim_stats *stats);
 
-/* Send the world and the offline traffic to a server (batches of `batch`). */
-int ns_sim_to_server(ns_sim *s, const char *host, int port, int batch, ns_sim_stats *stats);
+/* Send the world and the offline traffic to a server (batches of `batch`),
+ * with its write token (NULL when it has none). */
+int ns_sim_to_server(ns_sim *s, const char *host, int port, const char *token, int batch, ns_sim_stats *stats);
 
 /* Ground truth, JSONL: {"kind": "bot", "user": ..., "bot": "click_farm" |
  * "burst", "targets": [...]}, {"kind": "burst", "item": ..., "start": ts,

@@ -191,6 +191,11 @@ int cli_fail(const char *cmd);
 /* Parse numbers from option values, naming the option on error. */
 int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+/* A token (malloc'd into *out, NULL when none is given) from `file` (its
+ * first line), else from `value` (an option's value, which is then wiped
+ * from the process's arguments), else from $env (may be NULL). A usage
+ * error names `opt` ("--write-token"). */
+int cli_secret(const char *cmd, const char *opt, const char *value, const char *file, const char *env, char **out);
 /* Print j (a reference the call takes; NULL: it could not be built) as one
  * line of JSON dumped with `flags` (JSON_COMPACT, ...); CLI_OK or CLI_FAIL. */
 typedef struct json_t json_t;

@@ -400,7 +400,7 @@ static int live(pg_run *R, live_job *job, double *secs_live)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     job->sim = R->sim;
-    job->lo = (ns_sim_live_opts){"127.0.0.1", R->port, o->seconds, o->rate, 0, 1, 500, (volatile int *)&g_stop};
+    job->lo = (ns_sim_live_opts){"127.0.0.1", R->port, o->seconds, o->rate, 0, 1, 500, (volatile int *)&g_stop, NULL};
     pthread_t thr;
     if (pthread_create(&thr, NULL, live_main, job) != 0)
         return ns_err_set(NS_EINTERNAL, "cannot start the live traffic thread");

@@ -22,7 +22,16 @@ static const char usage[] =
     "Routes: POST /v1/users, /v1/items, /v1/events (batches); GET /v1/users/{id},\n"
     "/v1/recommend/{user}?n=&page=&device=&tz=, /v1/items/{id}/similar?n=,\n"
     "/health, /metrics (Prometheus); POST /admin/reload, /admin/retrain,\n"
-    "GET /admin/config (with 'Authorization: Bearer TOKEN').\n"
+    "GET /admin/config. Tokens go in 'Authorization: Bearer TOKEN'.\n"
+    "\n"
+    "Tokens (each from --X-token T, --X-token-file F (its first line) or $NS_X_TOKEN;\n"
+    "a token given on the command line is wiped from the process's arguments):\n"
+    "  admin   the /admin routes (without it they answer 403); it also opens the rest\n"
+    "  write   POST /v1/users, /v1/items, /v1/events; required to listen beyond\n"
+    "          loopback (--host other than 127.x) unless --insecure\n"
+    "  read    GET /v1/recommend, /v1/items/{id}/similar, /v1/stats, /metrics\n"
+    "GET /v1/users/{id} (personal data) takes the read or the admin token, and is\n"
+    "refused beyond loopback when neither is set.\n"
     "\n"
     "  --db FILE          the store (required)\n"
     "  --port N           TCP port (default 8080; 0 = any free port, printed)\n"
@@ -32,11 +41,18 @@ static const char usage[] =
     "  --config FILE      pipeline config (JSON; default: DIR/pipeline.json with\n"
     "                     --models, else built in, see --print-config)\n"
     "  --implicit-ratings every rating is positive feedback (MovieLens-like stores)\n"
-    "  --admin-token T    enable the admin routes (or $NS_ADMIN_TOKEN)\n"
+    "  --admin-token T, --admin-token-file F   the admin token (or $NS_ADMIN_TOKEN)\n"
+    "  --write-token T, --write-token-file F   the write token (or $NS_WRITE_TOKEN)\n"
+    "  --read-token T, --read-token-file F     the read token (or $NS_READ_TOKEN)\n"
+    "  --insecure         allow open write routes beyond loopback\n"
     "  --workers N        HTTP worker threads (default 4)\n"
     "  --max-body BYTES   request body limit (default 4194304)\n"
+    "  --max-inflight-bytes BYTES  request bodies held at once, all connections\n"
+    "                     (default: an eighth of the RAM, 64 MiB to 1 GiB); past it 503\n"
+    "  --max-conns N      open connections at most (default 1024)\n"
     "  --max-batch N      most records per POST (default 10000)\n"
-    "  --timeout S        close idle or slow connections after S seconds (default 10)\n"
+    "  --timeout S        a request must arrive whole within S seconds, and idle\n"
+    "                     connections close after S seconds (default 10)\n"
     "  --sync MODE        full (default: each commit fsynced, survives power loss)\n"
     "                     or normal (survives a process crash, not a power loss)\n"
     "  --print-config     print the built-in pipeline config and exit\n"
@@ -47,6 +63,7 @@ static const char usage[] =
 typedef struct {
     ns_service_opts so;
     int print_config;
+    const char *token[3], *token_file[3]; /* admin, write, read */
 } serve_opts;
 
 static const cli_opt opts[] = {
@@ -56,19 +73,45 @@ static const cli_opt opts[] = {
     CLI_STR("config", 0, serve_opts, so.config),
     CLI_STR("models", 0, serve_opts, so.models),
     CLI_FLAG("implicit-ratings", 0, serve_opts, so.implicit_ratings),
-    CLI_STR("admin-token", 0, serve_opts, so.http.admin_token),
+    CLI_STR("admin-token", 0, serve_opts, token[0]),
+    CLI_STR("admin-token-file", 0, serve_opts, token_file[0]),
+    CLI_STR("write-token", 0, serve_opts, token[1]),
+    CLI_STR("write-token-file", 0, serve_opts, token_file[1]),
+    CLI_STR("read-token", 0, serve_opts, token[2]),
+    CLI_STR("read-token-file", 0, serve_opts, token_file[2]),
+    CLI_FLAG("insecure", 0, serve_opts, so.http.insecure),
     CLI_INT("workers", 0, serve_opts, so.http.threads, 1, 256),
     CLI_SIZE("max-body", 0, serve_opts, so.http.max_body, 1024, 1L << 30),
+    CLI_SIZE("max-inflight-bytes", 0, serve_opts, so.http.max_inflight_bytes, 1 << 16, (size_t)1 << 40),
+    CLI_INT("max-conns", 0, serve_opts, so.http.max_conns, 1, 65536),
     CLI_INT("max-batch", 0, serve_opts, so.max_batch, 1, 1000000),
     CLI_INT("timeout", 0, serve_opts, so.http.conn_timeout_s, 1, 3600),
     CLI_OPT_SYNC(serve_opts, so.sync),
     CLI_FLAG("print-config", 0, serve_opts, print_config),
 };
 
+/* The three tokens, each from its file, option or environment variable. */
+static int read_tokens(serve_opts *o, char *tok[3])
+{
+    static const char *const opt[3] = {"--admin-token", "--write-token", "--read-token"};
+    static const char *const env[3] = {"NS_ADMIN_TOKEN", "NS_WRITE_TOKEN", "NS_READ_TOKEN"};
+    for (int i = 0; i < 3; i++) {
+        if (o->token[i] && o->token_file[i])
+            return cli_usage_error("serve", "give %s or %s-file, not both", opt[i], opt[i]);
+        int rc = cli_secret("serve", opt[i], o->token[i], o->token_file[i], env[i], &tok[i]);
+        if (rc) return rc;
+    }
+    o->so.http.admin_token = tok[0];
+    o->so.http.write_token = tok[1];
+    o->so.http.read_token = tok[2];
+    return 0;
+}
+
+static int serve(const serve_opts *o);
+
 int cmd_serve(int argc, char **argv)
 {
-    serve_opts o = {ns_service_defaults(), 0};
-    o.so.http.admin_token = getenv("NS_ADMIN_TOKEN");
+    serve_opts o = {ns_service_defaults(), 0, {NULL}, {NULL}};
     int r = CLI_PARSE(argc, argv, "serve", usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (r < argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[r]);
@@ -77,7 +120,16 @@ int cmd_serve(int argc, char **argv)
         return CLI_OK;
     }
     if (!o.so.db) return cli_usage_error("serve", "--db FILE is required");
+    char *tok[3] = {NULL, NULL, NULL};
+    int rc = read_tokens(&o, tok);
+    if (rc == 0) rc = serve(&o);
+    for (int i = 0; i < 3; i++) free(tok[i]);
+    return rc;
+}
 
+static int serve(const serve_opts *op)
+{
+    const serve_opts o = *op;
     /* Signals are taken synchronously by this thread; every thread started
      * from here on inherits the mask. */
     sigset_t set;

@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -24,6 +25,7 @@ static const char usage[] =
     "Output (one of):\n"
     "  --db FILE           write users, items and events into the store FILE\n"
     "  --server URL        send them to a running server (http://HOST:PORT)\n"
+    "  --token T, --token-file F  the server's write token (or $NS_WRITE_TOKEN)\n"
     "  --live              with --server: live sessions whose slates are the\n"
     "                      server's recommendations (closed loop), events posted\n"
     "                      with the wall-clock time; prints the CTR as it goes\n"
@@ -53,7 +55,7 @@ static const char usage[] =
 
 typedef struct {
     ns_sim_config c;
-    const char *db, *server, *truth;
+    const char *db, *server, *truth, *token, *token_file;
     ns_store_sync sync;
     int live, skip_world, batch;
     double seconds, rate, report;
@@ -62,6 +64,8 @@ typedef struct {
 static const cli_opt opts[] = {
     CLI_OPT_DB(sim_opts, db),
     CLI_STR("server", 0, sim_opts, server),
+    CLI_STR("token", 0, sim_opts, token),
+    CLI_STR("token-file", 0, sim_opts, token_file),
     CLI_FLAG("live", 0, sim_opts, live),
     CLI_FLAG("skip-world", 0, sim_opts, skip_world),
     CLI_STR("truth", 0, sim_opts, truth),
@@ -85,20 +89,33 @@ static const cli_opt opts[] = {
 static volatile int g_stop;
 static void on_sigint(int sig) { (void)sig; g_stop = 1; }
 
+static int run_sim(const sim_opts *op, const char *host, int port, const char *token);
+
 int cmd_sim(int argc, char **argv)
 {
-    sim_opts o = {ns_sim_defaults(), NULL, NULL, NULL, ns_store_defaults().sync, 0, 0, 500, 60, 10, 5};
+    sim_opts o = {ns_sim_defaults(), NULL, NULL, NULL, NULL, NULL, ns_store_defaults().sync, 0, 0, 500, 60, 10, 5};
     int r = CLI_PARSE(argc, argv, "sim", usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (r < argc) return cli_usage_error("sim", "unexpected argument '%s'", argv[r]);
     if (!o.db == !o.server) return cli_usage_error("sim", "give exactly one of --db FILE or --server URL");
     if (o.live && !o.server) return cli_usage_error("sim", "--live needs --server URL");
-    ns_store_opts so = ns_store_defaults();
-    so.sync = o.sync;
+    if (o.token && o.token_file) return cli_usage_error("sim", "give --token or --token-file, not both");
     char host[256];
     int port = 0;
     if (o.server && ns_http_parse_url(o.server, host, sizeof host, &port) < 0)
         return cli_usage_error("sim", "--server: %s", ns_err_msg());
+    char *token = NULL;
+    if (o.server && (r = cli_secret("sim", "--token", o.token, o.token_file, "NS_WRITE_TOKEN", &token)) != 0) return r;
+    r = run_sim(&o, host, port, token);
+    free(token);
+    return r;
+}
+
+static int run_sim(const sim_opts *op, const char *host, int port, const char *token)
+{
+    sim_opts o = *op;
+    ns_store_opts so = ns_store_defaults();
+    so.sync = o.sync;
 
     ns_sim *s;
     if (ns_sim_new(&s, &o.c) < 0) return cli_fail("sim");
@@ -120,9 +137,9 @@ int cmd_sim(int argc, char **argv)
     } else if (o.live) {
         signal(SIGINT, on_sigint);
         signal(SIGTERM, on_sigint);
-        ns_sim_live_opts lo = {host, port, o.seconds, o.rate, o.report, o.skip_world, o.batch, &g_stop};
+        ns_sim_live_opts lo = {host, port, o.seconds, o.rate, o.report, o.skip_world, o.batch, &g_stop, token};
         rc = ns_sim_live(s, &lo, &st);
-    } else rc = ns_sim_to_server(s, host, port, o.batch, &st);
+    } else rc = ns_sim_to_server(s, host, port, token, o.batch, &st);
     double secs = ns_timer_elapsed(&t);
     if (rc < 0) {
         ns_sim_free(s);

@@ -9,7 +9,7 @@
  * idle client holds no thread: it only occupies a connection until the
  * connection timeout closes it.
  */
-#include "northstar/http.h"
+#include "server_int.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -36,15 +36,24 @@ struct ns_http {
     int nroutes;
     void *app;
     int port;
+    int beyond_loopback;  /* listening on an address others can reach */
     _Atomic int inflight;
+    _Atomic size_t held;  /* body bytes reserved by requests in flight */
+    _Atomic uint64_t over_budget;
+    ns__conns conns;
     route_stats stats[MAX_ROUTES + 1]; /* last: unmatched */
 };
 
 typedef struct {
     double t0;
-    int route;  /* index, or -1 unmatched */
+    int route;          /* index, or -1 unmatched */
     int status;
-    int too_big;
+    int started;        /* the first access call has run */
+    int too_big;        /* over max_body */
+    int over;           /* over the in-flight budget */
+    size_t reserved;    /* bytes of the budget this request holds */
+    const char *reject; /* why the request target is refused, or NULL */
+    ns__conn *conn;
     ns_buf body;
     ns_arena arena;
 } req_ctx;
@@ -119,6 +128,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, ns_http_resp *resp
                                         MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "Content-Type", resp->content_type ? resp->content_type : "application/json");
+    if (resp->status == 503) MHD_add_response_header(r, "Retry-After", "1");
     rc->status = resp->status;
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
     MHD_destroy_response(r);
@@ -147,23 +157,112 @@ static int route_for(ns_http *h, const char *method, const char *url, ns_http_re
     return -1;
 }
 
-static int admin_ok(ns_http *h, struct MHD_Connection *conn, req_ctx *rc, enum MHD_Result *ret)
+/* The route's tokens (http.h): 0 and *ret answered when the request may
+ * not go on. */
+static int authorized(ns_http *h, const ns_route *rt, struct MHD_Connection *conn, req_ctx *rc,
+                      enum MHD_Result *ret)
 {
-    if (!h->o.admin_token || !*h->o.admin_token) {
-        *ret = send_error(conn, rc, 403, NULL, "admin endpoints are disabled (start the server with --admin-token)");
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    const char *admin = h->o.admin_token && *h->o.admin_token ? h->o.admin_token : NULL;
+    const char *write = h->o.write_token && *h->o.write_token ? h->o.write_token : NULL;
+    const char *read = h->o.read_token && *h->o.read_token ? h->o.read_token : NULL;
+    int is_admin = admin && ns__bearer_ok(auth, admin);
+    if (rt->flags & NS_ROUTE_ADMIN) {
+        if (!admin) {
+            *ret = send_error(conn, rc, 403, NULL, "admin endpoints are disabled (start the server with an admin token)");
+            return 0;
+        }
+        if (!is_admin) {
+            *ret = send_error(conn, rc, 401, "Authorization", "admin token missing or wrong (Authorization: Bearer ...)");
+            return 0;
+        }
+    }
+    if ((rt->flags & NS_ROUTE_WRITE) && write && !is_admin && !ns__bearer_ok(auth, write)) {
+        *ret = send_error(conn, rc, 401, "Authorization", "write token missing or wrong (Authorization: Bearer ...)");
         return 0;
     }
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    size_t tl = strlen(h->o.admin_token);
-    /* Compare in constant time over the token's length. */
-    int ok = auth && !strncmp(auth, "Bearer ", 7) && strlen(auth + 7) == tl;
-    unsigned diff = 0;
-    for (size_t i = 0; ok && i < tl; i++) diff |= (unsigned)(auth[7 + i] ^ h->o.admin_token[i]);
-    if (!ok || diff) {
-        *ret = send_error(conn, rc, 401, "Authorization", "admin token missing or wrong (Authorization: Bearer ...)");
+    int readers = (rt->flags & NS_ROUTE_READ) || (rt->flags & NS_ROUTE_PRIVATE);
+    if (readers && read && !is_admin && !ns__bearer_ok(auth, read)) {
+        *ret = send_error(conn, rc, 401, "Authorization", "read token missing or wrong (Authorization: Bearer ...)");
+        return 0;
+    }
+    if ((rt->flags & NS_ROUTE_PRIVATE) && !read && !admin && h->beyond_loopback) {
+        *ret = send_error(conn, rc, 403, NULL,
+                          "personal data is not served beyond loopback without a read or admin token");
         return 0;
     }
     return 1;
+}
+
+/* A JSON body route takes application/json only (optionally with
+ * parameters): the types a cross-site form or a simple fetch can send
+ * (text/plain, form encodings) are refused. */
+static int json_content_type(struct MHD_Connection *conn)
+{
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0) return 0;
+    return ct[16] == 0 || ct[16] == ';' || ct[16] == ' ';
+}
+
+/* Reserve n more bytes of the in-flight budget: 0, or -1 when it is spent. */
+static int reserve(ns_http *h, req_ctx *rc, size_t n)
+{
+    size_t prev = atomic_fetch_add(&h->held, n);
+    if (prev + n > h->o.max_inflight_bytes) {
+        atomic_fetch_sub(&h->held, n);
+        return -1;
+    }
+    rc->reserved += n;
+    return 0;
+}
+
+static enum MHD_Result too_big(struct MHD_Connection *conn, ns_http *h, req_ctx *rc)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "request body over the limit of %zu bytes", h->o.max_body);
+    return send_error(conn, rc, 413, "body", msg);
+}
+
+static enum MHD_Result over_budget(struct MHD_Connection *conn, ns_http *h, req_ctx *rc)
+{
+    atomic_fetch_add(&h->over_budget, 1);
+    return send_error(conn, rc, 503, NULL, "the server holds as many request bodies as it may: retry shortly");
+}
+
+/* The first call for a request: its target, and its declared body. */
+static enum MHD_Result on_request_start(ns_http *h, struct MHD_Connection *conn, req_ctx *rc)
+{
+    rc->started = 1;
+    if (rc->reject) return send_error(conn, rc, 400, "path", rc->reject);
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (!cl) return MHD_YES;
+    unsigned long long v = strtoull(cl, NULL, 10);
+    if (v > h->o.max_body) {
+        rc->too_big = 1;
+        return too_big(conn, h, rc);
+    }
+    if (v && reserve(h, rc, (size_t)v) < 0) {
+        rc->over = 1;
+        return over_budget(conn, h, rc);
+    }
+    return MHD_YES;
+}
+
+/* A piece of the body: kept within max_body and the budget. */
+static enum MHD_Result on_body(ns_http *h, req_ctx *rc, const char *data, size_t n)
+{
+    if (rc->too_big || rc->over || rc->status) return MHD_YES; /* refused: drain what comes */
+    if (rc->body.len + n > h->o.max_body) {
+        rc->too_big = 1;
+        ns_buf_release(&rc->body);
+        return MHD_YES;
+    }
+    if (rc->body.len + n > rc->reserved && reserve(h, rc, rc->body.len + n - rc->reserved) < 0) {
+        rc->over = 1;
+        ns_buf_release(&rc->body);
+        return MHD_YES;
+    }
+    return ns_buf_append(&rc->body, data, n) < 0 ? MHD_NO : MHD_YES;
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -173,40 +272,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     (void)version;
     ns_http *h = cls;
     req_ctx *rc = *con_cls;
-    if (!rc) {
-        if (!(rc = calloc(1, sizeof *rc))) return MHD_NO;
-        rc->t0 = ns_now();
-        rc->route = -1;
-        ns_buf_init(&rc->body);
-        ns_arena_init(&rc->arena, 16384);
-        atomic_fetch_add(&h->inflight, 1);
-        *con_cls = rc;
-        /* A declared body over the limit is refused before it is read. */
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > h->o.max_body) rc->too_big = 1;
-        if (rc->too_big) {
-            char msg[128];
-            snprintf(msg, sizeof msg, "request body over the limit of %zu bytes", h->o.max_body);
-            return send_error(conn, rc, 413, "body", msg);
-        }
-        return MHD_YES;
-    }
+    if (!rc) return MHD_NO; /* made by on_uri for every request */
+    if (!rc->started) return on_request_start(h, conn, rc);
     if (*upload_data_size) {
-        if (!rc->too_big) {
-            if (rc->body.len + *upload_data_size > h->o.max_body) {
-                rc->too_big = 1;
-                ns_buf_release(&rc->body);
-            } else if (ns_buf_append(&rc->body, upload_data, *upload_data_size) < 0) return MHD_NO;
-        }
+        enum MHD_Result r = on_body(h, rc, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        return MHD_YES;
+        return r;
     }
-    if (rc->status) return MHD_YES; /* already answered (413 on the first call) */
-    if (rc->too_big) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "request body over the limit of %zu bytes", h->o.max_body);
-        return send_error(conn, rc, 413, "body", msg);
-    }
+    if (rc->status) return MHD_YES; /* answered on the first call */
+    if (rc->too_big) return too_big(conn, h, rc);
+    if (rc->over) return over_budget(conn, h, rc);
     ns_http_req req = {method, url, {0}, {0}, 0, rc->body.len ? rc->body.data : NULL, rc->body.len, &rc->arena, conn};
     int mm;
     rc->route = route_for(h, method, url, &req, &mm);
@@ -216,8 +291,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     const ns_route *rt = &h->routes[rc->route];
     enum MHD_Result ret;
-    if ((rt->flags & NS_ROUTE_ADMIN) && !admin_ok(h, conn, rc, &ret)) return ret;
+    if (!authorized(h, rt, conn, rc, &ret)) return ret;
     if ((rt->flags & NS_ROUTE_BODY) && !req.body) return send_error(conn, rc, 400, "body", "a JSON body is required");
+    if ((rt->flags & NS_ROUTE_BODY) && !json_content_type(conn))
+        return send_error(conn, rc, 415, "Content-Type", "the body must be sent as Content-Type: application/json");
     /* base.h, "Threads": a worker thread MHD made runs kernels and BLAS on
      * itself only (one request = one core), never a team of its own. */
     static _Thread_local int worker_ready;
@@ -225,6 +302,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         ns_thread_init_worker(1);
         worker_ready = 1;
     }
+    ns__conn_busy(&h->conns, rc->conn, 1);
     ns_http_resp resp = {200, {0}, "application/json"};
     ns_buf_init(&resp.body);
     ns_err_clear();
@@ -232,6 +310,38 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     ret = send_resp(conn, &resp, rc);
     ns_buf_release(&resp.body);
     return ret;
+}
+
+/* libmicrohttpd calls this with the raw request target (still %-escaped,
+ * query included) before it decodes it: the request's context is made
+ * here, and the target checked while its bytes are still whole. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    ns_http *h = cls;
+    req_ctx *rc = calloc(1, sizeof *rc);
+    if (!rc) return NULL;
+    rc->t0 = ns_now();
+    rc->route = -1;
+    ns_buf_init(&rc->body);
+    ns_arena_init(&rc->arena, 16384);
+    rc->reject = ns__uri_problem(uri);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    rc->conn = ci ? ci->socket_context : NULL;
+    atomic_fetch_add(&h->inflight, 1);
+    return rc;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    ns_http *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? ns__conn_open(&h->conns, ci->connect_fd) : NULL;
+    } else {
+        ns__conn_close(&h->conns, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -249,6 +359,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     while (b < NB && dt > lat_bounds[b]) b++;
     atomic_fetch_add(&s->bucket[b], 1);
     atomic_fetch_add(&s->sum_us, (uint64_t)(dt * 1e6));
+    if (rc->reserved) atomic_fetch_sub(&h->held, rc->reserved);
+    ns__conn_busy(&h->conns, rc->conn, 0);
     ns_buf_release(&rc->body);
     ns_arena_release(&rc->arena);
     free(rc);
@@ -258,6 +370,32 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- lifecycle ---------------------------------------------------------------------------------------- */
 
+/* Open write routes beyond loopback are refused unless asked for. */
+static int check_exposure(const ns_http *h)
+{
+    int writes = 0;
+    for (int i = 0; i < h->nroutes; i++) writes |= (h->routes[i].flags & NS_ROUTE_WRITE) != 0;
+    if (!h->beyond_loopback || !writes || (h->o.write_token && *h->o.write_token)) return 0;
+    if (h->o.insecure) {
+        ns_log_warn("http: listening on %s with no write token: anyone who can reach it may write", h->o.host);
+        return 0;
+    }
+    return ns_err_set_at(NS_EINVAL, NULL, 0, "host", h->o.host,
+                         "listening beyond loopback with no write token would let anyone who can reach the "
+                         "server write to it: give a write token, or accept that with --insecure");
+}
+
+static void apply_defaults(ns_http_opts *o)
+{
+    if (!o->host) o->host = "127.0.0.1";
+    if (!o->max_body) o->max_body = 1 << 20;
+    if (!o->max_inflight_bytes) o->max_inflight_bytes = ns__default_inflight_bytes();
+    if (o->max_inflight_bytes < o->max_body) o->max_inflight_bytes = o->max_body;
+    if (o->threads <= 0) o->threads = 4;
+    if (o->conn_timeout_s <= 0) o->conn_timeout_s = 10;
+    if (o->max_conns <= 0) o->max_conns = 1024;
+}
+
 int ns_http_start(ns_http **out, const ns_http_opts *o, const ns_route *routes, int nroutes, void *app)
 {
     *out = NULL;
@@ -265,11 +403,7 @@ int ns_http_start(ns_http **out, const ns_http_opts *o, const ns_route *routes, 
     ns_http *h = ns_calloc(1, sizeof *h);
     if (!h) return NS_ENOMEM;
     h->o = *o;
-    if (!h->o.host) h->o.host = "127.0.0.1";
-    if (!h->o.max_body) h->o.max_body = 1 << 20;
-    if (h->o.threads <= 0) h->o.threads = 4;
-    if (h->o.conn_timeout_s <= 0) h->o.conn_timeout_s = 10;
-    if (h->o.max_conns <= 0) h->o.max_conns = 1024;
+    apply_defaults(&h->o);
     h->routes = routes;
     h->nroutes = nroutes;
     h->app = app;
@@ -281,13 +415,21 @@ int ns_http_start(ns_http **out, const ns_http_opts *o, const ns_route *routes, 
         free(h);
         return ns_err_set_at(NS_EINVAL, NULL, 0, "host", o->host, "not an IPv4 address");
     }
+    h->beyond_loopback = !ns__host_is_loopback(h->o.host);
+    int rc = check_exposure(h);
+    if (rc < 0 || (rc = ns__conns_start(&h->conns, h->o.conn_timeout_s)) < 0) {
+        free(h);
+        return rc;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     h->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_access, h, MHD_OPTION_SOCK_ADDR, &sa,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->o.threads, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)h->o.conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->o.max_conns,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+                            h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
                             MHD_OPTION_END);
     if (!h->d) {
+        ns__conns_stop(&h->conns);
         free(h);
         return ns_err_set_at(NS_EIO, NULL, 0, "port", NULL, "cannot listen on %s:%d (in use, or not permitted)",
                              o->host ? o->host : "127.0.0.1", o->port);
@@ -311,6 +453,7 @@ void ns_http_stop(ns_http *h, double drain_s)
     if (atomic_load(&h->inflight) > 0)
         ns_log_warn("http: %d requests still in flight after %.1f s; closing", atomic_load(&h->inflight), drain_s);
     MHD_stop_daemon(h->d);
+    ns__conns_stop(&h->conns);
     free(h);
 }
 
@@ -353,6 +496,17 @@ void ns_http_metrics(ns_http *h, ns_buf *out)
     ns_buf_printf(out, "# HELP northstar_http_inflight Requests being served.\n# TYPE northstar_http_inflight gauge\n"
                        "northstar_http_inflight %d\n",
                   atomic_load(&h->inflight));
+    ns_buf_printf(out,
+                  "# HELP northstar_http_body_bytes_held Request body bytes held in memory.\n"
+                  "# TYPE northstar_http_body_bytes_held gauge\nnorthstar_http_body_bytes_held %zu\n"
+                  "# HELP northstar_http_body_bytes_limit The most request body bytes held at once.\n"
+                  "# TYPE northstar_http_body_bytes_limit gauge\nnorthstar_http_body_bytes_limit %zu\n"
+                  "# HELP northstar_http_over_budget_total Requests answered 503: the body budget was spent.\n"
+                  "# TYPE northstar_http_over_budget_total counter\nnorthstar_http_over_budget_total %llu\n"
+                  "# HELP northstar_http_slow_closed_total Connections closed: a request took longer than the timeout.\n"
+                  "# TYPE northstar_http_slow_closed_total counter\nnorthstar_http_slow_closed_total %llu\n",
+                  atomic_load(&h->held), h->o.max_inflight_bytes, (unsigned long long)atomic_load(&h->over_budget),
+                  (unsigned long long)ns__conns_closed_slow(&h->conns));
 }
 
 /* ---- stats for the dashboard (GET /v1/stats) ------------------------------------------------------- */

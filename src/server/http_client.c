@@ -26,6 +26,7 @@ struct ns_http_client {
     ns_buf in;   /* bytes received, not yet consumed */
     ns_buf body; /* the last response body */
     ns_buf out;
+    char *token; /* sent as a bearer token, or NULL */
 };
 
 ns_http_client *ns_http_client_new(const char *host, int port, double timeout_s)
@@ -56,7 +57,17 @@ void ns_http_client_free(ns_http_client *c)
     ns_buf_release(&c->in);
     ns_buf_release(&c->body);
     ns_buf_release(&c->out);
+    free(c->token);
     free(c);
+}
+
+int ns_http_client_set_token(ns_http_client *c, const char *token)
+{
+    char *t = token ? ns_strdup(token) : NULL;
+    if (token && !t) return NS_ENOMEM;
+    free(c->token);
+    c->token = t;
+    return 0;
 }
 
 int ns_http_parse_url(const char *url, char *host, size_t hostsz, int *port)
@@ -199,6 +210,7 @@ int ns_http_client_request(ns_http_client *c, const char *method, const char *pa
     ns_buf_printf(&c->out, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n", method, path, c->host, c->port);
     if (body) ns_buf_printf(&c->out, "Content-Type: %s\r\nContent-Length: %zu\r\n",
                             content_type ? content_type : "application/json", body_len);
+    if (c->token) ns_buf_printf(&c->out, "Authorization: Bearer %s\r\n", c->token);
     ns_buf_puts(&c->out, "\r\n");
     for (int attempt = 0; attempt < 2; attempt++) {
         int fresh = c->fd < 0;

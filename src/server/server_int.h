@@ -1,7 +1,7 @@
 /*
  * server_int.h — internals shared by the files of the server module: the
- * web dashboard's embedded files and the rolling history of service
- * figures behind GET /v1/stats.
+ * HTTP layer's guards, the web dashboard's embedded files and the rolling
+ * history of service figures behind GET /v1/stats.
  */
 #ifndef NS_SERVER_INT_H
 #define NS_SERVER_INT_H
@@ -11,6 +11,39 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* ---- the HTTP layer's guards (http_guard.c) ----------------------------- */
+
+/* Why a raw request target (path and query, %-escaped) is refused: a NUL
+ * byte or invalid UTF-8 once decoded; NULL when it is fine. */
+const char *ns__uri_problem(const char *raw);
+/* 1 if an Authorization header value carries `token` as a bearer token
+ * (scheme in any case); constant time in what was sent. */
+int ns__bearer_ok(const char *authorization, const char *token);
+int ns__host_is_loopback(const char *host);
+/* The default of ns_http_opts.max_inflight_bytes on this machine. */
+size_t ns__default_inflight_bytes(void);
+
+/* Open connections, each with the time its current request began; a thread
+ * shuts down those whose request has not arrived within timeout_s. */
+typedef struct ns__conn ns__conn;
+typedef struct ns__conns {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    ns__conn *head;
+    pthread_t sweeper;
+    int running, stop;
+    double timeout_s;
+    uint64_t closed_slow; /* connections shut for a slow request */
+} ns__conns;
+int ns__conns_start(ns__conns *cs, double timeout_s);
+void ns__conns_stop(ns__conns *cs);
+ns__conn *ns__conn_open(ns__conns *cs, int fd);
+void ns__conn_close(ns__conns *cs, ns__conn *c);
+/* busy = 1 while a handler runs and its response is sent; busy = 0 starts
+ * the clock of the connection's next request. */
+void ns__conn_busy(ns__conns *cs, ns__conn *c, int busy);
+uint64_t ns__conns_closed_slow(ns__conns *cs);
 
 /* ---- embedded web files (the files of web/, turned into C arrays at build time by
  * cmake/embed_web.cmake into <build>/web_assets.c) ---------------------- */

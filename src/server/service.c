@@ -726,18 +726,18 @@ static void h_config(void *app, ns_http_req *req, ns_http_resp *resp)
 }
 
 static const ns_route routes[] = {
-    {"POST", "/v1/users", h_post_users, NS_ROUTE_BODY, "post_users"},
-    {"POST", "/v1/items", h_post_items, NS_ROUTE_BODY, "post_items"},
-    {"POST", "/v1/events", h_post_events, NS_ROUTE_BODY, "post_events"},
-    {"GET", "/v1/users/{id}", h_get_user, 0, "get_user"},
-    {"GET", "/v1/recommend/{user}", h_recommend, 0, "recommend"},
-    {"GET", "/v1/items/{id}/similar", h_similar, 0, "similar"},
+    {"POST", "/v1/users", h_post_users, NS_ROUTE_BODY | NS_ROUTE_WRITE, "post_users"},
+    {"POST", "/v1/items", h_post_items, NS_ROUTE_BODY | NS_ROUTE_WRITE, "post_items"},
+    {"POST", "/v1/events", h_post_events, NS_ROUTE_BODY | NS_ROUTE_WRITE, "post_events"},
+    {"GET", "/v1/users/{id}", h_get_user, NS_ROUTE_PRIVATE, "get_user"},
+    {"GET", "/v1/recommend/{user}", h_recommend, NS_ROUTE_READ, "recommend"},
+    {"GET", "/v1/items/{id}/similar", h_similar, NS_ROUTE_READ, "similar"},
     {"GET", "/health", h_health, 0, "health"},
-    {"GET", "/metrics", h_metrics, 0, "metrics"},
+    {"GET", "/metrics", h_metrics, NS_ROUTE_READ, "metrics"},
     {"POST", "/admin/reload", h_reload, NS_ROUTE_ADMIN, "admin_reload"},
     {"POST", "/admin/retrain", h_retrain, NS_ROUTE_ADMIN, "admin_retrain"},
     {"GET", "/admin/config", h_config, NS_ROUTE_ADMIN, "admin_config"},
-    {"GET", "/v1/stats", h_stats, 0, "stats"},
+    {"GET", "/v1/stats", h_stats, NS_ROUTE_READ, "stats"},
     {"GET", "/", ns__h_ui_index, 0, "ui_index"},
     {"GET", "/ui/{file}", ns__h_ui_file, 0, "ui_file"},
 };

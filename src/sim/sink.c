@@ -173,14 +173,17 @@ static int http_event(const ns_event_rec *ev, int bot, void *ctx)
     return ++k->n == k->batch ? http_flush(k) : 0;
 }
 
-int ns_sim_to_server(ns_sim *s, const char *host, int port, int batch, ns_sim_stats *stats)
+int ns_sim_to_server(ns_sim *s, const char *host, int port, const char *token, int batch, ns_sim_stats *stats)
 {
     if (batch <= 0) batch = 500;
     http_sink k;
     memset(&k, 0, sizeof k);
     k.c = ns_http_client_new(host, port, 60);
     k.batch = batch;
-    if (!k.c) return NS_ENOMEM;
+    if (!k.c || ns_http_client_set_token(k.c, token) < 0) {
+        ns_http_client_free(k.c);
+        return NS_ENOMEM;
+    }
     ns_buf_init(&k.b);
     int rc = send_world(s, k.c, batch);
     if (rc >= 0) {
@@ -219,7 +222,10 @@ int ns_sim_live(ns_sim *s, const ns_sim_live_opts *o, ns_sim_stats *stats)
     if (!stats) stats = &dummy;
     memset(stats, 0, sizeof *stats);
     ns_http_client *c = ns_http_client_new(o->host, o->port, 30);
-    if (!c) return NS_ENOMEM;
+    if (!c || ns_http_client_set_token(c, o->token) < 0) {
+        ns_http_client_free(c);
+        return NS_ENOMEM;
+    }
     int rc = 0;
     double *cum = ns__sim_activity_cum(s);
     http_sink k;

@@ -125,9 +125,10 @@ server start(const char *db, const char *extra)
     server s = cli_spawn("serve --quiet --port 0 --db '%s' %s", db, extra ? extra : "");
     char line[512];
     ASSERT_MSG(fgets(line, sizeof line, s.out), "server printed nothing (did it start?)");
-    const char *p = strstr(line, "127.0.0.1:");
+    const char *p = strstr(line, "http://");
+    p = p ? strchr(p + 7, ':') : NULL; /* any listening address: the port follows it */
     ASSERT_MSG(p, "unexpected first line: %s", line);
-    s.port = atoi(p + 10);
+    s.port = atoi(p + 1);
     ASSERT(s.port > 0);
     return s;
 }

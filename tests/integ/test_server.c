@@ -206,7 +206,7 @@ TEST(oversize_body_is_refused)
     ns_http_client_free(c);
     /* Chunked: no declared length, the limit is enforced while reading. */
     int fd = raw_connect(s.port);
-    const char *head = "POST /v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const char *head = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
     ASSERT(send(fd, head, strlen(head), 0) > 0);
     char chunk[1100];
     memset(chunk, ' ', sizeof chunk);
@@ -243,7 +243,7 @@ TEST(slow_clients_do_not_block_and_time_out)
     int fds[10];
     for (int i = 0; i < 10; i++) {
         fds[i] = raw_connect(s.port);
-        const char *part = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[{\"us";
+        const char *part = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{\"us";
         ASSERT(send(fds[i], part, strlen(part), 0) > 0);
     }
     /* Others are served at once. */
@@ -315,7 +315,7 @@ TEST(graceful_shutdown_drains_request_in_flight)
     server s = start_seeded(db);
     const char *body = "[{\"user\": \"late\", \"item\": \"b2\", \"type\": \"click\"}]";
     char head[256];
-    snprintf(head, sizeof head, "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", strlen(body));
+    snprintf(head, sizeof head, "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n", strlen(body));
     int fd = raw_connect(s.port);
     ASSERT(send(fd, head, strlen(head), 0) > 0);
     ASSERT(send(fd, body, 10, 0) > 0); /* half the body: the request is in flight */
