@@ -229,11 +229,37 @@ static enum MHD_Result over_budget(struct MHD_Connection *conn, ns_http *h, req_
     return send_error(conn, rc, 503, NULL, "the server holds as many request bodies as it may: retry shortly");
 }
 
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (!strcasecmp(key, "Content-Length")) ((int *)cls)[0]++;
+    if (!strcasecmp(key, "Transfer-Encoding")) ((int *)cls)[1]++;
+    return MHD_YES;
+}
+
+/* How the body is framed, checked before any of it is read: one
+ * Content-Length, or one Transfer-Encoding that is chunked, never both (a
+ * proxy in front that reads the other one would see another request). */
+static const char *framing_problem(struct MHD_Connection *conn)
+{
+    int n[2] = {0, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, n);
+    if (n[0] > 1) return "several Content-Length headers";
+    if (n[1] > 1) return "several Transfer-Encoding headers";
+    if (n[0] && n[1]) return "both Content-Length and Transfer-Encoding";
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    if (te && strcasecmp(te, "chunked") != 0) return "a Transfer-Encoding other than chunked";
+    return NULL;
+}
+
 /* The first call for a request: its target, and its declared body. */
 static enum MHD_Result on_request_start(ns_http *h, struct MHD_Connection *conn, req_ctx *rc)
 {
     rc->started = 1;
     if (rc->reject) return send_error(conn, rc, 400, "path", rc->reject);
+    const char *framing = framing_problem(conn);
+    if (framing) return send_error(conn, rc, 400, "headers", framing);
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     if (!cl) return MHD_YES;
     unsigned long long v = strtoull(cl, NULL, 10);
@@ -370,6 +396,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- lifecycle ---------------------------------------------------------------------------------------- */
 
+/* libmicrohttpd's own messages (a client's malformed request, mostly) go
+ * through the one logging path, at info level, without their newline. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    ns_log_info("http: %s", msg);
+}
+
 /* Open write routes beyond loopback are refused unless asked for. */
 static int check_exposure(const ns_http *h)
 {
@@ -426,8 +464,8 @@ int ns_http_start(ns_http **out, const ns_http_opts *o, const ns_route *routes, 
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->o.threads, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)h->o.conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->o.max_conns,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-                            h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
-                            MHD_OPTION_END);
+                            h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
     if (!h->d) {
         ns__conns_stop(&h->conns);
         free(h);
