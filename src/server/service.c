@@ -28,6 +28,30 @@
 #include <string.h>
 #include <unistd.h>
 
+/* JSON pieces every answer is built from: a string, escaped and made
+ * valid UTF-8 (ns_buf_json_str), and a number, null when it is not finite
+ * (JSON has no NaN). */
+static void jstr(ns_buf *b, const char *s) { ns_buf_json_str(b, s ? s : "", s ? strlen(s) : 0); }
+
+static void jnum(ns_buf *b, double x)
+{
+    if (isfinite(x)) ns_buf_printf(b, "%.6g", x);
+    else ns_buf_puts(b, "null");
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped, as the
+ * text exposition format asks. */
+static void plabel(ns_buf *b, const char *s)
+{
+    ns_buf_puts(b, "\"");
+    for (; s && *s; s++) {
+        if (*s == '\\' || *s == '"') ns_buf_printf(b, "\\%c", *s);
+        else if (*s == '\n') ns_buf_puts(b, "\\n");
+        else ns_buf_append(b, s, 1);
+    }
+    ns_buf_puts(b, "\"");
+}
+
 /* The pipeline in force, shared by requests; replaced on reload. */
 typedef struct pipe_ref {
     ns_pipeline *p;
@@ -403,6 +427,21 @@ static int query_int(const ns_http_req *req, ns_http_resp *resp, const char *key
     return 0;
 }
 
+/* ,"north_star":{"name","window","value"[,"numerator","denominator"]} */
+static void put_north_star(ns_buf *b, const ns_pipeline *p, double value, const uint64_t *num_den)
+{
+    ns_buf_puts(b, ",\"north_star\":{\"name\":");
+    jstr(b, ns_pipeline_north_star_name(p));
+    ns_buf_puts(b, ",\"window\":");
+    jstr(b, ns_pipeline_north_star_window(p));
+    ns_buf_puts(b, ",\"value\":");
+    jnum(b, value);
+    if (num_den)
+        ns_buf_printf(b, ",\"numerator\":%llu,\"denominator\":%llu", (unsigned long long)num_den[0],
+                      (unsigned long long)num_den[1]);
+    ns_buf_puts(b, "}");
+}
+
 static void h_recommend(void *app, ns_http_req *req, ns_http_resp *resp)
 {
     ns_service *s = app;
@@ -430,19 +469,25 @@ static void h_recommend(void *app, ns_http_req *req, ns_http_resp *resp)
     ns_buf_reserve(b, 256 + (size_t)r.n * 160);
     ns_buf_puts(b, "{\"user\":");
     ns_buf_json_str(b, user, strlen(user));
-    ns_buf_printf(b, ",\"cold_start\":%s,\"context\":{\"hour\":%d,\"weekday\":%d,\"device\":\"%s\",\"page\":\"%s\"},"
-                     "\"items\":[",
-                  r.cold_start ? "true" : "false", ctx.hour, ctx.weekday, ns_device_name(ctx.device), ctx.page);
+    ns_buf_printf(b, ",\"cold_start\":%s,\"context\":{\"hour\":%d,\"weekday\":%d,\"device\":",
+                  r.cold_start ? "true" : "false", ctx.hour, ctx.weekday);
+    jstr(b, ns_device_name(ctx.device));
+    ns_buf_puts(b, ",\"page\":");
+    jstr(b, ctx.page);
+    ns_buf_puts(b, "},\"items\":[");
     ns_state *st = s->state;
     ns_state_rdlock(st);
     for (int i = 0; i < r.n; i++) {
         if (i) ns_buf_puts(b, ",");
         put_item_brief(b, st, r.items[i].item);
-        ns_buf_printf(b, ",\"score\":%.6g,\"channels\":[", r.items[i].score);
+        ns_buf_puts(b, ",\"score\":");
+        jnum(b, r.items[i].score);
+        ns_buf_puts(b, ",\"channels\":[");
         int first = 1;
         for (int c = 0; c < ns_pipeline_channels(p); c++)
             if (r.items[i].channels & (1u << c)) {
-                ns_buf_printf(b, "%s\"%s\"", first ? "" : ",", ns_pipeline_channel_name(p, c));
+                if (!first) ns_buf_puts(b, ",");
+                jstr(b, ns_pipeline_channel_name(p, c));
                 first = 0;
             }
         ns_buf_puts(b, "]}");
@@ -451,12 +496,15 @@ static void h_recommend(void *app, ns_http_req *req, ns_http_resp *resp)
     uint64_t num, den;
     double nsm = ns_pipeline_north_star(p, ns_state_now(st) > 0 ? ns_state_now(st) : ctx.ts, &num, &den);
     ns_buf_printf(b, "],\"candidates\":%d,\"filtered\":%d,\"recall\":{", r.candidates, r.filtered);
-    for (int c = 0; c < ns_pipeline_channels(p); c++)
-        ns_buf_printf(b, "%s\"%s\":%d", c ? "," : "", ns_pipeline_channel_name(p, c), r.per_channel[c]);
-    ns_buf_printf(b, "},\"ranker\":\"%s\",\"north_star\":{\"name\":\"%s\",\"window\":\"%s\",\"value\":%.6g},"
-                     "\"timing_ms\":{\"recall\":%.3f,\"rank\":%.3f}}\n",
-                  ns_pipeline_scorer_name(p), ns_pipeline_north_star_name(p), ns_pipeline_north_star_window(p), nsm,
-                  r.recall_ms, r.rank_ms);
+    for (int c = 0; c < ns_pipeline_channels(p); c++) {
+        if (c) ns_buf_puts(b, ",");
+        jstr(b, ns_pipeline_channel_name(p, c));
+        ns_buf_printf(b, ":%d", r.per_channel[c]);
+    }
+    ns_buf_puts(b, "},\"ranker\":");
+    jstr(b, ns_pipeline_scorer_name(p));
+    put_north_star(b, p, nsm, NULL);
+    ns_buf_printf(b, ",\"timing_ms\":{\"recall\":%.3f,\"rank\":%.3f}}\n", r.recall_ms, r.rank_ms);
 out:
     pipe_release(s, pr);
 }
@@ -502,7 +550,9 @@ static void h_similar(void *app, ns_http_req *req, ns_http_resp *resp)
     for (int j = 0; j < k; j++) {
         if (j) ns_buf_puts(b, ",");
         put_item_brief(b, st, sim[j].item);
-        ns_buf_printf(b, ",\"score\":%.6g,\"source\":\"%s\"}", sim[j].score, j < ncooc ? "cooc" : "category_popular");
+        ns_buf_puts(b, ",\"score\":");
+        jnum(b, sim[j].score);
+        ns_buf_printf(b, ",\"source\":\"%s\"}", j < ncooc ? "cooc" : "category_popular");
     }
     ns_state_unlock(st);
     ns_buf_puts(b, "]}\n");
@@ -515,7 +565,9 @@ static int put_event(int64_t seq, const ns_event_rec *e, void *ctx)
     hist_ctx *h = ctx;
     ns_buf_printf(h->b, "%s{\"seq\":%lld,\"item\":", h->n++ ? "," : "", (long long)seq);
     ns_buf_json_str(h->b, e->item, strlen(e->item));
-    ns_buf_printf(h->b, ",\"type\":\"%s\",\"value\":%.6g,\"ts\":%.3f}", ns_event_type_name(e->type), e->value, e->ts);
+    ns_buf_printf(h->b, ",\"type\":\"%s\",\"value\":", ns_event_type_name(e->type));
+    jnum(h->b, e->value);
+    ns_buf_printf(h->b, ",\"ts\":%.3f}", e->ts);
     return 0;
 }
 
@@ -580,7 +632,9 @@ static void channel_counter(ns_buf *b, ns_pipeline *p, const char *name, const c
     for (int c = 0; c < ns_pipeline_channels(p); c++) {
         uint64_t n[2];
         ns_pipeline_channel_counts(p, c, &n[0], &n[1]);
-        ns_buf_printf(b, "%s{channel=\"%s\"} %llu\n", name, ns_pipeline_channel_name(p, c), (unsigned long long)n[served]);
+        ns_buf_printf(b, "%s{channel=", name);
+        plabel(b, ns_pipeline_channel_name(p, c));
+        ns_buf_printf(b, "} %llu\n", (unsigned long long)n[served]);
     }
 }
 
@@ -599,15 +653,22 @@ static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
     if (now <= 0) now = ns_wall_time();
     uint64_t num, den;
     double v = ns_pipeline_north_star(p, now, &num, &den);
+    ns_buf labels;
+    ns_buf_init(&labels);
+    ns_buf_puts(&labels, "{name=");
+    plabel(&labels, ns_pipeline_north_star_name(p));
+    ns_buf_puts(&labels, ",window=");
+    plabel(&labels, ns_pipeline_north_star_window(p));
+    ns_buf_puts(&labels, "}");
+    const char *lb = labels.data;
     ns_buf_printf(b,
                   "# HELP northstar_north_star The north-star metric declared in the pipeline config.\n"
                   "# TYPE northstar_north_star gauge\n"
-                  "northstar_north_star{name=\"%s\",window=\"%s\"} %.6g\n"
-                  "northstar_north_star_numerator{name=\"%s\",window=\"%s\"} %llu\n"
-                  "northstar_north_star_denominator{name=\"%s\",window=\"%s\"} %llu\n",
-                  ns_pipeline_north_star_name(p), ns_pipeline_north_star_window(p), v, ns_pipeline_north_star_name(p),
-                  ns_pipeline_north_star_window(p), (unsigned long long)num, ns_pipeline_north_star_name(p),
-                  ns_pipeline_north_star_window(p), (unsigned long long)den);
+                  "northstar_north_star%s %.6g\n"
+                  "northstar_north_star_numerator%s %llu\n"
+                  "northstar_north_star_denominator%s %llu\n",
+                  lb, isfinite(v) ? v : 0.0, lb, (unsigned long long)num, lb, (unsigned long long)den);
+    ns_buf_release(&labels);
     pipe_release(s, pr);
     ns_buf_printf(b,
                   "# TYPE northstar_events_ingested_total counter\nnorthstar_events_ingested_total %llu\n"
@@ -650,7 +711,7 @@ static void h_stats(void *app, ns_http_req *req, ns_http_resp *resp)
     ns_http_route_latency(s->http, "recommend", cur.lat);
     ns_buf_printf(b,
                   "{\"version\":\"%s\",\"uptime_s\":%.1f,\"users\":%u,\"items\":%u,\"events\":%llu,"
-                  "\"events_ingested\":%llu,\"recommendations\":%llu,\"cold_start\":%llu,",
+                  "\"events_ingested\":%llu,\"recommendations\":%llu,\"cold_start\":%llu",
                   NS_VERSION, ns_now() - s->started, ns_state_users(s->state), ns_state_items(s->state),
                   (unsigned long long)ns_state_events(s->state), (unsigned long long)cur.events,
                   (unsigned long long)cur.recs, (unsigned long long)atomic_load(&s->cold));
@@ -659,15 +720,17 @@ static void h_stats(void *app, ns_http_req *req, ns_http_resp *resp)
     double now = ns_state_now(s->state);
     uint64_t num, den;
     cur.north_star = ns_pipeline_north_star(p, now > 0 ? now : cur.t, &num, &den);
-    ns_buf_printf(b, "\"north_star\":{\"name\":\"%s\",\"window\":\"%s\",\"value\":%.6g,\"numerator\":%llu,"
-                     "\"denominator\":%llu},\"ranker\":\"%s\",\"channels\":[",
-                  ns_pipeline_north_star_name(p), ns_pipeline_north_star_window(p), cur.north_star,
-                  (unsigned long long)num, (unsigned long long)den, ns_pipeline_scorer_name(p));
+    uint64_t nd[2] = {num, den};
+    put_north_star(b, p, cur.north_star, nd);
+    ns_buf_puts(b, ",\"ranker\":");
+    jstr(b, ns_pipeline_scorer_name(p));
+    ns_buf_puts(b, ",\"channels\":[");
     for (int c = 0; c < ns_pipeline_channels(p); c++) {
         uint64_t prod, served;
         ns_pipeline_channel_counts(p, c, &prod, &served);
-        ns_buf_printf(b, "%s{\"name\":\"%s\",\"candidates\":%llu,\"served\":%llu}", c ? "," : "",
-                      ns_pipeline_channel_name(p, c), (unsigned long long)prod, (unsigned long long)served);
+        ns_buf_puts(b, c ? ",{\"name\":" : "{\"name\":");
+        jstr(b, ns_pipeline_channel_name(p, c));
+        ns_buf_printf(b, ",\"candidates\":%llu,\"served\":%llu}", (unsigned long long)prod, (unsigned long long)served);
     }
     pipe_release(s, pr);
     int running = atomic_load(&s->retraining);
@@ -697,8 +760,9 @@ static void h_reload(void *app, ns_http_req *req, ns_http_resp *resp)
         return;
     }
     pipe_ref *pr = pipe_acquire(s);
-    ns_buf_printf(&resp->body, "{\"reloaded\":true,\"channels\":%d,\"ranker\":\"%s\"}\n", ns_pipeline_channels(pr->p),
-                  ns_pipeline_scorer_name(pr->p));
+    ns_buf_printf(&resp->body, "{\"reloaded\":true,\"channels\":%d,\"ranker\":", ns_pipeline_channels(pr->p));
+    jstr(&resp->body, ns_pipeline_scorer_name(pr->p));
+    ns_buf_puts(&resp->body, "}\n");
     pipe_release(s, pr);
 }
 
