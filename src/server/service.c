@@ -26,6 +26,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* JSON pieces every answer is built from: a string, escaped and made
@@ -66,7 +68,8 @@ struct ns_service {
     pthread_mutex_t pipe_mu;
     pipe_ref *cur;
     char *config_text; /* the config in force */
-    double started;
+    double started;          /* monotonic */
+    double started_wall, loaded_wall; /* Unix time of the start and of the last pipeline load */
     char *config_path;        /* the config file in force (NULL: built-in) */
     pthread_t retrainer;
     _Atomic int retraining;   /* 1 while the background job runs */
@@ -638,19 +641,44 @@ static void channel_counter(ns_buf *b, ns_pipeline *p, const char *name, const c
     }
 }
 
-static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
+/* One Prometheus series with its HELP and TYPE lines. */
+static void series(ns_buf *b, const char *name, const char *type, const char *help, double v)
 {
-    (void)req;
-    ns_service *s = app;
-    ns_buf *b = &resp->body;
-    resp->content_type = "text/plain; version=0.0.4";
-    ns_http_metrics(s->http, b);
-    pipe_ref *pr = pipe_acquire(s);
-    ns_pipeline *p = pr->p;
-    channel_counter(b, p, "northstar_recall_candidates_total", "Candidates produced by each recall channel.", 0);
-    channel_counter(b, p, "northstar_recall_served_total", "Recommended items each channel proposed.", 1);
-    double now = ns_state_now(s->state);
-    if (now <= 0) now = ns_wall_time();
+    ns_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s ", name, help, name, type, name);
+    if (isnan(v)) ns_buf_puts(b, "NaN\n");
+    else ns_buf_printf(b, "%.17g\n", v);
+}
+
+/* The standard process_* series, from /proc/self. */
+static void process_series(ns_buf *b, double started_wall)
+{
+    long rss_pages = 0, pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss_pages) != 2) rss_pages = 0;
+        fclose(f);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                 ru.ru_stime.tv_usec / 1e6;
+    int fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        for (struct dirent *e; (e = readdir(d));) fds += e->d_name[0] != '.';
+        closedir(d);
+        fds--; /* the directory stream itself */
+    }
+    series(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+           (double)rss_pages * (double)sysconf(_SC_PAGESIZE));
+    series(b, "process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.", cpu);
+    series(b, "process_open_fds", "gauge", "Open file descriptors.", fds);
+    series(b, "process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch in seconds.",
+           started_wall);
+}
+
+static void north_star_series(ns_buf *b, ns_pipeline *p, double now)
+{
     uint64_t num, den;
     double v = ns_pipeline_north_star(p, now, &num, &den);
     ns_buf labels;
@@ -661,37 +689,58 @@ static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
     plabel(&labels, ns_pipeline_north_star_window(p));
     ns_buf_puts(&labels, "}");
     const char *lb = labels.data;
+    ns_buf_puts(b, "# HELP northstar_north_star The north-star metric declared in the pipeline config "
+                   "(NaN while its denominator is 0).\n# TYPE northstar_north_star gauge\nnorthstar_north_star");
+    if (den && isfinite(v)) ns_buf_printf(b, "%s %.6g\n", lb, v);
+    else ns_buf_printf(b, "%s NaN\n", lb);
     ns_buf_printf(b,
-                  "# HELP northstar_north_star The north-star metric declared in the pipeline config.\n"
-                  "# TYPE northstar_north_star gauge\n"
-                  "northstar_north_star%s %.6g\n"
-                  "northstar_north_star_numerator%s %llu\n"
-                  "northstar_north_star_denominator%s %llu\n",
-                  lb, isfinite(v) ? v : 0.0, lb, (unsigned long long)num, lb, (unsigned long long)den);
+                  "# HELP northstar_north_star_numerator Events counted above the north-star fraction, in its window.\n"
+                  "# TYPE northstar_north_star_numerator gauge\nnorthstar_north_star_numerator%s %llu\n"
+                  "# HELP northstar_north_star_denominator Events counted below the north-star fraction, in its window.\n"
+                  "# TYPE northstar_north_star_denominator gauge\nnorthstar_north_star_denominator%s %llu\n",
+                  lb, (unsigned long long)num, lb, (unsigned long long)den);
     ns_buf_release(&labels);
+}
+
+static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
+{
+    (void)req;
+    ns_service *s = app;
+    ns_buf *b = &resp->body;
+    resp->content_type = "text/plain; version=0.0.4";
+    ns_buf_printf(b, "# HELP northstar_build_info The running build (value 1).\n# TYPE northstar_build_info gauge\n"
+                     "northstar_build_info{version=\"%s\"} 1\n",
+                  NS_VERSION);
+    ns_http_metrics(s->http, b);
+    pipe_ref *pr = pipe_acquire(s);
+    ns_pipeline *p = pr->p;
+    channel_counter(b, p, "northstar_recall_candidates_total", "Candidates produced by each recall channel.", 0);
+    channel_counter(b, p, "northstar_recall_served_total", "Recommended items each channel proposed.", 1);
+    double now = ns_state_now(s->state);
+    north_star_series(b, p, now > 0 ? now : ns_wall_time());
     pipe_release(s, pr);
+    series(b, "northstar_events_ingested_total", "counter", "Events accepted by POST /v1/events.",
+           (double)atomic_load(&s->events_in));
+    series(b, "northstar_recommendations_total", "counter", "Recommendations served.", (double)atomic_load(&s->recs));
+    series(b, "northstar_cold_start_total", "counter", "Recommendations for users the service did not know.",
+           (double)atomic_load(&s->cold));
+    series(b, "northstar_reloads_total", "counter", "Pipelines built and swapped in.", (double)atomic_load(&s->reloads));
+    series(b, "northstar_pipeline_loaded_timestamp_seconds", "gauge",
+           "When the pipeline in force (and the models it names) was loaded.", s->loaded_wall);
     ns_buf_printf(b,
-                  "# TYPE northstar_events_ingested_total counter\nnorthstar_events_ingested_total %llu\n"
-                  "# TYPE northstar_recommendations_total counter\nnorthstar_recommendations_total %llu\n"
-                  "# TYPE northstar_cold_start_total counter\nnorthstar_cold_start_total %llu\n"
-                  "# TYPE northstar_reloads_total counter\nnorthstar_reloads_total %llu\n"
+                  "# HELP northstar_retrains_total Background retrainings by result.\n"
                   "# TYPE northstar_retrains_total counter\nnorthstar_retrains_total{result=\"ok\"} %llu\n"
-                  "northstar_retrains_total{result=\"failed\"} %llu\n"
-                  "# TYPE northstar_retraining gauge\nnorthstar_retraining %d\n"
-                  "# TYPE northstar_users gauge\nnorthstar_users %u\n"
-                  "# TYPE northstar_items gauge\nnorthstar_items %u\n"
-                  "# TYPE northstar_events gauge\nnorthstar_events %llu\n"
-                  "# TYPE northstar_realtime_bytes gauge\nnorthstar_realtime_bytes %zu\n"
-                  "# HELP northstar_store_event_commits_total Event transactions (one fsync each; batches are "
-                  "group-committed).\n# TYPE northstar_store_event_commits_total counter\n"
-                  "northstar_store_event_commits_total %lld\n",
-                  (unsigned long long)atomic_load(&s->events_in), (unsigned long long)atomic_load(&s->recs),
-                  (unsigned long long)atomic_load(&s->cold), (unsigned long long)atomic_load(&s->reloads),
-                  (unsigned long long)atomic_load(&s->retrains_ok), (unsigned long long)atomic_load(&s->retrains_failed),
-                  atomic_load(&s->retraining),
-                  ns_state_users(s->state), ns_state_items(s->state),
-                  (unsigned long long)ns_state_events(s->state), ns_rt_bytes(ns_state_rt(s->state)),
-                  (long long)ns_store_commits(s->store));
+                  "northstar_retrains_total{result=\"failed\"} %llu\n",
+                  (unsigned long long)atomic_load(&s->retrains_ok), (unsigned long long)atomic_load(&s->retrains_failed));
+    series(b, "northstar_retraining", "gauge", "1 while a retraining runs.", atomic_load(&s->retraining));
+    series(b, "northstar_users", "gauge", "Users the state knows.", ns_state_users(s->state));
+    series(b, "northstar_items", "gauge", "Items the state knows.", ns_state_items(s->state));
+    series(b, "northstar_events", "gauge", "Events the state has applied.", (double)ns_state_events(s->state));
+    series(b, "northstar_realtime_bytes", "gauge", "Memory of the real-time windows.",
+           (double)ns_rt_bytes(ns_state_rt(s->state)));
+    series(b, "northstar_store_event_commits_total", "counter",
+           "Event transactions (one fsync each; batches are group-committed).", (double)ns_store_commits(s->store));
+    process_series(b, s->started_wall);
 }
 
 /* GET /v1/stats: the dashboard's figures as one JSON object (the same
@@ -867,6 +916,7 @@ int ns_service_reload(ns_service *s)
     pthread_mutex_unlock(&s->pipe_mu);
     if (old) pipe_release(s, old);
     atomic_fetch_add(&s->reloads, 1);
+    s->loaded_wall = ns_wall_time();
     ns_log_info("pipeline loaded from %s: %d channels, ranker %s", s->config_path ? s->config_path : "built-in config",
                 ns_pipeline_channels(p), ns_pipeline_scorer_name(p));
     return 0;
@@ -881,6 +931,7 @@ int ns_service_start(ns_service **out, const ns_service_opts *o)
     s->o = *o;
     if (s->o.max_batch <= 0) s->o.max_batch = 10000;
     s->started = ns_now();
+    s->started_wall = ns_wall_time();
     pthread_mutex_init(&s->pipe_mu, NULL);
     int rc;
     if ((rc = ns__stats_hist_init(&s->hist, 900)) < 0) goto fail;

@@ -465,3 +465,54 @@ TEST(kill9_during_ingestion_keeps_acknowledged_events)
     ns_http_client_free(c);
     stop(&s, SIGTERM);
 }
+
+/* /metrics in the Prometheus text format: every sample's family has its
+ * # HELP and # TYPE lines (histogram samples end in _bucket, _sum, _count),
+ * every value is a number or NaN, the north-star gauge is NaN while its
+ * denominator is 0, and the build and process series are there. */
+TEST(metrics_follow_the_exposition_format)
+{
+    server s = start(ns_test_tmpfile("prom.db"), NULL);
+    ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
+    const char *r;
+    size_t n;
+    ASSERT_EQ_INT(ns_http_client_request(c, "GET", "/v1/recommend/nobody?n=3", NULL, NULL, 0, &r, &n), 200);
+    ASSERT_EQ_INT(ns_http_client_request(c, "GET", "/metrics", NULL, NULL, 0, &r, &n), 200);
+    char *text = strndup(r, n);
+    ns_strmap *help = ns_strmap_new(64), *type = ns_strmap_new(64);
+    int samples = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char name[128];
+        if (!strncmp(line, "# HELP ", 7) || !strncmp(line, "# TYPE ", 7)) {
+            ASSERT_EQ_INT(sscanf(line + 7, "%127s", name), 1);
+            ns_strmap_intern(line[2] == 'H' ? help : type, name, strlen(name));
+            continue;
+        }
+        size_t k = strcspn(line, "{ ");
+        ASSERT(k > 0 && k < sizeof name);
+        memcpy(name, line, k);
+        name[k] = 0;
+        const char *sfx[] = {"_bucket", "_sum", "_count"};
+        for (int i = 0; i < 3; i++) {
+            size_t l = strlen(sfx[i]);
+            if (k > l && !strcmp(name + k - l, sfx[i]) && ns_strmap_find(type, name, k - l) >= 0) name[k - l] = 0;
+        }
+        ASSERT_MSG(ns_strmap_find(help, name, strlen(name)) >= 0, "no # HELP for %s", name);
+        ASSERT_MSG(ns_strmap_find(type, name, strlen(name)) >= 0, "no # TYPE for %s", name);
+        const char *v = strrchr(line, ' ') + 1;
+        char *end;
+        strtod(v, &end);
+        ASSERT_MSG(*end == 0 || !strcmp(v, "NaN"), "not a number: %s", line);
+        samples++;
+    }
+    free(text);
+    ASSERT(samples > 30);
+    ASSERT(isnan(metric(c, "northstar_north_star{name=\"ctr\",window=\"1h\"}")));
+    ASSERT_EQ_INT(metric(c, "northstar_build_info{version=\"" NS_VERSION "\"}"), 1);
+    ASSERT(metric(c, "process_resident_memory_bytes") > 1e6);
+    ASSERT(metric(c, "process_open_fds") > 2);
+    ns_strmap_free(help);
+    ns_strmap_free(type);
+    ns_http_client_free(c);
+    ASSERT_EQ_INT(WEXITSTATUS(stop(&s, SIGTERM)), 0);
+}
