@@ -332,3 +332,60 @@ TEST(body_framing_is_checked)
     ns_http_client_free(c);
     ASSERT_EQ_INT(WEXITSTATUS(stop(&s, SIGTERM)), 0);
 }
+
+/* Malformed requests from a fixed-seed generator (garbage bytes, broken
+ * request lines, huge headers and URLs, bad methods and versions, cut
+ * chunked bodies) never take the server down, and every answer that comes
+ * is one HTTP response. */
+TEST(malformed_requests_never_crash_the_server)
+{
+    server s = seeded("t8.db", "--timeout 1");
+    ns_rng r;
+    ns_rng_seed(&r, 2026, 12);
+    static char req[1 << 17], buf[1 << 16];
+    const char *lines[] = {"GET / HTTP/1.1", "GET /v1/recommend/u1 HTTP/9.9", "BREW /pot HTTP/1.1", "GET", "GET  HTTP/1.1",
+                           "GET /health HTTP/1.0", "POST /v1/events HTTP/1.1", "GET /%zz%%% HTTP/1.1", "\x01\x02\x03",
+                           "GET /v1/users/\xff HTTP/1.1"};
+    int answered = 0;
+    for (int i = 0; i < 120; i++) {
+        size_t n = 0;
+        int kind = (int)ns_rng_below(&r, 5);
+        if (kind == 0) { /* garbage */
+            size_t len = 1 + ns_rng_below(&r, 2048);
+            for (size_t k = 0; k < len; k++) req[n++] = (char)ns_rng_below(&r, 256);
+        } else {
+            n += (size_t)snprintf(req, sizeof req, "%s\r\nHost: x\r\n", lines[ns_rng_below(&r, 10)]);
+            if (kind == 2) { /* a huge header */
+                n += (size_t)snprintf(req + n, sizeof req - n, "X-Big: ");
+                size_t len = 1000 + ns_rng_below(&r, 100000);
+                for (size_t k = 0; k < len && n < sizeof req - 64; k++) req[n++] = 'a';
+                n += (size_t)snprintf(req + n, sizeof req - n, "\r\n");
+            } else if (kind == 3) { /* a cut chunked body */
+                n += (size_t)snprintf(req + n, sizeof req - n,
+                                      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n[{");
+            } else if (kind == 4) { /* a body shorter than declared */
+                n += (size_t)snprintf(req + n, sizeof req - n,
+                                      "Content-Type: application/json\r\nContent-Length: 50\r\n\r\n[{\"user\":");
+            }
+            if (kind != 3 && kind != 4) n += (size_t)snprintf(req + n, sizeof req - n, "\r\n");
+        }
+        req[n] = 0;
+        int fd = raw_connect(s.port);
+        send(fd, req, n, MSG_NOSIGNAL);
+        shutdown(fd, SHUT_WR);
+        struct timeval tv = {4, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        size_t got = 0;
+        ssize_t k;
+        while (got + 1 < sizeof buf && (k = recv(fd, buf + got, sizeof buf - 1 - got, 0)) > 0) got += (size_t)k;
+        buf[got] = 0;
+        close(fd);
+        if (got) {
+            ASSERT_MSG(!strncmp(buf, "HTTP/1.", 7), "case %d: not an HTTP answer: %.60s", i, buf);
+            answered++;
+        }
+    }
+    printf("  120 malformed requests, %d answered, the others closed\n", answered);
+    ASSERT_EQ_INT(get(s.port, "/health", NULL), 200);
+    ASSERT_EQ_INT(WEXITSTATUS(stop(&s, SIGTERM)), 0);
+}
