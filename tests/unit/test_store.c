@@ -169,7 +169,7 @@ TEST(import_csv_quotes_and_errors)
                "i1,\"Hello, \"\"world\"\"\",A|B,\"two\nlines\"\r\n"
                "i2,plain,C,\r\n");
     ns_import_stats s = {0};
-    ASSERT_OK(ns_import_csv(st, items, "items", 1, &s));
+    ASSERT_OK(ns_import_csv(st, items, "items", NULL, &s));
     ASSERT_EQ_INT(s.items, 2);
     ns_arena a;
     ns_arena_init(&a, 0);
@@ -180,11 +180,12 @@ TEST(import_csv_quotes_and_errors)
     const char *ev = ns_test_tmpfile("events.csv");
     write_file(ev, "user,item,type,value,ts\nu1,i1,click,1,100\nu1,i2,rating,abc,101\nu2,i2,view,1,102\n");
     memset(&s, 0, sizeof s);
-    ASSERT_ERR(ns_import_csv(st, ev, "events", 1, &s), NS_EFORMAT);
+    ASSERT_ERR(ns_import_csv(st, ev, "events", NULL, &s), NS_EFORMAT);
     ASSERT_EQ_INT(ns_err_last()->line, 3);
     ASSERT_STREQ(ns_err_last()->field, "value");
     memset(&s, 0, sizeof s);
-    ASSERT_OK(ns_import_csv(st, ev, "events", 0, &s)); /* lenient: skip and count */
+    ns_import_opts lenient = {.lenient = 1};
+    ASSERT_OK(ns_import_csv(st, ev, "events", &lenient, &s)); /* skip and count */
     ASSERT_EQ_INT(s.events, 1);
     ASSERT_EQ_INT(s.skipped, 2);
     ns_arena_release(&a);
@@ -202,8 +203,8 @@ TEST(import_jsonl)
     write_file(ev, "{\"user\":\"u1\",\"item\":\"i1\",\"type\":\"like\",\"ts\":5,\"context\":{\"page\":\"home\"}}\n"
                    "{\"user\":\"u1\",\"item\":\"i1\",\"type\":\"click\"\n");
     ns_import_stats s = {0};
-    ASSERT_OK(ns_import_jsonl(st, users, "users", 1, &s));
-    ASSERT_OK(ns_import_jsonl(st, items, "items", 1, &s));
+    ASSERT_OK(ns_import_jsonl(st, users, "users", NULL, &s));
+    ASSERT_OK(ns_import_jsonl(st, items, "items", NULL, &s));
     ASSERT_EQ_INT(s.users, 2);
     ns_arena a;
     ns_arena_init(&a, 0);
@@ -213,9 +214,9 @@ TEST(import_jsonl)
     ns_item_rec it;
     ASSERT_EQ_INT(ns_store_get_item(st, "i1", &it, &a), 1);
     ASSERT_STREQ(it.categories, "x|y");
-    ASSERT_ERR(ns_import_jsonl(st, ev, "events", 1, &s), NS_EFORMAT);
+    ASSERT_ERR(ns_import_jsonl(st, ev, "events", NULL, &s), NS_EFORMAT);
     ASSERT_EQ_INT(ns_err_last()->line, 2);
-    ASSERT_ERR(ns_import_jsonl(st, ev, "pets", 1, &s), NS_EINVAL);
+    ASSERT_ERR(ns_import_jsonl(st, ev, "pets", NULL, &s), NS_EINVAL);
     ns_arena_release(&a);
     ns_store_close(st);
 }
