@@ -428,7 +428,7 @@ static int row_num(const row *r, const char *key, double lo, double hi, double d
     if (!(v >= lo && v <= hi)) {
         char ex[40];
         snprintf(ex, sizeof ex, "%.17g", v);
-        return bad(r, key, ex, "%g is outside %g..%g", v, lo, hi);
+        return bad(r, key, ex, "%.15g is outside %.15g..%.15g", v, lo, hi);
     }
     *out = v;
     return 0;
@@ -471,8 +471,10 @@ static int row_obj(const row *r, const char *key, const char **out)
     json_t *j = json_loadb(*out, f.n, 0, &je);
     int ok = j && json_is_object(j);
     json_decref(j);
-    if (!ok) return bad_bytes(r, key, f.s, f.n, j ? "not a JSON object" : je.text);
-    return 0;
+    if (ok) return 0;
+    char why[200];
+    snprintf(why, sizeof why, "not a JSON object%s%s", j ? "" : ": ", j ? "" : je.text);
+    return bad_bytes(r, key, f.s, f.n, why);
 }
 
 /* categories: "a|b", or in JSONL an array of non-empty strings without '|'. */
