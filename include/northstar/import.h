@@ -43,8 +43,9 @@ typedef struct ns_import_opts {
                       * CSV header is still read): resume after last_line */
 } ns_import_opts;
 
+/* What an import did; each call fills it (zeroed first). */
 typedef struct ns_import_stats {
-    int64_t users, items, events; /* rows written (0 after a failure unless partial) */
+    int64_t users, items, events; /* rows written (after a failure: 0, or with partial what stayed) */
     int64_t skipped;              /* lenient: bad rows skipped */
     int64_t unknown_items;        /* lenient: events skipped for an unknown item (in skipped) */
     int64_t passed;               /* rows passed over (skip_lines) */

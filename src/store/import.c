@@ -222,7 +222,6 @@ typedef struct {
     ns_store *st;
     const ns_import_opts *o;
     ns_import_stats *stats;
-    ns_import_stats before; /* *stats when the import began */
     ns_store_tally tally;   /* the store's when it began */
     int open;               /* the transaction (not partial) */
     int64_t committed;      /* partial: rows committed */
@@ -235,7 +234,6 @@ static int run_begin(run *r, ns_store *st, const ns_import_opts *o, ns_import_st
     r->st = st;
     r->o = o;
     r->stats = stats;
-    r->before = *stats;
     ns_store_tally_get(st, &r->tally);
     if (o->partial) return 0;
     int rc = ns_store_begin(st);
@@ -280,9 +278,7 @@ static int run_end(run *r, int rc)
         }
         if (rc < 0) {
             err_suffix("nothing was written (the import is all or nothing)");
-            s->users = r->before.users;
-            s->items = r->before.items;
-            s->events = r->before.events;
+            s->users = s->items = s->events = 0;
             r->committed = 0;
             r->last_line = 0;
         }
@@ -296,8 +292,8 @@ static int run_end(run *r, int rc)
     s->last_line = r->last_line;
     ns_store_tally t;
     ns_store_tally_get(r->st, &t);
-    s->users_created += t.users_created - r->tally.users_created;
-    s->before_created += t.before_created - r->tally.before_created;
+    s->users_created = t.users_created - r->tally.users_created;
+    s->before_created = t.before_created - r->tally.before_created;
     return rc < 0 ? rc : 0;
 }
 
@@ -712,8 +708,9 @@ static int csv_header(batch *b, char **hdr, size_t *len, int nh)
 
 int ns_import_csv(ns_store *st, const char *path, const char *kind, const ns_import_opts *opts, ns_import_stats *stats)
 {
-    ns_import_stats dummy = {0};
+    ns_import_stats dummy;
     if (!stats) stats = &dummy;
+    memset(stats, 0, sizeof *stats);
     if (!opts) opts = &default_opts;
     kind_t k = K_EVENTS;
     char *buf = NULL;
@@ -849,8 +846,9 @@ static int jsonl_row(batch *b, const char *path, long lineno, const char *ln, si
 int ns_import_jsonl(ns_store *st, const char *path, const char *kind, const ns_import_opts *opts,
                     ns_import_stats *stats)
 {
-    ns_import_stats dummy = {0};
+    ns_import_stats dummy;
     if (!stats) stats = &dummy;
+    memset(stats, 0, sizeof *stats);
     if (!opts) opts = &default_opts;
     kind_t k = K_EVENTS;
     char *buf = NULL;
@@ -1061,8 +1059,9 @@ static int ml_ratings(batch *b, const char *path, const char *buf, size_t len, c
 
 int ns_import_movielens(ns_store *st, const char *dir, int prefix_ids, ns_import_stats *stats)
 {
-    ns_import_stats dummy = {0};
+    ns_import_stats dummy;
     if (!stats) stats = &dummy;
+    memset(stats, 0, sizeof *stats);
     char path[1200], *buf = NULL, *genres[32] = {0};
     size_t len;
     int ngenres = 0, rc;
@@ -1128,7 +1127,7 @@ int ns_import_movielens(ns_store *st, const char *dir, int prefix_ids, ns_import
         }
         batch_free(b);
     }
-    R.committed = stats->users + stats->items + stats->events - R.before.users - R.before.items - R.before.events;
+    R.committed = stats->users + stats->items + stats->events;
     rc = run_end(&R, rc);
 done:
     free(buf);

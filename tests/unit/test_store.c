@@ -204,8 +204,10 @@ TEST(import_jsonl)
                    "{\"user\":\"u1\",\"item\":\"i1\",\"type\":\"click\"\n");
     ns_import_stats s = {0};
     ASSERT_OK(ns_import_jsonl(st, users, "users", NULL, &s));
-    ASSERT_OK(ns_import_jsonl(st, items, "items", NULL, &s));
     ASSERT_EQ_INT(s.users, 2);
+    ASSERT_OK(ns_import_jsonl(st, items, "items", NULL, &s));
+    ASSERT_EQ_INT(s.items, 1);
+    ASSERT_EQ_INT(s.users, 0); /* each call fills its own stats */
     ns_arena a;
     ns_arena_init(&a, 0);
     ns_user_rec u;
