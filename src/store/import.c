@@ -619,6 +619,28 @@ static int batch_finish(batch *b, int rc, int64_t rows, const char *what)
 
 static const ns_import_opts default_opts = {0, 0, 0};
 
+/* What both file importers do first: zero the stats, check the kind, read
+ * the whole file into *buf, make the batch writer labelled `label` and open
+ * the run (the transaction unless partial). On failure nothing is left to
+ * free. */
+static int import_open(ns_store *st, const char *path, const char *kind, const ns_import_opts *opts,
+                       ns_import_stats *stats, const char *label, char **buf, size_t *len, batch **b, run *R)
+{
+    memset(stats, 0, sizeof *stats);
+    kind_t k = K_EVENTS;
+    *buf = NULL;
+    *b = NULL;
+    int rc = parse_kind(kind, &k);
+    if (rc < 0 || (rc = ns_file_read_all(path, buf, len, 0)) < 0) return rc;
+    if (!(*b = batch_new(st, k, path, opts, stats, label))) rc = NS_ENOMEM;
+    else rc = run_begin(R, st, opts, stats);
+    if (rc < 0) {
+        batch_free(*b);
+        free(*buf);
+    }
+    return rc;
+}
+
 /* ---- CSV ------------------------------------------------------------------------------ */
 
 /* Parse one CSV record at *p (RFC 4180: quoted fields may hold commas,
@@ -710,20 +732,13 @@ int ns_import_csv(ns_store *st, const char *path, const char *kind, const ns_imp
 {
     ns_import_stats dummy;
     if (!stats) stats = &dummy;
-    memset(stats, 0, sizeof *stats);
     if (!opts) opts = &default_opts;
-    kind_t k = K_EVENTS;
-    char *buf = NULL;
+    char *buf;
     size_t len;
-    int rc = parse_kind(kind, &k);
-    if (rc < 0 || (rc = ns_file_read_all(path, &buf, &len, 0)) < 0) return rc;
-    batch *b = batch_new(st, k, path, opts, stats, "import csv");
-    if (!b) {
-        free(buf);
-        return NS_ENOMEM;
-    }
+    batch *b;
     run R;
-    if ((rc = run_begin(&R, st, opts, stats)) < 0) goto out;
+    int rc = import_open(st, path, kind, opts, stats, "import csv", &buf, &len, &b, &R);
+    if (rc < 0) return rc;
     char *p = buf, *end = buf + len, *hdr[MAX_COLS], *val[MAX_COLS];
     size_t hlen[MAX_COLS], vlen[MAX_COLS];
     long line = 1, nl;
@@ -768,7 +783,6 @@ end:
     rc = batch_finish(b, rc, rows, "header only");
     run_note(&R, b);
     rc = run_end(&R, rc);
-out:
     batch_free(b);
     free(buf);
     return rc < 0 ? rc : 0;
@@ -848,21 +862,14 @@ int ns_import_jsonl(ns_store *st, const char *path, const char *kind, const ns_i
 {
     ns_import_stats dummy;
     if (!stats) stats = &dummy;
-    memset(stats, 0, sizeof *stats);
     if (!opts) opts = &default_opts;
-    kind_t k = K_EVENTS;
-    char *buf = NULL;
+    char *buf;
     size_t len;
-    int rc = parse_kind(kind, &k);
-    if (rc < 0 || (rc = ns_file_read_all(path, &buf, &len, 0)) < 0) return rc;
-    batch *b = batch_new(st, k, path, opts, stats, "import jsonl");
-    if (!b) {
-        free(buf);
-        return NS_ENOMEM;
-    }
+    batch *b;
     run R;
     int64_t rows = 0;
-    if ((rc = run_begin(&R, st, opts, stats)) < 0) goto out;
+    int rc = import_open(st, path, kind, opts, stats, "import jsonl", &buf, &len, &b, &R);
+    if (rc < 0) return rc;
     ns_lines it;
     ns_lines_init(&it, buf, len);
     const char *ln;
@@ -881,7 +888,6 @@ int ns_import_jsonl(ns_store *st, const char *path, const char *kind, const ns_i
     rc = batch_finish(b, rc, rows, "the file is empty");
     run_note(&R, b);
     rc = run_end(&R, rc);
-out:
     batch_free(b);
     free(buf);
     return rc < 0 ? rc : 0;

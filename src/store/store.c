@@ -19,6 +19,7 @@
 #include <assert.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,16 +320,45 @@ static int check_num(const char *rec, size_t i, const char *field, double v, dou
     return refuse(rec, i, field, ex, why);
 }
 
+/* The string fields of a record kind: name, offset of the pointer, limit. */
+typedef struct {
+    const char *name;
+    size_t off, max;
+    int is_id;
+} str_field;
+
+static const str_field user_strs[] = {
+    {"id", offsetof(ns_user_rec, id), NS_STORE_ID_MAX, 1},
+    {"gender", offsetof(ns_user_rec, gender), NS_STORE_GENDER_MAX, 0},
+    {"occupation", offsetof(ns_user_rec, occupation), NS_STORE_OCCUPATION_MAX, 0},
+    {"zip", offsetof(ns_user_rec, zip), NS_STORE_ZIP_MAX, 0},
+    {"attrs", offsetof(ns_user_rec, attrs), NS_STORE_JSON_MAX, 0},
+};
+static const str_field item_strs[] = {
+    {"id", offsetof(ns_item_rec, id), NS_STORE_ID_MAX, 1},
+    {"title", offsetof(ns_item_rec, title), NS_STORE_TITLE_MAX, 0},
+    {"text", offsetof(ns_item_rec, text), NS_STORE_TEXT_MAX, 0},
+    {"categories", offsetof(ns_item_rec, categories), NS_STORE_CATEGORIES_MAX, 0},
+    {"attrs", offsetof(ns_item_rec, attrs), NS_STORE_JSON_MAX, 0},
+    {"creator", offsetof(ns_item_rec, creator), NS_STORE_CREATOR_MAX, 0},
+};
+
+static int check_strs(const char *rec, size_t i, const void *r, const str_field *f, size_t nf)
+{
+    for (size_t k = 0; k < nf; k++) {
+        const char *v = *(const char *const *)((const char *)r + f[k].off);
+        int rc = check_str(rec, i, f[k].name, v, f[k].max, f[k].is_id);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
 static int check_users(const ns_user_rec *u, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         int rc;
-        if ((rc = check_str("users", i, "id", u[i].id, NS_STORE_ID_MAX, 1)) < 0 ||
+        if ((rc = check_strs("users", i, &u[i], user_strs, sizeof user_strs / sizeof *user_strs)) < 0 ||
             (rc = check_num("users", i, "age", u[i].age, 0, NS_STORE_AGE_MAX)) < 0 ||
-            (rc = check_str("users", i, "gender", u[i].gender, NS_STORE_GENDER_MAX, 0)) < 0 ||
-            (rc = check_str("users", i, "occupation", u[i].occupation, NS_STORE_OCCUPATION_MAX, 0)) < 0 ||
-            (rc = check_str("users", i, "zip", u[i].zip, NS_STORE_ZIP_MAX, 0)) < 0 ||
-            (rc = check_str("users", i, "attrs", u[i].attrs, NS_STORE_JSON_MAX, 0)) < 0 ||
             (rc = check_num("users", i, "created", u[i].created, 0, NS_STORE_TIME_MAX)) < 0)
             return rc;
     }
@@ -339,12 +369,7 @@ static int check_items(const ns_item_rec *it, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         int rc;
-        if ((rc = check_str("items", i, "id", it[i].id, NS_STORE_ID_MAX, 1)) < 0 ||
-            (rc = check_str("items", i, "title", it[i].title, NS_STORE_TITLE_MAX, 0)) < 0 ||
-            (rc = check_str("items", i, "text", it[i].text, NS_STORE_TEXT_MAX, 0)) < 0 ||
-            (rc = check_str("items", i, "categories", it[i].categories, NS_STORE_CATEGORIES_MAX, 0)) < 0 ||
-            (rc = check_str("items", i, "attrs", it[i].attrs, NS_STORE_JSON_MAX, 0)) < 0 ||
-            (rc = check_str("items", i, "creator", it[i].creator, NS_STORE_CREATOR_MAX, 0)) < 0 ||
+        if ((rc = check_strs("items", i, &it[i], item_strs, sizeof item_strs / sizeof *item_strs)) < 0 ||
             (rc = check_num("items", i, "created", it[i].created, 0, NS_STORE_TIME_MAX)) < 0)
             return rc;
     }
