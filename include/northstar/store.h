@@ -23,6 +23,15 @@
  * commit. NS_SYNC_NORMAL fsyncs only at checkpoints: still safe against a
  * process crash (the WAL is in the OS page cache), not against power loss.
  * Each put_* call is one transaction: all rows or none, so batch writes.
+ * ns_store_begin() opens a longer one (an import): the put_* calls made
+ * until ns_store_commit() or ns_store_rollback() join it, each still all or
+ * nothing on its own (a savepoint), and none is durable before the commit.
+ *
+ * What is stored: every string is NUL-terminated (an embedded NUL cannot
+ * reach the store; parsers of bytes refuse it: the importers and jansson),
+ * valid UTF-8 and within the field's limit below, every number finite and in
+ * range; put_* refuses anything else with NS_EINVAL naming the record and
+ * field ("items[3].text"), before writing any row of the call.
  *
  * Threads: a store handle serialises its calls with an internal mutex; open
  * one handle per process (readers of the same file from other processes are
@@ -49,6 +58,25 @@ extern "C" {
 #endif
 
 #define NS_STORE_SCHEMA_VERSION 3
+
+/* Field limits, the same for every writer: the store refuses what breaks
+ * them, and the importers and the HTTP API check them first so that an
+ * error names the file line or request field. Lengths are bytes of UTF-8
+ * (the NUL not counted). */
+#define NS_STORE_ID_MAX 128            /* user and item ids: 1..128 bytes */
+#define NS_STORE_GENDER_MAX 32
+#define NS_STORE_OCCUPATION_MAX 64
+#define NS_STORE_ZIP_MAX 32
+#define NS_STORE_TITLE_MAX 1024
+#define NS_STORE_TEXT_MAX 65536
+#define NS_STORE_CATEGORIES_MAX 1024   /* the '|'-joined list */
+#define NS_STORE_CREATOR_MAX 128
+#define NS_STORE_JSON_MAX 65536        /* attrs and context, as JSON text */
+#define NS_STORE_EVENT_TYPE_MAX 32     /* an event type's name in input */
+#define NS_STORE_AGE_MAX 150           /* age: 0 (unknown) .. 150 */
+#define NS_STORE_TIME_MAX 1e11         /* created and ts: 0 .. 1e11 Unix seconds */
+#define NS_STORE_TS_AHEAD_MAX 86400.0  /* input ts at most a day past now (HTTP, import) */
+#define NS_STORE_VALUE_MAX 1e12        /* event value: -1e12 .. 1e12 */
 
 typedef enum { NS_SYNC_FULL = 0, NS_SYNC_NORMAL, NS_SYNC_OFF } ns_store_sync;
 
@@ -110,6 +138,24 @@ int ns_store_put_items(ns_store *st, const ns_item_rec *it, size_t n);
 int ns_store_put_events(ns_store *st, const ns_event_rec *ev, size_t n, int64_t *first_seq);
 /* Event transactions committed so far (batches / commits = grouping). */
 int64_t ns_store_commits(ns_store *st);
+/* What the appends found, counted over the events accepted since the
+ * handle was opened (a rolled-back ns_store_begin() transaction takes its
+ * counts back): users created because an event named them first, and
+ * events whose ts precedes their item's created time (both accepted). */
+typedef struct ns_store_tally {
+    int64_t users_created;
+    int64_t before_created;
+} ns_store_tally;
+void ns_store_tally_get(ns_store *st, ns_store_tally *out);
+
+/* One transaction over several put_* calls (an import): BEGIN IMMEDIATE, so
+ * other writers of the file wait (their busy timeout) until it ends. While
+ * it is open every write through this handle, from any thread, joins it.
+ * ns_store_begin fails with NS_EINVAL if one is open already; commit and
+ * rollback with NS_EINVAL if none is. Closing the handle rolls it back. */
+int ns_store_begin(ns_store *st);
+int ns_store_commit(ns_store *st);
+int ns_store_rollback(ns_store *st);
 
 /* Look one up by external id: 1 found (strings in *a), 0 absent, < 0 error. */
 int ns_store_get_user(ns_store *st, const char *id, ns_user_rec *out, ns_arena *a);

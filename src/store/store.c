@@ -7,12 +7,19 @@
  * commit) and upserts catalogue rows now and then; at start-up it scans
  * everything once to rebuild its in-memory state. Every write call is one
  * transaction, so the cost of the fsync that makes it durable is shared by
- * the whole batch. Statements are prepared once and reused.
+ * the whole batch. Statements are prepared once and reused. An import
+ * opens one transaction over many calls (ns_store_begin): the calls become
+ * savepoints inside it. Every record is checked before its call writes
+ * anything (store_int.h: bytes and limits; numbers in range).
  */
 #include "northstar/store.h"
 
+#include "store_int.h"
+
 #include <assert.h>
+#include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +49,7 @@ static const char *const q_sql[Q__COUNT] = {
                       "created=excluded.created",
     [Q_USER_FIND] = "SELECT uid FROM users WHERE ext=?",
     [Q_USER_NEW] = "INSERT INTO users(ext,age,created) VALUES(?,0,?)",
-    [Q_ITEM_FIND] = "SELECT iid FROM items WHERE ext=?",
+    [Q_ITEM_FIND] = "SELECT iid,created FROM items WHERE ext=?",
     [Q_EVENT_ADD] = "INSERT INTO events(uid,iid,type,value,ts,context) VALUES(?,?,?,?,?,?)",
     [Q_USER_GET] = "SELECT ext,age,gender,occupation,zip,attrs,created FROM users WHERE ext=?",
     [Q_ITEM_GET] = "SELECT ext,title,body,categories,attrs,creator,created FROM items WHERE ext=?",
@@ -55,6 +62,10 @@ struct ns_store {
     char path[1024];
     int version;
     int64_t commits; /* event transactions committed */
+    ns_store_tally tally;    /* over accepted events (store.h) */
+    int tx;                  /* an ns_store_begin() transaction is open */
+    int tx_events;           /* ... and events were appended in it */
+    ns_store_tally tx_mark;  /* the tally when it began */
     /* group commit of event batches */
     pthread_mutex_t gc_mu;
     pthread_cond_t gc_cv;
@@ -252,6 +263,19 @@ static int begin(ns_store *st)
     return exec(st, "BEGIN IMMEDIATE");
 }
 
+/* Roll back to savepoint `sp` and release it, keeping the error record. */
+static void undo_savepoint(ns_store *st, const char *sp)
+{
+    ns_error_info saved = *ns_err_last();
+    char sql[48];
+    snprintf(sql, sizeof sql, "ROLLBACK TO %s", sp);
+    exec(st, sql);
+    snprintf(sql, sizeof sql, "RELEASE %s", sp);
+    exec(st, sql);
+    ns_err_set_at(saved.code, saved.file[0] ? saved.file : NULL, saved.line, saved.field[0] ? saved.field : NULL,
+                  saved.value[0] ? saved.value : NULL, "%s", saved.msg);
+}
+
 static int finish(ns_store *st, int rc)
 {
     if (rc < 0) {
@@ -262,6 +286,157 @@ static int finish(ns_store *st, int rc)
         return rc;
     }
     return exec(st, "COMMIT");
+}
+
+/* ---- checks: every record before its call writes anything ------------------------- */
+
+/* NS_EINVAL naming "<rec>[i].<field>". */
+static int refuse(const char *rec, size_t i, const char *field, const char *value, const char *why)
+{
+    char f[64];
+    snprintf(f, sizeof f, "%s[%zu].%s", rec, i, field);
+    return ns_err_set_at(NS_EINVAL, NULL, 0, f, value, "%s", why);
+}
+
+/* A string field: absent (NULL) unless it is an id, else within max bytes
+ * of valid UTF-8; an id is also non-empty. */
+static int check_str(const char *rec, size_t i, const char *field, const char *s, size_t max, int is_id)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (is_id && !n) return refuse(rec, i, field, NULL, "missing id");
+    if (!s) return 0;
+    char why[96], ex[64];
+    if (ns__text_check(s, n, max, why, sizeof why) == 0) return 0;
+    ns__text_excerpt(s, n, ex, sizeof ex);
+    return refuse(rec, i, field, ex, why);
+}
+
+static int check_num(const char *rec, size_t i, const char *field, double v, double lo, double hi)
+{
+    if (v >= lo && v <= hi) return 0; /* false for NaN */
+    char ex[32], why[96];
+    snprintf(ex, sizeof ex, "%g", v);
+    snprintf(why, sizeof why, "%s outside %g..%g", isfinite(v) ? "number" : "not a finite number,", lo, hi);
+    return refuse(rec, i, field, ex, why);
+}
+
+/* The string fields of a record kind: name, offset of the pointer, limit. */
+typedef struct {
+    const char *name;
+    size_t off, max;
+    int is_id;
+} str_field;
+
+static const str_field user_strs[] = {
+    {"id", offsetof(ns_user_rec, id), NS_STORE_ID_MAX, 1},
+    {"gender", offsetof(ns_user_rec, gender), NS_STORE_GENDER_MAX, 0},
+    {"occupation", offsetof(ns_user_rec, occupation), NS_STORE_OCCUPATION_MAX, 0},
+    {"zip", offsetof(ns_user_rec, zip), NS_STORE_ZIP_MAX, 0},
+    {"attrs", offsetof(ns_user_rec, attrs), NS_STORE_JSON_MAX, 0},
+};
+static const str_field item_strs[] = {
+    {"id", offsetof(ns_item_rec, id), NS_STORE_ID_MAX, 1},
+    {"title", offsetof(ns_item_rec, title), NS_STORE_TITLE_MAX, 0},
+    {"text", offsetof(ns_item_rec, text), NS_STORE_TEXT_MAX, 0},
+    {"categories", offsetof(ns_item_rec, categories), NS_STORE_CATEGORIES_MAX, 0},
+    {"attrs", offsetof(ns_item_rec, attrs), NS_STORE_JSON_MAX, 0},
+    {"creator", offsetof(ns_item_rec, creator), NS_STORE_CREATOR_MAX, 0},
+};
+
+static int check_strs(const char *rec, size_t i, const void *r, const str_field *f, size_t nf)
+{
+    for (size_t k = 0; k < nf; k++) {
+        const char *v = *(const char *const *)((const char *)r + f[k].off);
+        int rc = check_str(rec, i, f[k].name, v, f[k].max, f[k].is_id);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+static int check_users(const ns_user_rec *u, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        if ((rc = check_strs("users", i, &u[i], user_strs, sizeof user_strs / sizeof *user_strs)) < 0 ||
+            (rc = check_num("users", i, "age", u[i].age, 0, NS_STORE_AGE_MAX)) < 0 ||
+            (rc = check_num("users", i, "created", u[i].created, 0, NS_STORE_TIME_MAX)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int check_items(const ns_item_rec *it, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        if ((rc = check_strs("items", i, &it[i], item_strs, sizeof item_strs / sizeof *item_strs)) < 0 ||
+            (rc = check_num("items", i, "created", it[i].created, 0, NS_STORE_TIME_MAX)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int check_events(const ns_event_rec *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        if ((rc = check_str("events", i, "user", ev[i].user, NS_STORE_ID_MAX, 1)) < 0 ||
+            (rc = check_str("events", i, "item", ev[i].item, NS_STORE_ID_MAX, 1)) < 0)
+            return rc;
+        if (ev[i].type < 0 || ev[i].type >= NS_EV__COUNT) {
+            char f[48];
+            snprintf(f, sizeof f, "events[%zu].type", i);
+            return ns_err_set_at(NS_EINVAL, NULL, 0, f, NULL, "unknown event type %d", ev[i].type);
+        }
+        if ((rc = check_num("events", i, "value", ev[i].value, -NS_STORE_VALUE_MAX, NS_STORE_VALUE_MAX)) < 0 ||
+            (rc = check_num("events", i, "ts", ev[i].ts, 0, NS_STORE_TIME_MAX)) < 0 ||
+            (rc = check_str("events", i, "context", ev[i].context, NS_STORE_JSON_MAX, 0)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- transactions ------------------------------------------------------------------ */
+
+int ns_store_begin(ns_store *st)
+{
+    pthread_mutex_lock(&st->mu);
+    int rc = st->tx ? ns_err_set_at(NS_EINVAL, st->path, 0, NULL, NULL, "a transaction is open already")
+                    : begin(st);
+    if (rc >= 0) {
+        st->tx = 1;
+        st->tx_events = 0;
+        st->tx_mark = st->tally;
+    }
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+/* End the open transaction with COMMIT (commit = 1) or ROLLBACK. */
+static int end_tx(ns_store *st, int commit)
+{
+    pthread_mutex_lock(&st->mu);
+    int rc = 0;
+    if (!st->tx) rc = ns_err_set_at(NS_EINVAL, st->path, 0, NULL, NULL, "no transaction is open");
+    else {
+        if (commit && (rc = exec(st, "COMMIT")) < 0) finish(st, rc); /* roll back what did not commit */
+        else if (!commit) rc = exec(st, "ROLLBACK");
+        if (commit && rc >= 0) st->commits += st->tx_events;
+        else st->tally = st->tx_mark;
+        st->tx = 0;
+    }
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int ns_store_commit(ns_store *st) { return end_tx(st, 1); }
+int ns_store_rollback(ns_store *st) { return end_tx(st, 0); }
+
+void ns_store_tally_get(ns_store *st, ns_store_tally *out)
+{
+    pthread_mutex_lock(&st->mu);
+    *out = st->tally;
+    pthread_mutex_unlock(&st->mu);
 }
 
 /* ---- writes ----------------------------------------------------------------------- */
@@ -290,31 +465,26 @@ static void bind_item(sqlite3_stmt *s, const void *row)
     sqlite3_bind_double(s, 7, it->created);
 }
 
-/* Insert or replace n catalogue rows of `stride` bytes, each a record whose
- * first member is its external id, with statement q in one transaction;
- * `kind` ("user", "item") names them in errors ("users[3].id"). */
+/* Insert or replace n catalogue rows of `stride` bytes with statement q,
+ * all or nothing: one transaction, or a savepoint inside the open one. The
+ * rows are checked already; `kind` ("user", "item") names the step. */
 static int upsert_rows(ns_store *st, int q, const char *kind, const void *rows, size_t n, size_t stride,
                        void (*bind)(sqlite3_stmt *, const void *))
 {
     pthread_mutex_lock(&st->mu);
-    int rc = begin(st);
+    int outer = st->tx;
+    int rc = outer ? exec(st, "SAVEPOINT w") : begin(st);
     if (rc < 0) goto out;
     sqlite3_stmt *s = st->q[q];
     char what[32];
     snprintf(what, sizeof what, "writing %s", kind);
     for (size_t i = 0; i < n && rc >= 0; i++) {
-        const void *row = (const char *)rows + i * stride;
-        const char *id = *(const char *const *)row;
-        if (!id || !*id) {
-            char f[48];
-            snprintf(f, sizeof f, "%ss[%zu].id", kind, i);
-            rc = ns_err_set_at(NS_EINVAL, NULL, 0, f, NULL, "%s id is missing", kind);
-            break;
-        }
-        bind(s, row);
+        bind(s, (const char *)rows + i * stride);
         rc = step_done(st, s, what);
     }
-    rc = finish(st, rc);
+    if (!outer) rc = finish(st, rc);
+    else if (rc < 0) undo_savepoint(st, "w");
+    else rc = exec(st, "RELEASE w");
 out:
     pthread_mutex_unlock(&st->mu);
     return rc;
@@ -322,63 +492,64 @@ out:
 
 int ns_store_put_users(ns_store *st, const ns_user_rec *u, size_t n)
 {
-    return upsert_rows(st, Q_USER_UPSERT, "user", u, n, sizeof *u, bind_user);
+    int rc = check_users(u, n);
+    return rc < 0 ? rc : upsert_rows(st, Q_USER_UPSERT, "user", u, n, sizeof *u, bind_user);
 }
 
 int ns_store_put_items(ns_store *st, const ns_item_rec *it, size_t n)
 {
-    return upsert_rows(st, Q_ITEM_UPSERT, "item", it, n, sizeof *it, bind_item);
+    int rc = check_items(it, n);
+    return rc < 0 ? rc : upsert_rows(st, Q_ITEM_UPSERT, "item", it, n, sizeof *it, bind_item);
 }
 
-/* Row id for an external id via a one-column SELECT: 1 found, 0 not. */
-static int find_id(sqlite3_stmt *s, const char *ext, int64_t *id)
+/* Row id (and, when created is not NULL, the second column) for an
+ * external id: 1 found, 0 not. */
+static int find_id(sqlite3_stmt *s, const char *ext, int64_t *id, double *created)
 {
     sqlite3_bind_text(s, 1, ext, -1, SQLITE_STATIC);
     int found = sqlite3_step(s) == SQLITE_ROW;
-    if (found) *id = sqlite3_column_int64(s, 0);
+    if (found) {
+        *id = sqlite3_column_int64(s, 0);
+        if (created) *created = sqlite3_column_double(s, 1);
+    }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return found;
 }
 
-/* Append one batch inside the open transaction. */
-static int append_events(ns_store *st, const ns_event_rec *ev, size_t n, int64_t *first_seq)
+/* Append one checked batch inside the open transaction; *t gets what it
+ * found (store.h's tally). */
+static int append_events(ns_store *st, const ns_event_rec *ev, size_t n, int64_t *first_seq, ns_store_tally *t)
 {
     int rc = 0;
     /* Consecutive events of one user/item are common (sessions): reuse the
      * last lookup. */
     const char *last_user = NULL, *last_item = NULL;
     int64_t uid = 0, iid = 0;
+    double item_created = 0;
+    *t = (ns_store_tally){0, 0};
     for (size_t i = 0; i < n && rc >= 0; i++) {
         char f[48];
-        if (!ev[i].user || !*ev[i].user || !ev[i].item || !*ev[i].item) {
-            snprintf(f, sizeof f, "events[%zu].%s", i, !ev[i].user || !*ev[i].user ? "user" : "item");
-            rc = ns_err_set_at(NS_EINVAL, NULL, 0, f, NULL, "missing id");
-            break;
-        }
-        if (ev[i].type < 0 || ev[i].type >= NS_EV__COUNT) {
-            snprintf(f, sizeof f, "events[%zu].type", i);
-            rc = ns_err_set_at(NS_EINVAL, NULL, 0, f, NULL, "unknown event type %d", ev[i].type);
-            break;
-        }
         if (!last_user || strcmp(last_user, ev[i].user)) {
-            if (!find_id(st->q[Q_USER_FIND], ev[i].user, &uid)) {
+            if (!find_id(st->q[Q_USER_FIND], ev[i].user, &uid, NULL)) {
                 sqlite3_stmt *s = st->q[Q_USER_NEW];
                 bind_text(s, 1, ev[i].user);
                 sqlite3_bind_double(s, 2, ev[i].ts);
                 if ((rc = step_done(st, s, "creating user")) < 0) break;
                 uid = sqlite3_last_insert_rowid(st->db);
+                t->users_created++;
             }
             last_user = ev[i].user;
         }
         if (!last_item || strcmp(last_item, ev[i].item)) {
-            if (!find_id(st->q[Q_ITEM_FIND], ev[i].item, &iid)) {
+            if (!find_id(st->q[Q_ITEM_FIND], ev[i].item, &iid, &item_created)) {
                 snprintf(f, sizeof f, "events[%zu].item", i);
                 rc = ns_err_set_at(NS_ENOTFOUND, NULL, 0, f, ev[i].item, "unknown item");
                 break;
             }
             last_item = ev[i].item;
         }
+        if (ev[i].ts < item_created) t->before_created++;
         sqlite3_stmt *s = st->q[Q_EVENT_ADD];
         sqlite3_bind_int64(s, 1, uid);
         sqlite3_bind_int64(s, 2, iid);
@@ -403,26 +574,39 @@ typedef struct pending {
     size_t n;
     int64_t first;
     int rc, done;
+    ns_store_tally tally;
     ns_error_info err;
     struct pending *next;
 } pending;
 
+/* Inside a handle transaction (ns_store_begin) the group joins it: no
+ * BEGIN or COMMIT of its own, and nothing durable until ns_store_commit. */
 static void lead_group(ns_store *st, pending *batch)
 {
     pthread_mutex_lock(&st->mu);
-    int rc = begin(st);
+    int outer = st->tx;
+    int rc = outer ? 0 : begin(st);
     for (pending *p = batch; p && rc >= 0; p = p->next) {
         if ((rc = exec(st, "SAVEPOINT b")) < 0) break;
-        p->rc = append_events(st, p->ev, p->n, &p->first);
+        p->rc = append_events(st, p->ev, p->n, &p->first, &p->tally);
         if (p->rc < 0) {
             p->err = *ns_err_last();
             exec(st, "ROLLBACK TO b");
         }
         if ((rc = exec(st, "RELEASE b")) < 0) break;
     }
-    if (rc >= 0) rc = exec(st, "COMMIT");
-    else finish(st, rc);
-    st->commits++;
+    if (outer) st->tx_events = 1;
+    else {
+        if (rc >= 0) rc = exec(st, "COMMIT");
+        else finish(st, rc);
+        st->commits++;
+    }
+    if (rc >= 0)
+        for (pending *p = batch; p; p = p->next)
+            if (p->rc >= 0) {
+                st->tally.users_created += p->tally.users_created;
+                st->tally.before_created += p->tally.before_created;
+            }
     if (rc < 0) /* nothing was committed: every batch fails with this error */
         for (pending *p = batch; p; p = p->next) {
             p->rc = rc;
@@ -433,7 +617,9 @@ static void lead_group(ns_store *st, pending *batch)
 
 int ns_store_put_events(ns_store *st, const ns_event_rec *ev, size_t n, int64_t *first_seq)
 {
-    pending me = {ev, n, 0, 0, 0, {0}, NULL};
+    int rc = check_events(ev, n);
+    if (rc < 0) return rc;
+    pending me = {ev, n, 0, 0, 0, {0, 0}, {0}, NULL};
     pthread_mutex_lock(&st->gc_mu);
     if (st->gc_tail) st->gc_tail->next = &me;
     else st->gc_head = &me;
