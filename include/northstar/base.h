@@ -374,6 +374,10 @@ int ns_buf_printf(ns_buf *b, const char *fmt, ...) __attribute__((format(printf,
  * characters escaped, and every byte that is not part of valid UTF-8
  * written as \ufffd, so the output always parses. */
 int ns_buf_json_str(ns_buf *b, const char *s, size_t n);
+/* Append x as a JSON number with `digits` significant digits (1..17, as
+ * printf's %.<digits>g), or null when x is NaN or infinite (JSON has no
+ * such numbers), so the output always parses. */
+int ns_buf_json_num(ns_buf *b, double x, int digits);
 
 /* ===================================================================== */
 /* UTF-8                                                                  */
