@@ -117,7 +117,11 @@ int ns_st_writer_serialize(ns_st_writer *w, unsigned char **out, size_t *len);
  *     optional, of its kind, inside its range; no key the table lacks;
  *   - the tensors: every row present unless optional, of its dtype, rank
  *     and dimensions (each dimension a config key, key+N, a number, or "*"
- *     when the loader checks it); no tensor the table lacks.
+ *     when the loader checks it); no tensor the table lacks;
+ *   - the numbers: every element of every float tensor (F32, F16, BF16,
+ *     F64) finite: a NaN or an infinity is an error naming the tensor and
+ *     its first bad element ("tensor \"wide.w\" element 17 is nan"), so no
+ *     loader hands a model NaN weights. One vectorised pass over the data.
  * A violation is NS_EFORMAT (dimensions: see NS_ST_SHAPE_MISMATCH) naming
  * the file, the key or tensor (ns_err_last()->field), what the table wants
  * and what the file has. What a table cannot say (ids in range, lists
