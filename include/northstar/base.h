@@ -314,12 +314,13 @@ double ns_progress_rate(const ns_progress *p);
 /* Read a whole file into a NUL-terminated malloc'd buffer (caller frees).
  * Refuses files larger than max_bytes (0 = 4 GiB) with NS_ETOOBIG. */
 int ns_file_read_all(const char *path, char **out, size_t *len, size_t max_bytes);
+/* The same for a regular file only (a directory, device or pipe is
+ * NS_EINVAL), with no limit but memory: how model files are loaded. The
+ * buffer is a copy, so the caller depends on the file no more. */
+int ns_file_read_regular(const char *path, char **out, size_t *len);
 /* Write atomically: temp file in the same directory, fsync, rename, fsync
  * of the directory. Either the old or the new content survives a crash. */
 int ns_file_write_atomic(const char *path, const void *data, size_t len);
-/* Map a file read-only. *len may be 0 (then *out is NULL). */
-int ns_file_map(const char *path, const void **out, size_t *len);
-void ns_file_unmap(const void *p, size_t len);
 int ns_file_exists(const char *path);
 /* mkdir -p */
 int ns_mkdirs(const char *path);

@@ -2,12 +2,15 @@
  * hnsw_io.c — save and load HNSW indexes (safetensors; the format is the
  * tables of hnsw.h, checked by ns_st_load).
  *
- * An index of 10^6 vectors takes minutes to build and must open in
- * milliseconds: load maps the file and uses the level-0 block (vectors and
- * links, ~90% of the bytes) in place; only the small per-slot arrays are
- * copied. After the schema's checks the loader checks what the tables
- * cannot say (the layout, every link, level and label), because a corrupt
- * link id or level would otherwise send a search outside the arrays.
+ * An index of 10^6 vectors takes minutes to build and must open in well
+ * under a second: load reads the file once into memory (ns_st_open: a
+ * copy, so a writer of the file cannot reach the loaded index) and uses the
+ * level-0 block (vectors and links, ~90% of the bytes) in that image; only
+ * the small per-slot arrays are copied out. After the schema's checks the
+ * loader checks what the tables cannot say (the layout, every vector
+ * finite, every link, level and label), because a corrupt link id or level
+ * would otherwise send a search outside the arrays, and a NaN coordinate
+ * would make every distance to it NaN.
  */
 #include "index_int.h"
 #include "northstar/safetensors.h"
