@@ -243,7 +243,7 @@ static int byitem_score(void *self, const ns_scorer_input *in, float *scores)
     for (int i = 0; i < in->n; i++) scores[i] = (float)in->cands[i].item;
     return 0;
 }
-static const ns_scorer_type byitem_type = {"byitem-test", byitem_create, byitem_score, NULL};
+static const ns_scorer_type byitem_type = {"byitem-test", byitem_create, byitem_score, NULL, NULL};
 
 TEST(registered_scorer_type_ranks)
 {
