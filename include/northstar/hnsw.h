@@ -161,6 +161,8 @@ int ns_hnsw_search_exact(const ns_hnsw *h, const float *q, int k, const ns_filte
 
 void ns_hnsw_get_stats(const ns_hnsw *h, ns_hnsw_stats *st);
 
+/* Save is atomic and may run during searches; load: see "File format"
+ * above (a loaded index no longer depends on its file). */
 int ns_hnsw_save(const ns_hnsw *h, const char *path);
 int ns_hnsw_load(ns_hnsw **out, const char *path);
 
