@@ -342,10 +342,15 @@ int ns_pipeline_new(ns_pipeline **out, const char *json_text, const char *origin
     if (slash == origin && slash) snprintf(p->base_dir, sizeof p->base_dir, "/");
     int rc = build(p, root);
     if (rc < 0) {
+        /* An error naming a file (a model that did not load) keeps it; one
+         * about the config itself names the config. */
         const ns_error_info *e = ns_err_last();
         ns_error_info saved = *e;
-        ns_err_set_at(saved.code, origin, 0, saved.field[0] ? saved.field : NULL, NULL, "pipeline config: %s",
-                      saved.msg);
+        if (saved.file[0])
+            ns_err_wrap("pipeline config %s", origin ? origin : "");
+        else
+            ns_err_set_at(saved.code, origin, 0, saved.field[0] ? saved.field : NULL, NULL, "pipeline config: %s",
+                          saved.msg);
         ns_pipeline_free(p);
         return rc;
     }

@@ -15,7 +15,11 @@
  *     the schema's F16/BF16/F64): a NaN or an infinity injected into a
  *     float is refused, naming the tensor and the element;
  *   - a loaded HNSW, BM25 and i2i model keeps answering the same while its
- *     file is overwritten in place and truncated.
+ *     file is overwritten in place and truncated;
+ *   - a pipeline over a ranker and an i2i model: a broken file (NaN,
+ *     truncated, random, a directory) fails the build naming the setting
+ *     and the file, "required" or not; a missing ranker file with
+ *     "required": false falls back to the blend and the pipeline says so.
  * (The HNSW, BM25 and attribute files have their malformed-file cases in
  * their own tests; the schema itself is tested in test_schema.c.)
  */
@@ -26,6 +30,7 @@
 #include "northstar/hnsw.h"
 #include "northstar/i2i.h"
 #include "northstar/llm.h"
+#include "northstar/pipeline.h"
 #include "northstar/rank.h"
 
 #include <math.h>
@@ -133,23 +138,27 @@ TEST(i2i_malformed_files_rejected)
 
 /* ---- ranker files ---------------------------------------------------------- */
 
-static const char *RANK_SPEC =
-    "{\"label\":\"y\",\"features\":["
-    "{\"name\":\"num\",\"type\":\"numeric\",\"transforms\":[\"zscore\"],\"buckets\":{\"quantiles\":4},\"wide\":true,\"embed\":2},"
-    "{\"name\":\"cat\",\"type\":\"categorical\",\"embed\":3}]}";
+/* A numeric and a categorical feature, named by the %s. */
+#define RANK_SPEC \
+    "{\"label\":\"y\",\"features\":[" \
+    "{\"name\":\"%s\",\"type\":\"numeric\",\"transforms\":[\"zscore\"],\"buckets\":{\"quantiles\":4},\"wide\":true,\"embed\":2}," \
+    "{\"name\":\"%s\",\"type\":\"categorical\",\"embed\":3}]}"
 
-/* An untrained ranker of `kind` on a fitted spec, saved to path. */
-static void save_ranker(ns_rank_kind kind, const char *path)
+/* An untrained ranker of `kind` on a fitted spec of a numeric feature
+ * `num` and a categorical one `cat`, saved to path. */
+static void save_ranker_of(ns_rank_kind kind, const char *num, const char *cat, const char *path)
 {
     const char *csv = ns_test_tmpfile("r.csv");
     FILE *fp = fopen(csv, "wb");
     ASSERT(fp);
-    fprintf(fp, "num,cat,y\n");
+    fprintf(fp, "%s,%s,y\n", num, cat);
     for (int i = 0; i < 40; i++) fprintf(fp, "%d.5,%c,%d\n", i % 7, 'A' + i % 3, i % 2);
     fclose(fp);
+    char spec[1024];
+    snprintf(spec, sizeof spec, RANK_SPEC, num, cat);
     ns_feature_spec *s;
     ns_fdata d;
-    ASSERT_OK(ns_fspec_parse(&s, RANK_SPEC, strlen(RANK_SPEC), "spec"));
+    ASSERT_OK(ns_fspec_parse(&s, spec, strlen(spec), "spec"));
     ASSERT_OK(ns_fdata_read_file(s, csv, 1, 1, &d));
     ns_rank_cfg c = ns_rank_defaults();
     c.kind = kind;
@@ -161,6 +170,8 @@ static void save_ranker(ns_rank_kind kind, const char *path)
     ns_ranker_free(m);
     ns_fdata_release(&d);
 }
+
+static void save_ranker(ns_rank_kind kind, const char *path) { save_ranker_of(kind, "num", "cat", path); }
 
 /* Rewrite a file keeping all its metadata: `key` with `from` replaced by
  * `to`, the tensor `drop` left out, and an F32 [2] tensor `add` added (each
@@ -515,4 +526,143 @@ TEST(loaded_models_survive_their_files_changing)
     ns_bm25_free(b);
     ns_i2i_free(g);
     ns_i2i_free(m);
+}
+
+/* ---- a pipeline over model files: a broken one fails the build ----------------- */
+
+/* Eight items in two categories, two users with a few clicks. */
+static ns_state *shop(void)
+{
+    ns_state *s = ns_state_new(NULL);
+    ASSERT(s);
+    ns_state_set_refresh(s, 0);
+    ns_user_rec u = {"u0", 30, "F", "writer", NULL, NULL, 0};
+    ASSERT_OK(ns_state_put_user(s, &u, NULL));
+    for (int i = 0; i < 8; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "%c", 'a' + i);
+        ns_item_rec it = {id, id, NULL, i < 4 ? "A" : "B", NULL, NULL, 0};
+        ASSERT_OK(ns_state_put_item(s, &it, NULL));
+        ns_event_rec e = {"u1", id, NS_EV_CLICK, 1, 1.7e9 + i, NULL};
+        ASSERT_OK(ns_state_event(s, &e));
+    }
+    return s;
+}
+
+/* A pipeline of the popular and i2i channels ranked by wide_deep. */
+static int build(ns_state *s, const char *i2i_file, const char *ranker_file, int required, ns_pipeline **p)
+{
+    char cfg[4096], mf[1100] = "";
+    if (ranker_file) snprintf(mf, sizeof mf, "\"model_file\": \"%s\", ", ranker_file);
+    snprintf(cfg, sizeof cfg,
+             "{\"recall\": [{\"name\": \"popular\", \"type\": \"popular\", \"quota\": 10},"
+             "             {\"name\": \"i2i\", \"type\": \"i2i\", \"quota\": 10, \"params\": {\"model_file\": \"%s\"}}],"
+             " \"rank\": {\"type\": \"wide_deep\", \"params\": {%s\"required\": %s,"
+             "            \"fallback\": {\"weights\": {\"popular\": 1}}}}}",
+             i2i_file, mf, required ? "true" : "false");
+    *p = (ns_pipeline *)1;
+    int rc = ns_pipeline_new(p, cfg, "inline", s);
+    if (rc < 0) {
+        ASSERT(*p == NULL);
+        printf("  %s\n", ns_err_msg());
+    }
+    return rc;
+}
+
+/* One recommendation for u1, every score finite. */
+static void serves(ns_pipeline *p)
+{
+    ns_context ctx;
+    ASSERT_OK(ns_context_make(&ctx, 1.7e9 + 10, 0, NULL, NULL));
+    ns_arena a;
+    ns_arena_init(&a, 0);
+    ns_rec_result r;
+    ns_rec_request req = {"u0", 5, &ctx};
+    ASSERT_OK(ns_pipeline_recommend(p, &req, &r, &a));
+    ASSERT(r.n > 0 && r.nonfinite == 0);
+    for (int i = 0; i < r.n; i++) ASSERT(isfinite(r.items[i].score));
+    ns_arena_release(&a);
+}
+
+TEST(pipeline_refuses_broken_model_files)
+{
+    ns_state *s = shop();
+    const char *rk = ns_test_tmpfile("ranker.safetensors"), *bad = ns_test_tmpfile("broken.safetensors");
+    const char *i2i = ns_test_tmpfile("i2i.safetensors");
+    save_ranker_of(NS_RANK_WIDE_DEEP, "rt_ctr", "item_cat", rk);
+    ns_i2i *m = small_model(NS_I2I_EASE);
+    ASSERT_OK(ns_i2i_save(m, i2i));
+    ns_i2i_free(m);
+    ns_pipeline *p;
+    ASSERT_OK(build(s, i2i, rk, 0, &p));
+    ASSERT_STREQ(ns_pipeline_scorer_name(p), "wide_deep");
+    ASSERT(ns_pipeline_scorer_fallback(p) == NULL);
+    serves(p);
+    ns_pipeline_free(p);
+    /* a ranker file that is there but broken fails the build, required or not */
+    char *img;
+    size_t len;
+    ASSERT_OK(ns_file_read_all(rk, &img, &len, 0));
+    for (int required = 0; required < 2; required++) {
+        rewrite(rk, bad, "wide.w", 8, NAN32, NULL, NULL);
+        ASSERT_ERR(build(s, i2i, bad, required, &p), NS_EFORMAT);
+        ASSERT_HAS(ns_err_msg(), "rank.params.model_file");
+        ASSERT_HAS(ns_err_msg(), bad);
+        ASSERT_HAS(ns_err_msg(), "\"wide.w\" element 2 (of");
+        ASSERT_HAS(ns_err_msg(), "is nan");
+        ASSERT_OK(ns_file_write_atomic(bad, img, len / 2)); /* truncated */
+        ASSERT(build(s, i2i, bad, required, &p) < 0);
+        ASSERT_HAS(ns_err_msg(), bad);
+        char junk[3000];
+        for (size_t k = 0; k < sizeof junk; k++) junk[k] = (char)(k * 131 + 7);
+        ASSERT_OK(ns_file_write_atomic(bad, junk, sizeof junk)); /* random bytes */
+        ASSERT(build(s, i2i, bad, required, &p) < 0);
+        ASSERT_HAS(ns_err_msg(), bad);
+        ASSERT(build(s, i2i, ns_test_tmpdir(), required, &p) < 0); /* a directory */
+        ASSERT_HAS(ns_err_msg(), "directory");
+    }
+    free(img);
+    /* so does a broken recall model */
+    rewrite(i2i, bad, "w", 0, INF32, NULL, NULL);
+    ASSERT_ERR(build(s, bad, rk, 0, &p), NS_EFORMAT);
+    ASSERT_HAS(ns_err_msg(), "recall[1].params.model_file");
+    ASSERT_HAS(ns_err_msg(), "\"w\" element 0");
+    ASSERT_OK(ns_file_read_all(i2i, &img, &len, 0));
+    ASSERT_OK(ns_file_write_atomic(bad, img, len - 10));
+    free(img);
+    ASSERT(build(s, bad, rk, 0, &p) < 0);
+    ASSERT_HAS(ns_err_msg(), bad);
+    ns_state_free(s);
+}
+
+TEST(pipeline_without_its_ranker_file_says_it_falls_back)
+{
+    ns_state *s = shop();
+    const char *i2i = ns_test_tmpfile("i2i.safetensors"), *none = ns_test_tmpfile("never-trained.safetensors");
+    ns_i2i *m = small_model(NS_I2I_EASE);
+    ASSERT_OK(ns_i2i_save(m, i2i));
+    ns_i2i_free(m);
+    ns_pipeline *p;
+    /* required false and no file: the blend ranks, and the pipeline says so */
+    ASSERT_OK(build(s, i2i, none, 0, &p));
+    ASSERT_STREQ(ns_pipeline_scorer_name(p), "blend");
+    const char *why = ns_pipeline_scorer_fallback(p);
+    ASSERT(why);
+    printf("  fallback: %s\n", why);
+    ASSERT_HAS(why, none);
+    ASSERT_HAS(why, "does not exist");
+    serves(p);
+    ns_pipeline_free(p);
+    ASSERT_OK(build(s, i2i, NULL, 0, &p));
+    ASSERT_STREQ(ns_pipeline_scorer_name(p), "blend");
+    ASSERT_HAS(ns_pipeline_scorer_fallback(p), "no model_file configured");
+    ns_pipeline_free(p);
+    /* required: no fallback */
+    ASSERT_ERR(build(s, i2i, none, 1, &p), NS_ENOTFOUND);
+    ASSERT_HAS(ns_err_msg(), none);
+    ASSERT_ERR(build(s, i2i, NULL, 1, &p), NS_EINVAL);
+    /* a recall model has no fallback */
+    ASSERT_ERR(build(s, none, NULL, 0, &p), NS_ENOTFOUND);
+    ASSERT_HAS(ns_err_msg(), "recall[1].params.model_file");
+    ns_state_free(s);
 }

@@ -1,9 +1,11 @@
 /* test_pipeline.c — the service state (seen sets, popularity, segments,
  * co-clicks, trending) and the pipeline (config validation, recall merge
- * with provenance, filters, diversity, cold start, extension points). */
+ * with provenance, filters, diversity, cold start, extension points, and
+ * a scorer's NaN and infinite scores dropped and counted). */
 #include "harness.h"
 #include "northstar/pipeline.h"
 
+#include <math.h>
 #include <pthread.h>
 
 static const double T0 = 1.7e9;
@@ -271,6 +273,54 @@ TEST(registered_scorer_type_ranks)
     ASSERT_EQ_INT(r.n, 2); /* popular proposes i3 (2 clicks), then i5; the scorer puts i5 first */
     ASSERT_EQ_INT(r.items[0].item, 5);
     ASSERT_EQ_INT(r.items[1].item, 3);
+    ns_arena_release(&a);
+    ns_pipeline_free(p);
+    ns_state_free(s);
+}
+
+/* A scorer that computes garbage for some candidates: NaN for even items,
+ * +Inf for i3, -Inf for i5; the pipeline drops those and counts them. */
+static int garbage_score(void *self, const ns_scorer_input *in, float *scores)
+{
+    (void)self;
+    for (int i = 0; i < in->n; i++) {
+        uint32_t it = in->cands[i].item;
+        scores[i] = it % 2 == 0 ? NAN : it == 3 ? INFINITY : it == 5 ? -INFINITY : (float)it;
+    }
+    return 0;
+}
+static const ns_scorer_type garbage_type = {"garbage-test", byitem_create, garbage_score, NULL, NULL};
+
+TEST(nonfinite_scores_dropped_and_counted)
+{
+    ASSERT_OK(ns_scorer_register(&garbage_type));
+    ns_state *s = make_state();
+    for (int k = 0; k < 11; k++) {
+        char id[8];
+        snprintf(id, sizeof id, "i%d", k);
+        ev(s, "u2", id, NS_EV_CLICK, T0 + k);
+    }
+    ns_pipeline *p;
+    ASSERT_OK(ns_pipeline_new(&p,
+                              "{\"recall\": [{\"name\": \"pop\", \"type\": \"popular\", \"quota\": 20}],"
+                              " \"rank\": {\"type\": \"garbage-test\"}, \"diversity\": {\"max_per_category\": 0}}",
+                              "inline", s));
+    ASSERT(ns_pipeline_scorer_fallback(p) == NULL);
+    ns_context ctx;
+    ASSERT_OK(ns_context_make(&ctx, T0 + 20, 0, NULL, NULL));
+    ns_arena a;
+    ns_arena_init(&a, 0);
+    ns_rec_result r;
+    ns_rec_request req = {"u0", 10, &ctx};
+    ASSERT_OK(ns_pipeline_recommend(p, &req, &r, &a));
+    /* i0..i10 proposed: i0, i2, ..., i10 (NaN), i3 (+Inf) and i5 (-Inf) dropped; i1, i7, i9 kept */
+    ASSERT_EQ_INT(r.nonfinite, 8);
+    ASSERT_EQ_INT(r.n, 3);
+    for (int i = 0; i < r.n; i++) ASSERT(isfinite(r.items[i].score) && r.items[i].item % 2 == 1);
+    ASSERT_EQ_INT(r.items[0].item, 9);
+    ASSERT_EQ_INT(ns_pipeline_nonfinite_scores(p), 8);
+    ASSERT_OK(ns_pipeline_recommend(p, &req, &r, &a));
+    ASSERT_EQ_INT(ns_pipeline_nonfinite_scores(p), 16);
     ns_arena_release(&a);
     ns_pipeline_free(p);
     ns_state_free(s);
