@@ -34,14 +34,6 @@ static void bundle(const char *dir, const char *name, int seed, int users, int i
                   0);
 }
 
-/* A server on DIR/NAME.db serving the bundle DIR/NAME, admin token "tok". */
-static server serve(const char *dir, const char *name)
-{
-    char db[1200], extra[1300];
-    snprintf(db, sizeof db, "%s/%s.db", dir, name);
-    snprintf(extra, sizeof extra, "--admin-token tok --models %s/%s", dir, name);
-    return start(db, extra);
-}
 
 /* A recommendation answer that is JSON with finite numeric scores, and its ranker. */
 static int valid_answer(const char *body, size_t n, char *ranker, size_t cap)
@@ -49,7 +41,8 @@ static int valid_answer(const char *body, size_t n, char *ranker, size_t cap)
     json_t *j = json_loadb(body, n, 0, NULL);
     json_t *items = j ? json_object_get(j, "items") : NULL;
     int ok = json_is_array(items) && json_array_size(items) > 0;
-    for (size_t i = 0; ok && i < json_array_size(items); i++) ok = json_is_number(json_object_get(json_array_get(items, i), "score"));
+    for (size_t i = 0; ok && i < json_array_size(items); i++)
+        ok = json_is_number(json_object_get(json_array_get(items, i), "score"));
     const char *r = j ? json_string_value(json_object_get(j, "ranker")) : NULL;
     if (ranker) snprintf(ranker, cap, "%s", r ? r : "");
     json_decref(j);
@@ -68,6 +61,21 @@ static const char *recommend(ns_http_client *c, int user)
     ASSERT_MSG(st == 200, "GET %s: %d %.300s", path, st, st > 0 ? r : ns_err_msg());
     ASSERT_MSG(valid_answer(r, n, ranker, sizeof ranker), "GET %s: not a valid answer: %.300s", path, r);
     return ranker;
+}
+
+/* A server on DIR/a.db serving the bundle DIR/a (trained here), admin
+ * token "tok", and a client *c of it that got a first answer from the
+ * Wide & Deep ranker. */
+static server serve_bundle(const char *dir, ns_http_client **c)
+{
+    bundle(dir, "a", 3, 300, 600);
+    char db[1200], extra[1300];
+    snprintf(db, sizeof db, "%s/a.db", dir);
+    snprintf(extra, sizeof extra, "--admin-token tok --models %s/a", dir);
+    server s = start(db, extra);
+    *c = ns_http_client_new("127.0.0.1", s.port, 10);
+    ASSERT_STREQ(recommend(*c, 7), "wide_deep");
+    return s;
 }
 
 /* POST /admin/reload: its status; the reply lands in buf. */
@@ -150,11 +158,9 @@ static void copy_in_place(const char *src, const char *dst)
 TEST(model_files_overwritten_and_truncated_under_load)
 {
     const char *dir = ns_test_tmpdir();
-    bundle(dir, "a", 3, 300, 600);
     bundle(dir, "b", 9, 200, 900); /* another world: other sizes, ids, vocabularies */
-    server s = serve(dir, "a");
-    ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
-    ASSERT_STREQ(recommend(c, 7), "wide_deep");
+    ns_http_client *c;
+    server s = serve_bundle(dir, &c);
     enum { NLOAD = 2 };
     load_t l[NLOAD];
     pthread_t th[NLOAD];
@@ -210,10 +216,8 @@ static void put_file(const char *dir, const char *file, const char *img, size_t 
 TEST(reload_refuses_broken_model_files_and_keeps_serving)
 {
     const char *dir = ns_test_tmpdir();
-    bundle(dir, "a", 3, 300, 600);
-    server s = serve(dir, "a");
-    ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
-    ASSERT_STREQ(recommend(c, 7), "wide_deep");
+    ns_http_client *c;
+    server s = serve_bundle(dir, &c);
     static char buf[1 << 16];
     /* NaN in each model kind: the ranker's weights, the i2i weights, an HNSW
      * vector, a BM25 frequency */
@@ -267,10 +271,8 @@ TEST(reload_refuses_broken_model_files_and_keeps_serving)
 TEST(missing_ranker_file_falls_back_and_says_so)
 {
     const char *dir = ns_test_tmpdir();
-    bundle(dir, "a", 3, 300, 600);
-    server s = serve(dir, "a");
-    ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
-    ASSERT_STREQ(recommend(c, 7), "wide_deep");
+    ns_http_client *c;
+    server s = serve_bundle(dir, &c);
     char rp[1200], away[1200];
     snprintf(rp, sizeof rp, "%s/a/ranker.safetensors", dir);
     snprintf(away, sizeof away, "%s/ranker.away", dir);

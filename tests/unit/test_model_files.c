@@ -61,6 +61,15 @@ static ns_i2i *small_model(ns_i2i_method method)
     return m;
 }
 
+/* An EASE model of small_model's log saved to path; returns path. */
+static const char *save_i2i(const char *path)
+{
+    ns_i2i *m = small_model(NS_I2I_EASE);
+    ASSERT_OK(ns_i2i_save(m, path));
+    ns_i2i_free(m);
+    return path;
+}
+
 TEST(i2i_save_load_roundtrip)
 {
     for (int method = 0; method < 2; method++) {
@@ -249,7 +258,8 @@ TEST(ranker_file_checked)
 
 /* ---- LLM files ------------------------------------------------------------- */
 
-TEST(llm_file_checked)
+/* A tiny Llama with random weights. */
+static ns_llm *tiny_llm(void)
 {
     ns_llm_config c;
     ASSERT_OK(ns_llm_config_parse(&c, "{\"arch\":\"llama\",\"vocab_size\":16,\"max_seq\":8,\"n_layer\":1,"
@@ -257,6 +267,12 @@ TEST(llm_file_checked)
     ns_llm *m;
     ASSERT_OK(ns_llm_new(&m, &c));
     ns_llm_init(m, 3);
+    return m;
+}
+
+TEST(llm_file_checked)
+{
+    ns_llm *m = tiny_llm();
     const char *ok = ns_test_tmpfile("ok.llm"), *badf = ns_test_tmpfile("bad.llm");
     ASSERT_OK(ns_llm_save(m, NULL, ok));
     ns_llm_free(m);
@@ -347,9 +363,8 @@ TEST(nonfinite_numbers_refused_naming_the_tensor)
     ASSERT(ns_bm25_load(&g, badf) < 0);
     expect_nonfinite("post_tf", "element 0", "nan");
     /* i2i: a weight */
-    ns_i2i *m = small_model(NS_I2I_EASE), *gm = (ns_i2i *)1;
-    ASSERT_OK(ns_i2i_save(m, ok));
-    ns_i2i_free(m);
+    ns_i2i *gm = (ns_i2i *)1;
+    save_i2i(ok);
     rewrite(ok, badf, "w", 4, NAN32, NULL, NULL);
     ASSERT(ns_i2i_load(&gm, badf) < 0 && gm == NULL);
     expect_nonfinite("w", "element 1", "nan");
@@ -365,12 +380,7 @@ TEST(nonfinite_numbers_refused_naming_the_tensor)
         expect_nonfinite(rk[k].t, rk[k].at, rk[k].val);
     }
     /* LLM: ours, and a llama2.c checkpoint */
-    ns_llm_config c;
-    ASSERT_OK(ns_llm_config_parse(&c, "{\"arch\":\"llama\",\"vocab_size\":16,\"max_seq\":8,\"n_layer\":1,"
-                                      "\"n_head\":2,\"n_kv_head\":1,\"d_model\":8,\"d_ff\":16}", "test"));
-    ns_llm *lm;
-    ASSERT_OK(ns_llm_new(&lm, &c));
-    ns_llm_init(lm, 3);
+    ns_llm *lm = tiny_llm();
     ASSERT_OK(ns_llm_save(lm, NULL, ok));
     rewrite(ok, badf, "wte", 5 * 4, NAN32, NULL, NULL);
     ns_llm *gl = (ns_llm *)1;
@@ -490,7 +500,8 @@ static void clobber(const char *path)
 
 TEST(loaded_models_survive_their_files_changing)
 {
-    const char *hp = ns_test_tmpfile("live.hnsw"), *bp = ns_test_tmpfile("live.bm25"), *ip = ns_test_tmpfile("live.i2i");
+    const char *hp = ns_test_tmpfile("live.hnsw"), *bp = ns_test_tmpfile("live.bm25");
+    const char *ip = ns_test_tmpfile("live.i2i");
     save_hnsw(hp);
     ns_bm25 *ix = small_bm25();
     ASSERT_OK(ns_bm25_save(ix, bp));
@@ -556,7 +567,8 @@ static int build(ns_state *s, const char *i2i_file, const char *ranker_file, int
     if (ranker_file) snprintf(mf, sizeof mf, "\"model_file\": \"%s\", ", ranker_file);
     snprintf(cfg, sizeof cfg,
              "{\"recall\": [{\"name\": \"popular\", \"type\": \"popular\", \"quota\": 10},"
-             "             {\"name\": \"i2i\", \"type\": \"i2i\", \"quota\": 10, \"params\": {\"model_file\": \"%s\"}}],"
+             "             {\"name\": \"i2i\", \"type\": \"i2i\", \"quota\": 10,"
+             "              \"params\": {\"model_file\": \"%s\"}}],"
              " \"rank\": {\"type\": \"wide_deep\", \"params\": {%s\"required\": %s,"
              "            \"fallback\": {\"weights\": {\"popular\": 1}}}}}",
              i2i_file, mf, required ? "true" : "false");
@@ -588,11 +600,8 @@ TEST(pipeline_refuses_broken_model_files)
 {
     ns_state *s = shop();
     const char *rk = ns_test_tmpfile("ranker.safetensors"), *bad = ns_test_tmpfile("broken.safetensors");
-    const char *i2i = ns_test_tmpfile("i2i.safetensors");
+    const char *i2i = save_i2i(ns_test_tmpfile("i2i.safetensors"));
     save_ranker_of(NS_RANK_WIDE_DEEP, "rt_ctr", "item_cat", rk);
-    ns_i2i *m = small_model(NS_I2I_EASE);
-    ASSERT_OK(ns_i2i_save(m, i2i));
-    ns_i2i_free(m);
     ns_pipeline *p;
     ASSERT_OK(build(s, i2i, rk, 0, &p));
     ASSERT_STREQ(ns_pipeline_scorer_name(p), "wide_deep");
@@ -638,10 +647,8 @@ TEST(pipeline_refuses_broken_model_files)
 TEST(pipeline_without_its_ranker_file_says_it_falls_back)
 {
     ns_state *s = shop();
-    const char *i2i = ns_test_tmpfile("i2i.safetensors"), *none = ns_test_tmpfile("never-trained.safetensors");
-    ns_i2i *m = small_model(NS_I2I_EASE);
-    ASSERT_OK(ns_i2i_save(m, i2i));
-    ns_i2i_free(m);
+    const char *i2i = save_i2i(ns_test_tmpfile("i2i.safetensors"));
+    const char *none = ns_test_tmpfile("never-trained.safetensors");
     ns_pipeline *p;
     /* required false and no file: the blend ranks, and the pipeline says so */
     ASSERT_OK(build(s, i2i, none, 0, &p));

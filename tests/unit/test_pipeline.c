@@ -102,6 +102,15 @@ static int has_item(const ns_rec_result *r, uint32_t item)
     return 0;
 }
 
+/* Up to 10 items for u0 at stream time ts, in arena a. */
+static void recommend_u0(ns_pipeline *p, double ts, ns_rec_result *r, ns_arena *a)
+{
+    ns_context ctx;
+    ASSERT_OK(ns_context_make(&ctx, ts, 0, NULL, NULL));
+    ns_rec_request req = {"u0", 10, &ctx};
+    ASSERT_OK(ns_pipeline_recommend(p, &req, r, a));
+}
+
 TEST(recommend_filters_diversity_cold_start)
 {
     ns_state *s = make_state();
@@ -213,13 +222,10 @@ TEST(registered_channel_type_and_provenance)
                               " {\"name\": \"pop\", \"type\": \"popular\", \"quota\": 4}],"
                               " \"diversity\": {\"max_per_category\": 0}}",
                               "inline", s));
-    ns_context ctx;
-    ASSERT_OK(ns_context_make(&ctx, T0, 0, NULL, NULL));
     ns_arena a;
     ns_arena_init(&a, 0);
     ns_rec_result r;
-    ns_rec_request req = {"u0", 10, &ctx};
-    ASSERT_OK(ns_pipeline_recommend(p, &req, &r, &a));
+    recommend_u0(p, T0, &r, &a);
     ASSERT_EQ_INT(r.n, 4); /* i9, i7, i5, i3 */
     ASSERT_EQ_INT(r.items[0].item, 3); /* in both channels: ranked first */
     ASSERT_EQ_INT(r.items[0].channels, 3);
@@ -263,13 +269,10 @@ TEST(registered_scorer_type_ranks)
                               " \"rank\": {\"type\": \"byitem-test\"}, \"diversity\": {\"max_per_category\": 0}}",
                               "inline", s));
     ASSERT_STREQ(ns_pipeline_scorer_name(p), "byitem-test");
-    ns_context ctx;
-    ASSERT_OK(ns_context_make(&ctx, T0, 0, NULL, NULL));
     ns_arena a;
     ns_arena_init(&a, 0);
     ns_rec_result r;
-    ns_rec_request req = {"u0", 10, &ctx};
-    ASSERT_OK(ns_pipeline_recommend(p, &req, &r, &a));
+    recommend_u0(p, T0, &r, &a);
     ASSERT_EQ_INT(r.n, 2); /* popular proposes i3 (2 clicks), then i5; the scorer puts i5 first */
     ASSERT_EQ_INT(r.items[0].item, 5);
     ASSERT_EQ_INT(r.items[1].item, 3);
@@ -306,20 +309,17 @@ TEST(nonfinite_scores_dropped_and_counted)
                               " \"rank\": {\"type\": \"garbage-test\"}, \"diversity\": {\"max_per_category\": 0}}",
                               "inline", s));
     ASSERT(ns_pipeline_scorer_fallback(p) == NULL);
-    ns_context ctx;
-    ASSERT_OK(ns_context_make(&ctx, T0 + 20, 0, NULL, NULL));
     ns_arena a;
     ns_arena_init(&a, 0);
     ns_rec_result r;
-    ns_rec_request req = {"u0", 10, &ctx};
-    ASSERT_OK(ns_pipeline_recommend(p, &req, &r, &a));
+    recommend_u0(p, T0 + 20, &r, &a);
     /* i0..i10 proposed: i0, i2, ..., i10 (NaN), i3 (+Inf) and i5 (-Inf) dropped; i1, i7, i9 kept */
     ASSERT_EQ_INT(r.nonfinite, 8);
     ASSERT_EQ_INT(r.n, 3);
     for (int i = 0; i < r.n; i++) ASSERT(isfinite(r.items[i].score) && r.items[i].item % 2 == 1);
     ASSERT_EQ_INT(r.items[0].item, 9);
     ASSERT_EQ_INT(ns_pipeline_nonfinite_scores(p), 8);
-    ASSERT_OK(ns_pipeline_recommend(p, &req, &r, &a));
+    recommend_u0(p, T0 + 20, &r, &a);
     ASSERT_EQ_INT(ns_pipeline_nonfinite_scores(p), 16);
     ns_arena_release(&a);
     ns_pipeline_free(p);
