@@ -13,7 +13,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,22 +30,6 @@ static int open_stat(const char *path, int *fd, struct stat *st)
         return ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "cannot stat: %s", strerror(e));
     }
     return 0;
-}
-
-/* Ask for transparent huge pages on a large buffer about to be filled
- * (a hint; the kernel may decline): a model file of hundreds of MiB is then
- * faulted in 2 MiB at a time instead of 4 KiB, a third of the time of a
- * large read. Only the whole pages inside the buffer are advised. */
-static void huge_pages(void *p, size_t n)
-{
-#ifdef MADV_HUGEPAGE
-    const uintptr_t page = (uintptr_t)1 << 21;
-    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + n) & ~(page - 1);
-    if (n >= 8 * page && e > a) madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)n;
-#endif
 }
 
 /* The open file fd (its stat st) into a NUL-terminated malloc'd buffer of
@@ -71,7 +54,6 @@ static int read_fd(const char *path, int fd, const struct stat *st, char **out, 
     if (cap > max_bytes + 1) cap = max_bytes + 1;
     char *buf = ns_malloc(cap);
     if (!buf) { close(fd); return NS_ENOMEM; }
-    huge_pages(buf, cap);
     for (;;) {
         if (n + 1 == cap) { /* full: probe for one more byte before growing */
             char c;
