@@ -12,6 +12,9 @@
  *       tab-separated lines:
  *         build <seconds> <peak_rss_MiB> <index_MiB> <cpu_seconds>
  *         search <ef> <recall@10> <qps> <queries per CPU-second>
+ *   bench_hnsw load  INDEX
+ *       opens a saved index (ns_hnsw_load, every check included) on ONE
+ *       thread and prints: load <seconds> <cpu_seconds> <peak_rss_MiB>
  * CPU time (CLOCK_PROCESS_CPUTIME_ID, all threads) is reported beside wall
  * time because the shared machine is often loaded by other jobs.
  * The Python peers (peer_hnswlib.py, peer_faiss.py) print the same lines.
@@ -189,6 +192,18 @@ int main(int argc, char **argv)
         ns_hnsw_free(h);
         return 0;
     }
-    fprintf(stderr, "usage: bench_hnsw gen|truth|run ... (see the comment at the top of bench_hnsw.c)\n");
+    if (argc >= 3 && !strcmp(argv[1], "load")) {
+        ns_set_threads(1);
+        ns_hnsw *h;
+        double t0 = ns_now(), c0 = cpu_now();
+        if (ns_hnsw_load(&h, argv[2]) < 0) {
+            fprintf(stderr, "%s\n", ns_err_msg());
+            return 1;
+        }
+        printf("load\t%.3f\t%.3f\t%.0f\n", ns_now() - t0, cpu_now() - c0, peak_rss_mib());
+        ns_hnsw_free(h);
+        return 0;
+    }
+    fprintf(stderr, "usage: bench_hnsw gen|truth|run|load ... (see the comment at the top of bench_hnsw.c)\n");
     return 2;
 }

@@ -74,6 +74,8 @@ roaring_bitmap_t *ns_attr_query(const ns_attr *a, const char *expr);
 size_t ns_attr_keys(const ns_attr *a);  /* distinct (field, value) pairs */
 uint64_t ns_attr_ids(const ns_attr *a); /* distinct ids with any attribute */
 
+/* Save is atomic; the loaded index is a copy that no longer depends on
+ * the file (it may be rewritten or truncated meanwhile). */
 int ns_attr_save(ns_attr *a, const char *path);
 int ns_attr_load(ns_attr **out, const char *path);
 

@@ -314,12 +314,13 @@ double ns_progress_rate(const ns_progress *p);
 /* Read a whole file into a NUL-terminated malloc'd buffer (caller frees).
  * Refuses files larger than max_bytes (0 = 4 GiB) with NS_ETOOBIG. */
 int ns_file_read_all(const char *path, char **out, size_t *len, size_t max_bytes);
+/* The same for a regular file only (a directory, device or pipe is
+ * NS_EINVAL), with no limit but memory: how model files are loaded. The
+ * buffer is a copy, so the caller depends on the file no more. */
+int ns_file_read_regular(const char *path, char **out, size_t *len);
 /* Write atomically: temp file in the same directory, fsync, rename, fsync
  * of the directory. Either the old or the new content survives a crash. */
 int ns_file_write_atomic(const char *path, const void *data, size_t len);
-/* Map a file read-only. *len may be 0 (then *out is NULL). */
-int ns_file_map(const char *path, const void **out, size_t *len);
-void ns_file_unmap(const void *p, size_t len);
 int ns_file_exists(const char *path);
 /* mkdir -p */
 int ns_mkdirs(const char *path);
@@ -374,6 +375,10 @@ int ns_buf_printf(ns_buf *b, const char *fmt, ...) __attribute__((format(printf,
  * characters escaped, and every byte that is not part of valid UTF-8
  * written as \ufffd, so the output always parses. */
 int ns_buf_json_str(ns_buf *b, const char *s, size_t n);
+/* Append x as a JSON number with `digits` significant digits (1..17, as
+ * printf's %.<digits>g), or null when x is NaN or infinite (JSON has no
+ * such numbers), so the output always parses. */
+int ns_buf_json_num(ns_buf *b, double x, int digits);
 
 /* ===================================================================== */
 /* UTF-8                                                                  */

@@ -133,6 +133,10 @@ int ns_bm25_search_exhaustive(const ns_bm25 *ix, const char *query, long len, in
                               ns_hit *out);
 
 void ns_bm25_get_stats(const ns_bm25 *ix, ns_bm25_stats *st);
+/* Written atomically (temp + rename). Load checks the file against the
+ * tables above (every float finite) and the lists; the loaded index is a
+ * copy that no longer depends on the file (it may be rewritten or
+ * truncated meanwhile). Errors name the file and the tensor. */
 int ns_bm25_save(ns_bm25 *ix, const char *path);
 int ns_bm25_load(ns_bm25 **out, const char *path);
 

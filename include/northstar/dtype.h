@@ -29,6 +29,10 @@ typedef enum ns_dtype {
 size_t ns_dtype_size(ns_dtype t);
 const char *ns_dtype_name(ns_dtype t); /* safetensors spelling: "F32", "BF16", ... */
 int ns_dtype_from_name(const char *name, ns_dtype *out); /* NS_OK or NS_ENOTFOUND */
+/* Index of the first NaN or infinity among the n elements of type t at
+ * data (any alignment), or -1 when all are finite or t is not a float type
+ * (F32, F16, BF16, F64). One pass over the bytes, vectorised. */
+int64_t ns_dtype_find_nonfinite(ns_dtype t, const void *data, size_t n);
 
 /* Half-precision conversions (round to nearest even on the way down). */
 float ns_f16_to_f32(uint16_t h);

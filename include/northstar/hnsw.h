@@ -48,11 +48,14 @@
  *     X(key, kind, REQ | OPT, min, max, meaning);
  *   tensors: the rows of NS_HNSW_FILE_TENSORS, X(id, name, dtype, REQ | OPT,
  *     shape in config keys, meaning).
- *   Load maps the file and points the level-0 block into the mapping
- *   (zero-copy); the first insert copies it to memory. Beyond the tables it
- *   checks the layout against rec, every link count and id, level, flag,
- *   label and the entry: a malformed or truncated file is an error naming
- *   the tensor or field, never a crash.
+ *   Load reads the file into memory once (ns_st_open) and points the
+ *   level-0 block into that image (no per-node copy); the first insert
+ *   copies it into the index's own block. A loaded index no longer depends
+ *   on its file: overwriting it in place, truncating or removing it changes
+ *   nothing. Beyond the tables it checks the layout against rec, every
+ *   vector element finite, every link count and id, level, flag, label and
+ *   the entry: a malformed or truncated file is an error naming the tensor
+ *   or field, never a crash.
  *
  * Example
  *   ns_hnsw_params p = ns_hnsw_defaults(128, NS_METRIC_L2);
@@ -127,7 +130,7 @@ typedef struct ns_hnsw_stats {
     int max_level;
     size_t bytes;      /* memory held (vectors, graph, maps) */
     double avg_degree0;/* mean level-0 out-degree */
-    int mapped;        /* 1 while the level-0 block is still the file mapping */
+    int file_image;    /* 1 while the level-0 block is still the file image read by ns_hnsw_load */
 } ns_hnsw_stats;
 
 ns_hnsw_params ns_hnsw_defaults(int dim, ns_metric metric);
@@ -158,6 +161,8 @@ int ns_hnsw_search_exact(const ns_hnsw *h, const float *q, int k, const ns_filte
 
 void ns_hnsw_get_stats(const ns_hnsw *h, ns_hnsw_stats *st);
 
+/* Save is atomic and may run during searches; load: see "File format"
+ * above (a loaded index no longer depends on its file). */
 int ns_hnsw_save(const ns_hnsw *h, const char *path);
 int ns_hnsw_load(ns_hnsw **out, const char *path);
 

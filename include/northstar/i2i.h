@@ -76,7 +76,9 @@ typedef struct ns_i2i {
 int ns_i2i_train(ns_i2i **out, const ns_ilog *l, const ns_i2i_opts *o);
 void ns_i2i_free(ns_i2i *m);
 int ns_i2i_save(const ns_i2i *m, const char *path);
-/* Load and validate (offsets, rows, weights); errors name the tensor. */
+/* Load and validate (offsets, rows, weights finite); errors name the file
+ * and the tensor. The loaded model is a copy that no longer depends on the
+ * file (it may be rewritten or truncated meanwhile). Saves are atomic. */
 int ns_i2i_load(ns_i2i **out, const char *path);
 const char *ns_i2i_method_name(ns_i2i_method m);
 int ns_i2i_method_parse(const char *s, ns_i2i_method *out);

@@ -152,8 +152,11 @@ float *ns_llm_params_flat(ns_llm *m); /* all parameters, one array */
 int ns_llm_save(const ns_llm *m, const ns_bpe *tok, const char *path);
 /* Load a model. Recognises our safetensors files (shapes are checked
  * against the config, unknown tensors are errors) and llama2.c checkpoints
- * (".bin": 7-int header, fp32 weights, shared or separate classifier). *tok
- * (may be NULL) receives the embedded tokenizer or NULL when there is none. */
+ * (".bin": 7-int header, fp32 weights, shared or separate classifier);
+ * every parameter must be finite (a NaN or infinity is an error naming the
+ * tensor and its first bad element). The file is read, never mapped: the
+ * loaded model no longer depends on it. *tok (may be NULL) receives the
+ * embedded tokenizer or NULL when there is none. */
 int ns_llm_load(ns_llm **out, ns_bpe **tok, const char *path);
 /* Export a Llama-family model in llama2.c's checkpoint format (version 0:
  * header dim, hidden_dim, n_layers, n_heads, n_kv_heads, ±vocab_size

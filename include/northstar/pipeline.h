@@ -21,6 +21,20 @@
  * of channel evidence and CTR) and "wide_deep" (a rank.h model over the
  * features below). ns_channel_register / ns_scorer_register add more.
  *
+ * Model files. A channel or scorer backed by a model file loads it when the
+ * pipeline is built, and a file that does not load (truncated, another
+ * format, NaN weights, ...) fails the build with an error naming the
+ * setting, the file and what was wrong: a server's reload then keeps the
+ * pipeline in force. The one exception is a scorer whose model is optional
+ * ("wide_deep" with "required": false) and whose file does not exist (a
+ * service not trained yet): it ranks with its fallback rule, and
+ * ns_pipeline_scorer_name / ns_pipeline_scorer_fallback say so. Loaded
+ * models are copies in memory: their files may be rewritten meanwhile.
+ *
+ * Scores. A candidate the scorer gives a NaN or infinite score is dropped
+ * from the list and counted (ns_rec_result.nonfinite,
+ * ns_pipeline_nonfinite_scores), so every score handed out is finite.
+ *
  * Config (JSON; ns_pipeline_default_config() is the built-in one):
  *   {
  *     "north_star": {"name": "ctr", "numerator": "click",
@@ -103,9 +117,15 @@ typedef struct ns_scorer_type {
     const char *type;
     int (*create)(const json_t *params, const char *path, ns_state *st, const char *const *channel_names,
                   int nchannels, void **self);
-    /* scores[i] for cands[i]; higher is better. */
+    /* scores[i] for cands[i]; higher is better (NaN and infinities drop the
+     * candidate: see "Scores" above). */
     int (*score)(void *self, const ns_scorer_input *in, float *scores);
     void (*free)(void *self);
+    /* Optional (NULL: the type always scores itself). When self ranks with
+     * another rule instead of its own (a model scorer without its model),
+     * the name of that rule, with *why saying why (both owned by self);
+     * NULL when self scores itself. */
+    const char *(*fallback)(const void *self, const char **why);
 } ns_scorer_type;
 
 /* Add a type (the pointer must stay valid). NS_EEXISTS if the name is taken. */
@@ -144,6 +164,7 @@ typedef struct ns_rec_result {
     int candidates;      /* after merge, before filters */
     int filtered;        /* removed by filters */
     int per_channel[NS_MAX_CHANNELS]; /* candidates produced */
+    int nonfinite;       /* candidates dropped: the scorer gave them NaN or an infinity */
     double recall_ms, rank_ms;
 } ns_rec_result;
 
@@ -153,7 +174,16 @@ int ns_pipeline_channels(const ns_pipeline *p);
 const char *ns_pipeline_channel_name(const ns_pipeline *p, int c);
 int ns_pipeline_max_n(const ns_pipeline *p);
 int ns_pipeline_default_n(const ns_pipeline *p);
+/* What ranks: the configured scorer type ("wide_deep"), or the rule it
+ * fell back to ("blend") when its optional model file does not exist. */
 const char *ns_pipeline_scorer_name(const ns_pipeline *p);
+/* NULL when the configured scorer ranks itself; else why it does not:
+ * "wide_deep has no model: /m/ranker.safetensors does not exist; blend
+ * ranks". Owned by the pipeline. */
+const char *ns_pipeline_scorer_fallback(const ns_pipeline *p);
+/* Candidates dropped since the pipeline was built because the scorer gave
+ * them a NaN or infinite score. */
+uint64_t ns_pipeline_nonfinite_scores(const ns_pipeline *p);
 
 /* The north-star metric: name, and its value numerator/denominator over the
  * configured window at stream time `now` (0 when the denominator is 0). */

@@ -125,6 +125,10 @@ typedef struct ns_rank_train_stats {
  * threads; results are reproducible for a seed and thread count. */
 int ns_ranker_train(ns_ranker *m, const ns_fdata *train, const ns_fdata *val, ns_rank_train_stats *st);
 
+/* Save is atomic (temp + rename). Load checks the file against the tables
+ * above, every weight finite (a NaN is an error naming the tensor and its
+ * first bad element), and reads the model into its own memory: it no
+ * longer depends on the file, which may be rewritten or truncated. */
 int ns_ranker_save(const ns_ranker *m, const char *path);
 int ns_ranker_load(ns_ranker **out, const char *path);
 

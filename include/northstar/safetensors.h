@@ -22,6 +22,10 @@
  *   unaligned — the readers here copy, and ns_st_view_f32 says NULL. Files
  *   are written atomically (temp + fsync + rename). Model configs are stored
  *   as JSON text under the metadata key "config".
+ * Reader: ns_st_open reads the whole file into memory the handle owns (one
+ *   read, no mapping). An open handle, and every model loaded from one, no
+ *   longer depends on the file: overwriting it in place, truncating it or
+ *   removing it changes nothing that was loaded.
  *
  * Example
  *   ns_st_file *f;
@@ -53,13 +57,13 @@ typedef struct ns_st_tensor {
     int ndim;
     int64_t shape[NS_ST_MAX_DIMS];
     int64_t numel;
-    const void *data; /* points into the mapping; may be unaligned */
+    const void *data; /* points into the file image; may be unaligned */
     size_t nbytes;
 } ns_st_tensor;
 
 typedef struct ns_st_file ns_st_file;
 
-/* Open and validate a file (mmap, read-only). */
+/* Read a regular file whole into memory owned by the handle, and validate it. */
 int ns_st_open(ns_st_file **out, const char *path);
 /* Validate and use an in-memory image (borrowed; must outlive the handle). */
 int ns_st_open_memory(ns_st_file **out, const void *data, size_t len, const char *name);
@@ -83,7 +87,8 @@ int ns_st_read_f32_shape(const ns_st_file *f, const char *name, float *dst, int 
 /* Integer tensors (I32 or I64, range-checked on narrowing). */
 int ns_st_read_i32(const ns_st_file *f, const char *name, int32_t *dst, int64_t numel);
 int ns_st_read_i64(const ns_st_file *f, const char *name, int64_t *dst, int64_t numel);
-/* Zero-copy view of an F32 tensor when it is aligned in the mapping, else NULL. */
+/* Zero-copy view of an F32 tensor when it is aligned in the image, else NULL
+ * (valid while the handle is open). */
 const float *ns_st_view_f32(const ns_st_file *f, const char *name, int64_t numel);
 
 /* ---- writer ------------------------------------------------------------ */
@@ -117,7 +122,11 @@ int ns_st_writer_serialize(ns_st_writer *w, unsigned char **out, size_t *len);
  *     optional, of its kind, inside its range; no key the table lacks;
  *   - the tensors: every row present unless optional, of its dtype, rank
  *     and dimensions (each dimension a config key, key+N, a number, or "*"
- *     when the loader checks it); no tensor the table lacks.
+ *     when the loader checks it); no tensor the table lacks;
+ *   - the numbers: every element of every float tensor (F32, F16, BF16,
+ *     F64) finite: a NaN or an infinity is an error naming the tensor and
+ *     its first bad element ("tensor \"wide.w\" element 17 is nan"), so no
+ *     loader hands a model NaN weights. One vectorised pass over the data.
  * A violation is NS_EFORMAT (dimensions: see NS_ST_SHAPE_MISMATCH) naming
  * the file, the key or tensor (ns_err_last()->field), what the table wants
  * and what the file has. What a table cannot say (ids in range, lists

@@ -44,9 +44,10 @@ void ns_vec_free(ns_vectors *v);
 int ns_vec_strip_prefix(ns_vectors *v, const char *prefix);
 /* Write atomically, text (binary = 0) or binary (binary = 1). */
 int ns_vec_write(const ns_vectors *v, const char *path, int binary);
-/* Read either format (detected from the content). Errors name the file and
- * line / record: bad header, truncated record, wrong number of values,
- * non-numeric value, duplicate word. */
+/* Read either format (detected from the content) into memory of its own
+ * (the file may change afterwards). Errors name the file and line / record:
+ * bad header, truncated record, wrong number of values, non-numeric or
+ * non-finite value, duplicate word. */
 int ns_vec_read(ns_vectors **out, const char *path);
 int ns_vec_read_memory(ns_vectors **out, const char *data, size_t len, const char *name);
 

@@ -9,6 +9,7 @@
  */
 #include "northstar/base.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -286,6 +287,12 @@ int ns_buf_json_str(ns_buf *b, const char *s, size_t n)
     b->len = (size_t)(o - b->data);
     b->data[b->len] = 0;
     return NS_OK;
+}
+
+int ns_buf_json_num(ns_buf *b, double x, int digits)
+{
+    if (!isfinite(x)) return ns_buf_append(b, "null", 4);
+    return ns_buf_printf(b, "%.*g", digits < 1 ? 1 : digits > 17 ? 17 : digits, x);
 }
 
 /* ---- lines ----------------------------------------------------------------- */

@@ -1,7 +1,9 @@
 /*
- * file.c — whole-file reads, atomic writes, read-only maps, mkdir -p.
+ * file.c — whole-file reads, atomic writes, mkdir -p.
  * Atomic writes are how northstar saves models and indexes: a crash leaves
- * either the old file or the new one, never a torn mix.
+ * either the old file or the new one, never a torn mix. Nothing here maps a
+ * file: a loaded model is a copy in memory, which a writer of its file (an
+ * overwrite in place, a truncation) cannot change under a running server.
  */
 #include "northstar/base.h"
 
@@ -11,7 +13,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,29 +32,25 @@ static int open_stat(const char *path, int *fd, struct stat *st)
     return 0;
 }
 
-int ns_file_read_all(const char *path, char **out, size_t *len, size_t max_bytes)
+/* The open file fd (its stat st) into a NUL-terminated malloc'd buffer of
+ * at most max_bytes; closes fd. */
+static int read_fd(const char *path, int fd, const struct stat *st, char **out, size_t *len, size_t max_bytes)
 {
-    *out = NULL;
-    if (len) *len = 0;
-    if (max_bytes == 0) max_bytes = (size_t)4 << 30;
+    int rc = NS_OK;
     if (max_bytes > SIZE_MAX / 2) max_bytes = SIZE_MAX / 2; /* room for the NUL and doubling */
-    int fd;
-    struct stat st;
-    int rc = open_stat(path, &fd, &st);
-    if (rc < 0) return rc;
-    if (S_ISDIR(st.st_mode)) {
+    if (S_ISDIR(st->st_mode)) {
         close(fd);
         return ns_err_set_at(NS_EINVAL, path, 0, NULL, NULL, "is a directory, expected a file");
     }
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > (uint64_t)max_bytes) {
+    if (S_ISREG(st->st_mode) && (uint64_t)st->st_size > (uint64_t)max_bytes) {
         close(fd);
         return ns_err_set_at(NS_ETOOBIG, path, 0, NULL, NULL, "file is %lld bytes, limit is %zu",
-                             (long long)st.st_size, max_bytes);
+                             (long long)st->st_size, max_bytes);
     }
     /* Regular files are read by their size (plus one byte to see EOF);
      * pipes, /proc files (size 0) and files that grow meanwhile grow the
      * buffer, but only once a read shows there really is more data. */
-    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, n = 0;
+    size_t cap = S_ISREG(st->st_mode) && st->st_size > 0 ? (size_t)st->st_size + 1 : 65536, n = 0;
     if (cap > max_bytes + 1) cap = max_bytes + 1;
     char *buf = ns_malloc(cap);
     if (!buf) { close(fd); return NS_ENOMEM; }
@@ -88,6 +85,32 @@ int ns_file_read_all(const char *path, char **out, size_t *len, size_t max_bytes
     *out = buf;
     if (len) *len = n;
     return NS_OK;
+}
+
+int ns_file_read_all(const char *path, char **out, size_t *len, size_t max_bytes)
+{
+    *out = NULL;
+    if (len) *len = 0;
+    int fd;
+    struct stat st;
+    int rc = open_stat(path, &fd, &st);
+    return rc < 0 ? rc : read_fd(path, fd, &st, out, len, max_bytes ? max_bytes : (size_t)4 << 30);
+}
+
+int ns_file_read_regular(const char *path, char **out, size_t *len)
+{
+    *out = NULL;
+    if (len) *len = 0;
+    int fd;
+    struct stat st;
+    int rc = open_stat(path, &fd, &st);
+    if (rc < 0) return rc;
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return ns_err_set_at(NS_EINVAL, path, 0, NULL, NULL, "%s, expected a regular file",
+                             S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file");
+    }
+    return read_fd(path, fd, &st, out, len, SIZE_MAX);
 }
 
 static int fsync_dir_of(const char *path)
@@ -155,34 +178,6 @@ int ns_file_write_atomic(const char *path, const void *data, size_t len)
     }
     free(tmp);
     return fsync_dir_of(path);
-}
-
-int ns_file_map(const char *path, const void **out, size_t *len)
-{
-    *out = NULL;
-    *len = 0;
-    int fd;
-    struct stat st;
-    int rc = open_stat(path, &fd, &st);
-    if (rc < 0) return rc;
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return ns_err_set_at(NS_EINVAL, path, 0, NULL, NULL, "%s, expected a regular file",
-                             S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file");
-    }
-    if (st.st_size == 0) { close(fd); return NS_OK; }
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int e = errno;
-    close(fd);
-    if (p == MAP_FAILED) return ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "mmap failed: %s", strerror(e));
-    *out = p;
-    *len = (size_t)st.st_size;
-    return NS_OK;
-}
-
-void ns_file_unmap(const void *p, size_t len)
-{
-    if (p && len) munmap((void *)p, len);
 }
 
 int ns_file_exists(const char *path)

@@ -416,7 +416,8 @@ static const ns_st_schema i2i_schema = {.what = "an i2i model", .format = NS_I2I
 #define bad(f, field, ...) ns_st_bad(f, &i2i_schema, field, __VA_ARGS__)
 
 /* The rows: ids (n distinct, non-empty), offsets (0 up to nnz, never
- * decreasing), neighbours in 0..n-1 with finite weights. */
+ * decreasing), neighbours in 0..n-1 (the schema has checked that the
+ * weights are finite). */
 static int load_rows(const ns_st_file *f, ns_i2i *m, const ns_st_tensor *const *t, int64_t nnz)
 {
     m->ids = ns_strmap_new(m->n + 1);
@@ -440,8 +441,7 @@ static int load_rows(const ns_st_file *f, ns_i2i *m, const ns_st_tensor *const *
     for (int64_t k = 0; k < nnz; k++) {
         int32_t j;
         memcpy(&j, nb + 4 * k, 4);
-        if (j < 0 || (uint32_t)j >= m->n || !isfinite(m->w[k]))
-            return bad(f, "nbr", "entry %lld: row %d or its weight out of range", (long long)k, j);
+        if (j < 0 || (uint32_t)j >= m->n) return bad(f, "nbr", "entry %lld: row %d out of range", (long long)k, j);
         m->nbr[k] = (uint32_t)j;
     }
     return NS_OK;

@@ -188,7 +188,8 @@ static int alloc_lists(ns_bm25 *ix, size_t nd, size_t nt, size_t np)
     return NS_OK;
 }
 
-/* Ids (unique, 32-bit) and lengths (finite, >= 0) of the documents. */
+/* Ids (unique, 32-bit) and lengths (>= 0; finite, as the schema checked)
+ * of the documents. */
 static int load_docs(const ns_st_file *f, ns_bm25 *ix, const ns_st_tensor *const *t, size_t nd)
 {
     const unsigned char *idb = t[BT_doc_ids]->data, *dlb = t[BT_doc_len]->data;
@@ -200,7 +201,7 @@ static int load_docs(const ns_st_file *f, ns_bm25 *ix, const ns_st_tensor *const
         uint64_t prev;
         if (id < 0 || id > (int64_t)UINT32_MAX)
             return bad(f, "doc_ids", "document %zu has id %lld outside 0..2^32-1", d, (long long)id);
-        if (!isfinite(dl) || dl < 0) return bad(f, "doc_len", "document %zu has length %g", d, (double)dl);
+        if (dl < 0) return bad(f, "doc_len", "document %zu has length %g", d, (double)dl);
         if (ns_u64map_get(&ix->map, (uint64_t)id, &prev)) return bad(f, "doc_ids", "id %lld is stored twice", (long long)id);
         if (ns_u64map_put(&ix->map, (uint64_t)id, (uint64_t)d) < 0) return ns_err_set(NS_ENOMEM, "bm25 load: out of memory");
         ix->ext[d] = (uint32_t)id;
@@ -213,7 +214,7 @@ static int load_docs(const ns_st_file *f, ns_bm25 *ix, const ns_st_tensor *const
 }
 
 /* Term t's postings [o0, o1): documents strictly increasing and in range,
- * frequencies finite and positive; dcount[d] counts each document's terms. */
+ * frequencies positive (finite: the schema); dcount[d] counts each document's terms. */
 static int load_list(const ns_st_file *f, ns_bm25 *ix, const ns_st_tensor *const *t, size_t term, int64_t o0,
                      int64_t o1, uint32_t *dcount)
 {
@@ -226,7 +227,7 @@ static int load_list(const ns_st_file *f, ns_bm25 *ix, const ns_st_tensor *const
         memcpy(&tf, ptb + 4 * j, 4);
         if (d <= last || (uint32_t)d >= ix->ndocs)
             return bad(f, "post_docs", "term %zu: document %d out of order or range", term, d);
-        if (!isfinite(tf) || tf <= 0) return bad(f, "post_tf", "term %zu: frequency %g", term, (double)tf);
+        if (tf <= 0) return bad(f, "post_tf", "term %zu: frequency %g", term, (double)tf);
         last = d;
         if (ns__bm25_append_posting(&ix->pl[term], (uint32_t)d, tf, ix->dl[d]) < 0)
             return ns_err_set(NS_ENOMEM, "bm25 load: out of memory");

@@ -922,7 +922,7 @@ void ns_hnsw_get_stats(const ns_hnsw *hc, ns_hnsw_stats *st)
     pthread_mutex_unlock(&h->map_mu);
     st->capacity = h->capacity;
     st->max_level = (int)(atomic_load(&h->entry) >> 32);
-    st->mapped = !h->l0_owned;
+    st->file_image = !h->l0_owned;
     size_t bytes = h->capacity * (h->rec + sizeof(uint32_t) + 3 + sizeof(void *)) + mapb;
     double deg = 0;
     for (uint32_t i = 0; i < n; i++) {

@@ -2,12 +2,15 @@
  * hnsw_io.c — save and load HNSW indexes (safetensors; the format is the
  * tables of hnsw.h, checked by ns_st_load).
  *
- * An index of 10^6 vectors takes minutes to build and must open in
- * milliseconds: load maps the file and uses the level-0 block (vectors and
- * links, ~90% of the bytes) in place; only the small per-slot arrays are
- * copied. After the schema's checks the loader checks what the tables
- * cannot say (the layout, every link, level and label), because a corrupt
- * link id or level would otherwise send a search outside the arrays.
+ * An index of 10^6 vectors takes minutes to build and must open in well
+ * under a second: load reads the file once into memory (ns_st_open: a
+ * copy, so a writer of the file cannot reach the loaded index) and uses the
+ * level-0 block (vectors and links, ~90% of the bytes) in that image; only
+ * the small per-slot arrays are copied out. After the schema's checks the
+ * loader checks what the tables cannot say (the layout, every vector
+ * finite, every link, level and label), because a corrupt link id or level
+ * would otherwise send a search outside the arrays, and a NaN coordinate
+ * would make every distance to it NaN.
  */
 #include "index_int.h"
 #include "northstar/safetensors.h"
@@ -143,8 +146,9 @@ static int check_levels(const ns_st_file *f, const ns_st_value *v, const ns_st_t
     return NS_OK;
 }
 
-/* The level-0 block, in place when aligned, else copied; then every link
- * count and id checked. */
+/* The level-0 block, in place in the file image when aligned, else copied;
+ * then in one pass over the records every vector element finite and every
+ * link count and id in range. */
 static int load_l0(const ns_st_file *f, ns_hnsw *h, const ns_st_tensor *tl0, size_t n)
 {
     if (n > 0 && ((uintptr_t)tl0->data & 3) == 0) {
@@ -156,6 +160,11 @@ static int load_l0(const ns_st_file *f, ns_hnsw *h, const ns_st_tensor *tl0, siz
         if (n) memcpy(h->l0, tl0->data, n * h->rec);
     }
     for (size_t i = 0; i < n; i++) {
+        const float *x = (const float *)(h->l0 + i * h->rec);
+        int64_t e = ns_dtype_find_nonfinite(NS_DT_F32, x, (size_t)h->p.dim);
+        if (e >= 0)
+            return bad(f, "l0", "slot %zu: vector element %lld is %g (vectors must be finite)", i, (long long)e,
+                       (double)x[e]);
         const uint32_t *ln = (const uint32_t *)(h->l0 + i * h->rec + h->links_off);
         if (ln[0] > (uint32_t)h->M0) return bad(f, "l0", "slot %zu has %u level-0 links", i, ln[0]);
         for (uint32_t j = 0; j < ln[0]; j++)

@@ -39,9 +39,9 @@ struct ns_hnsw {
     size_t rec;                      /* bytes per level-0 record */
     size_t links_off;                /* offset of the count word in a record */
     double mult;                     /* level multiplier 1 / ln(M) */
-    char *l0;                        /* capacity * rec bytes (or the file mapping) */
-    int l0_owned;                    /* 0 while l0 points into the mapping */
-    struct ns_st_file *file;         /* open file while mapped */
+    char *l0;                        /* capacity * rec bytes (or in the file image) */
+    int l0_owned;                    /* 0 while l0 points into the file image */
+    struct ns_st_file *file;         /* the open file (its image) while l0 points into it */
     uint32_t *labels;                /* [capacity] caller ids */
     uint8_t *levels;                 /* [capacity] top level of each slot */
     _Atomic uint8_t *flags;          /* [capacity] NS__HF_* */

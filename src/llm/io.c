@@ -140,13 +140,31 @@ static int l2c_segments(const ns_llm *m, l2c_seg *sg)
     return k;
 }
 
+/* Every parameter finite (the safetensors form gets this from its schema). */
+static int check_finite(const ns_llm *m, const char *path)
+{
+    for (int k = 0; k < P__COUNT; k++) {
+        const ns__llm_tensor *t = &m->t[k];
+        const float *x = m->params + t->offset;
+        int64_t i = t->numel ? ns_dtype_find_nonfinite(NS_DT_F32, x, t->numel) : -1;
+        if (i >= 0) {
+            char val[16];
+            snprintf(val, sizeof val, "%g", (double)x[i]);
+            return ns_err_set_at(NS_EFORMAT, path, 0, t->name, val,
+                                 "llama2.c checkpoint: parameter %s element %lld (of %lld) is %s: model numbers "
+                                 "must be finite", t->name, (long long)i, (long long)t->numel, val);
+        }
+    }
+    return NS_OK;
+}
+
 static int load_llama2c(ns_llm **out, const char *path)
 {
-    const void *map;
+    char *img;
     size_t len;
-    int rc = ns_file_map(path, &map, &len);
+    int rc = ns_file_read_regular(path, &img, &len);
     if (rc < 0) return rc;
-    const unsigned char *p = map;
+    const unsigned char *p = (const unsigned char *)img;
     if (len < 28) {
         rc = ns_err_set_at(NS_ETRUNCATED, path, 0, NULL, NULL, "llama2.c checkpoint shorter than its 28-byte header");
         goto done;
@@ -191,7 +209,7 @@ static int load_llama2c(ns_llm **out, const char *path)
         ns_err_wrap("%s", path);
         goto done;
     }
-    const float *w = (const float *)(p + 28); /* mapping is page aligned; 28 is 4-aligned */
+    const float *w = (const float *)(p + 28); /* malloc'd: aligned; 28 is 4-aligned */
     l2c_seg *sg = ns_malloc(sizeof(l2c_seg) * (8 + 5 * (size_t)h.L));
     if (!sg) {
         ns_llm_free(m);
@@ -202,9 +220,13 @@ static int load_llama2c(ns_llm **out, const char *path)
     for (int i = 0; i < ns; w += sg[i].n, i++)
         if (sg[i].p) memcpy(sg[i].p, w, sizeof(float) * sg[i].n);
     free(sg);
+    if ((rc = check_finite(m, path)) < 0) {
+        ns_llm_free(m);
+        goto done;
+    }
     *out = m;
 done:
-    ns_file_unmap(map, len);
+    free(img);
     return rc;
 }
 

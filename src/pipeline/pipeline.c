@@ -169,6 +169,7 @@ struct ns_pipeline {
     const char *ns_name, *ns_window;
     int ns_num, ns_den;
     _Atomic uint64_t produced[NS_MAX_CHANNELS], served[NS_MAX_CHANNELS];
+    _Atomic uint64_t nonfinite; /* candidates dropped for a NaN or infinite score */
 };
 
 static const char default_config[] =
@@ -341,10 +342,15 @@ int ns_pipeline_new(ns_pipeline **out, const char *json_text, const char *origin
     if (slash == origin && slash) snprintf(p->base_dir, sizeof p->base_dir, "/");
     int rc = build(p, root);
     if (rc < 0) {
+        /* An error naming a file (a model that did not load) keeps it; one
+         * about the config itself names the config. */
         const ns_error_info *e = ns_err_last();
         ns_error_info saved = *e;
-        ns_err_set_at(saved.code, origin, 0, saved.field[0] ? saved.field : NULL, NULL, "pipeline config: %s",
-                      saved.msg);
+        if (saved.file[0])
+            ns_err_wrap("pipeline config %s", origin ? origin : "");
+        else
+            ns_err_set_at(saved.code, origin, 0, saved.field[0] ? saved.field : NULL, NULL, "pipeline config: %s",
+                          saved.msg);
         ns_pipeline_free(p);
         return rc;
     }
@@ -367,7 +373,19 @@ int ns_pipeline_channels(const ns_pipeline *p) { return p->nch; }
 const char *ns_pipeline_channel_name(const ns_pipeline *p, int c) { return c >= 0 && c < p->nch ? p->ch[c].name : NULL; }
 int ns_pipeline_max_n(const ns_pipeline *p) { return (int)p->max_n; }
 int ns_pipeline_default_n(const ns_pipeline *p) { return (int)p->default_n; }
-const char *ns_pipeline_scorer_name(const ns_pipeline *p) { return p->rk->type; }
+const char *ns_pipeline_scorer_name(const ns_pipeline *p)
+{
+    const char *why, *fb = p->rk->fallback ? p->rk->fallback(p->rk_self, &why) : NULL;
+    return fb ? fb : p->rk->type;
+}
+
+const char *ns_pipeline_scorer_fallback(const ns_pipeline *p)
+{
+    const char *why = NULL;
+    return p->rk->fallback && p->rk->fallback(p->rk_self, &why) ? why : NULL;
+}
+
+uint64_t ns_pipeline_nonfinite_scores(const ns_pipeline *p) { return atomic_load(&((ns_pipeline *)p)->nonfinite); }
 const char *ns_pipeline_north_star_name(const ns_pipeline *p) { return p->ns_name; }
 const char *ns_pipeline_north_star_window(const ns_pipeline *p) { return p->ns_window; }
 
@@ -391,6 +409,24 @@ void ns_pipeline_channel_counts(const ns_pipeline *p, int c, uint64_t *produced,
 static int is_blocked(const ns_pipeline *p, const char *ext)
 {
     return p->nblocked && bsearch(&ext, p->blocked, p->nblocked, sizeof(char *), cmp_str) != NULL;
+}
+
+/* Candidates whose score is NaN or infinite leave the list (no order puts
+ * them anywhere meaningful, and JSON cannot carry them), counted. Returns
+ * the candidates kept, compacted with their scores. */
+static int drop_nonfinite(ns_pipeline *p, ns_candidate *cand, float *scores, int n, int *dropped)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(scores[i])) continue;
+        cand[k] = cand[i];
+        scores[k++] = scores[i];
+    }
+    *dropped = n - k;
+    if (k < n && atomic_fetch_add(&p->nonfinite, (uint64_t)(n - k)) == 0)
+        ns_log_warn("ranker '%s' gave %d of %d candidates a NaN or infinite score: dropped (and counted from now on)",
+                    ns_pipeline_scorer_name(p), n - k, n);
+    return k;
 }
 
 typedef struct { ns_candidate *c; float score; } ranked;
@@ -511,6 +547,7 @@ int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_resu
         ns_err_wrap("ranker '%s'", p->rk->type);
         goto out;
     }
+    kept = drop_nonfinite(p, cand, scores, kept, &out->nonfinite);
     /* Only the best M can reach the list (n, plus room for the diversity
      * rule to skip): select them with a bounded heap, then sort those. */
     int M = kept < 4 * n + 32 ? kept : 4 * n + 32;

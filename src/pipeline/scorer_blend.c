@@ -74,4 +74,4 @@ static int blend_score(void *self, const ns_scorer_input *in, float *scores)
 
 static void blend_free(void *self) { free(self); }
 
-const ns_scorer_type ns__scorer_blend = {"blend", blend_create, blend_score, blend_free};
+const ns_scorer_type ns__scorer_blend = {"blend", blend_create, blend_score, blend_free, NULL};

@@ -17,10 +17,13 @@
  *
  * The model file carries its fitted feature spec; its input columns are
  * compiled against the pipeline's channels when the pipeline is built (an
- * unknown column is an error naming it). When the file is absent or does
- * not load and "required" is false, the scorer logs why and ranks with the
- * "blend" rule configured under "fallback", so a service without a trained
- * model still serves.
+ * unknown column is an error naming it). A file that is there but does not
+ * load (truncated, random bytes, NaN weights, another format) is always an
+ * error naming it. Only when "required" is false and there is no model (no
+ * "model_file", or no file of that name: a service not trained yet) does
+ * the scorer rank with the "blend" rule configured under "fallback"; it
+ * logs why and says so through wd_fallback (ns_pipeline_scorer_name
+ * answers "blend", ns_pipeline_scorer_fallback why).
  *
  * Threads: the model is read-only; each concurrent request borrows a
  * scoring context (scratch buffers, rank ctx, row arena) from a pool.
@@ -46,6 +49,7 @@ typedef struct {
     int ncols;
     long prerank;
     void *fallback; /* blend: the pre-ranker, and the ranker when there is no model */
+    char *why;      /* without a model: why not */
     pthread_mutex_t mu;
     wd_ctx *pool;
 } wd_t;
@@ -64,8 +68,24 @@ static void wd_free(void *self)
     ns__fcols_free(w->cols);
     ns_ranker_free(w->m);
     if (w->fallback) ns__scorer_blend.free(w->fallback);
+    free(w->why);
     pthread_mutex_destroy(&w->mu);
     free(w);
+}
+
+/* The model of file and its input columns compiled against the channels. */
+static int load_model(wd_t *w, const char *file, const char *path, const char *const *names, int nch)
+{
+    if (ns_ranker_load(&w->m, file) < 0) return ns_err_wrap("%s.model_file", path);
+    const ns_feature_spec *sp = ns_ranker_spec(w->m);
+    w->ncols = ns_fspec_input_count(sp);
+    const char **cn = ns_calloc((size_t)(w->ncols ? w->ncols : 1), sizeof *cn);
+    if (!cn) return NS_ENOMEM;
+    for (int j = 0; j < w->ncols; j++) cn[j] = ns_fspec_input_name(sp, j);
+    int rc = ns__fcols_compile(&w->cols, cn, w->ncols, names, nch);
+    if (rc < 0) ns_err_wrap("%s.model_file %s", path, file);
+    free(cn);
+    return rc;
 }
 
 static int wd_create(const json_t *params, const char *path, ns_state *st, const char *const *names, int nch,
@@ -83,25 +103,17 @@ static int wd_create(const json_t *params, const char *path, ns_state *st, const
     char fpath[160];
     snprintf(fpath, sizeof fpath, "%s.fallback", path);
     if (rc >= 0 && fb && !json_is_object(fb)) rc = ns_err_set_at(NS_EINVAL, NULL, 0, fpath, NULL, "expected an object");
-    if (rc >= 0 && file) {
-        int lrc = ns_ranker_load(&w->m, file);
-        if (lrc >= 0) {
-            const ns_feature_spec *sp = ns_ranker_spec(w->m);
-            w->ncols = ns_fspec_input_count(sp);
-            const char **cn = ns_calloc((size_t)(w->ncols ? w->ncols : 1), sizeof *cn);
-            if (!cn) rc = NS_ENOMEM;
-            for (int j = 0; cn && j < w->ncols; j++) cn[j] = ns_fspec_input_name(sp, j);
-            if (rc >= 0 && (rc = ns__fcols_compile(&w->cols, cn, w->ncols, names, nch)) < 0)
-                ns_err_wrap("%s.model_file %s", path, file);
-            free(cn);
-        } else if (required) {
-            rc = ns_err_wrap("%s.model_file", path);
-        } else {
-            ns_log_warn("ranker: no Wide & Deep model (%s); ranking with the fallback blend", ns_err_msg());
-            w->m = NULL;
-        }
-    } else if (rc >= 0 && required)
+    if (rc >= 0 && file && (required || ns_file_exists(file))) {
+        rc = load_model(w, file, path, names, nch);
+    } else if (rc >= 0 && required) {
         rc = ns_err_set_at(NS_EINVAL, NULL, 0, path, NULL, "model_file is required");
+    } else if (rc >= 0) {
+        char why[2400];
+        snprintf(why, sizeof why, "wide_deep has no model: %s%s; blend ranks", file ? file : "no model_file configured",
+                 file ? " does not exist" : "");
+        if (!(w->why = ns_strdup(why))) rc = NS_ENOMEM;
+        else ns_log_warn("%s: %s", path, w->why);
+    }
     if (rc >= 0) rc = ns__scorer_blend.create(fb, fpath, st, names, nch, &w->fallback);
     if (rc < 0) {
         wd_free(w);
@@ -186,4 +198,13 @@ static int wd_score(void *self, const ns_scorer_input *in, float *scores)
     return rc < 0 ? rc : 0;
 }
 
-const ns_scorer_type ns__scorer_wide_deep = {"wide_deep", wd_create, wd_score, wd_free};
+/* "blend" while there is no model. */
+static const char *wd_fallback(const void *self, const char **why)
+{
+    const wd_t *w = self;
+    if (w->m) return NULL;
+    *why = w->why;
+    return "blend";
+}
+
+const ns_scorer_type ns__scorer_wide_deep = {"wide_deep", wd_create, wd_score, wd_free, wd_fallback};

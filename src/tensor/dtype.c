@@ -1,6 +1,7 @@
 /*
- * dtype.c — element types, their safetensors names, half-precision
- * conversions, and coalescing of sparse row gradients.
+ * dtype.c — element types, their safetensors names, the scan for
+ * non-finite floats, half-precision conversions, and coalescing of sparse
+ * row gradients.
  */
 #include "northstar/base.h"
 #include "northstar/tensor.h"
@@ -28,6 +29,42 @@ int ns_dtype_from_name(const char *name, ns_dtype *out)
         }
     return NS_ENOTFOUND;
 }
+
+/* The first i < n whose exponent bits are all set (NaN or an infinity) in
+ * the elements of W bits at p (any alignment), or -1. One pass: a block is
+ * OR-reduced without branches (vectorised), and only a block with a hit is
+ * searched again. */
+#define FIND_NONFINITE(W, p, n, mask)                                                   \
+    do {                                                                                \
+        const unsigned char *b_ = (p);                                                  \
+        for (size_t s_ = 0; s_ < (n); s_ += 4096) {                                     \
+            size_t e_ = (n) - s_ < 4096 ? (n) : s_ + 4096;                              \
+            int hit_ = 0;                                                               \
+            for (size_t i_ = s_; i_ < e_; i_++) {                                       \
+                uint##W##_t u_;                                                         \
+                memcpy(&u_, b_ + i_ * (W / 8), W / 8);                                  \
+                hit_ |= (u_ & (mask)) == (mask);                                        \
+            }                                                                           \
+            for (size_t i_ = s_; hit_ && i_ < e_; i_++) {                               \
+                uint##W##_t u_;                                                         \
+                memcpy(&u_, b_ + i_ * (W / 8), W / 8);                                  \
+                if ((u_ & (mask)) == (mask)) return (int64_t)i_;                        \
+            }                                                                           \
+        }                                                                               \
+        return -1;                                                                      \
+    } while (0)
+
+int64_t ns_dtype_find_nonfinite(ns_dtype t, const void *data, size_t n)
+{
+    switch (t) {
+    case NS_DT_F32: FIND_NONFINITE(32, data, n, UINT32_C(0x7f800000));
+    case NS_DT_F16: FIND_NONFINITE(16, data, n, UINT16_C(0x7c00));
+    case NS_DT_BF16: FIND_NONFINITE(16, data, n, UINT16_C(0x7f80));
+    case NS_DT_F64: FIND_NONFINITE(64, data, n, UINT64_C(0x7ff0000000000000));
+    default: return -1;
+    }
+}
+#undef FIND_NONFINITE
 
 float ns_f16_to_f32(uint16_t h)
 {

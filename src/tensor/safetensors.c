@@ -1,10 +1,14 @@
 /*
- * safetensors.c — strict reader (mmap) and atomic writer for safetensors.
+ * safetensors.c — strict reader and atomic writer for safetensors.
  *
- * The reader trusts nothing in the file: the header length, every dtype,
- * shape and offset is checked before a pointer into the mapping is handed
- * out, so a corrupt or hostile file gives an error naming the tensor and
- * the problem, never an out-of-bounds read. Format: see safetensors.h.
+ * The reader reads the whole file into memory the handle owns (one read;
+ * no mapping), so what it checked is what it hands out however the file
+ * changes afterwards: a writer overwriting or truncating it in place
+ * cannot reach a loaded model. It trusts nothing in the file: the header
+ * length, every dtype, shape and offset is checked before a pointer into
+ * the image is handed out, so a corrupt or hostile file gives an error
+ * naming the tensor and the problem, never an out-of-bounds read. Format:
+ * see safetensors.h.
  */
 #include "tensor_int.h"
 
@@ -14,9 +18,9 @@
 
 struct ns_st_file {
     char *path;
-    const unsigned char *map; /* whole file */
-    size_t map_len;
-    int owns_map;
+    const unsigned char *img; /* the whole file image */
+    size_t img_len;
+    int owns_img;             /* read by ns_st_open (freed on close), else borrowed */
     ns_st_tensor *tensors; /* sorted by data offset */
     int count;
     char **meta_keys, **meta_vals;
@@ -123,8 +127,8 @@ static int parse_metadata(ns_st_file *f, json_t *meta)
 
 static int parse(ns_st_file *f)
 {
-    const unsigned char *p = f->map;
-    size_t len = f->map_len;
+    const unsigned char *p = f->img;
+    size_t len = f->img_len;
     char detail[160];
     if (len < 8) {
         snprintf(detail, sizeof detail, "file is %zu bytes, shorter than the 8-byte header length", len);
@@ -223,13 +227,13 @@ int ns_st_open(ns_st_file **out, const char *path)
     *out = NULL;
     ns_st_file *f = new_file(path);
     if (!f) return NS_ENOMEM;
-    const void *map;
+    char *img;
     size_t len;
-    int rc = ns_file_map(path, &map, &len);
+    int rc = ns_file_read_regular(path, &img, &len);
     if (rc < 0) { ns_st_close(f); return rc; }
-    f->map = map;
-    f->map_len = len;
-    f->owns_map = 1;
+    f->img = (const unsigned char *)img;
+    f->img_len = len;
+    f->owns_img = 1;
     return open_common(out, f);
 }
 
@@ -238,15 +242,15 @@ int ns_st_open_memory(ns_st_file **out, const void *data, size_t len, const char
     *out = NULL;
     ns_st_file *f = new_file(name);
     if (!f) return NS_ENOMEM;
-    f->map = data;
-    f->map_len = len;
+    f->img = data;
+    f->img_len = len;
     return open_common(out, f);
 }
 
 void ns_st_close(ns_st_file *f)
 {
     if (!f) return;
-    if (f->owns_map) ns_file_unmap(f->map, f->map_len);
+    if (f->owns_img) free((void *)f->img);
     ns_arena_release(&f->arena);
     free(f->path);
     free(f);

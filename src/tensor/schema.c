@@ -1,7 +1,7 @@
 /*
  * schema.c — the one checked loader: a safetensors file against the schema
  * of its format (safetensors.h): tag and version, every config key, every
- * tensor's dtype and shape, nothing unknown.
+ * tensor's dtype and shape, nothing unknown, every float finite.
  *
  * Loaders of higher modules (indexes, rankers, item-to-item models, LLMs)
  * call ns_st_load and then only check what a table cannot say. A schema is
@@ -379,6 +379,33 @@ static int check_tensor(const char *src, const ns_st_schema *s, const ns_st_tens
                 "tensor \"%s\" has shape %s, expected %s = %s", t->name, have, d->shape, need);
 }
 
+/* Element i of a float tensor, for messages. */
+static double element(const ns_st_tensor *t, int64_t i)
+{
+    const unsigned char *p = (const unsigned char *)t->data + (size_t)i * ns_dtype_size(t->dtype);
+    float x = 0;
+    double d = 0;
+    uint16_t h = 0;
+    switch (t->dtype) {
+    case NS_DT_F64: memcpy(&d, p, 8); return d;
+    case NS_DT_F32: memcpy(&x, p, 4); return x;
+    case NS_DT_F16: memcpy(&h, p, 2); return ns_f16_to_f32(h);
+    default: memcpy(&h, p, 2); return ns_bf16_to_f32(h);
+    }
+}
+
+/* Every element of a float tensor finite (other dtypes pass). */
+static int check_finite(const char *src, const ns_st_schema *s, const ns_st_tensor *t)
+{
+    int64_t i = ns_dtype_find_nonfinite(t->dtype, t->data, (size_t)t->numel);
+    if (i < 0) return NS_OK;
+    char val[16];
+    snprintf(val, sizeof val, "%g", element(t, i));
+    return fail(NS_EFORMAT, src, s, t->name, val,
+                "tensor \"%s\" element %lld (of %lld) is %s: model numbers must be finite", t->name, (long long)i,
+                (long long)t->numel, val);
+}
+
 /* The row describing tensor `name`: its exact row, else the first pattern
  * it matches; -1 if none. */
 static int find_row(const ns_st_schema *s, const char *name)
@@ -391,7 +418,7 @@ static int find_row(const ns_st_schema *s, const char *name)
 }
 
 /* Every row (present unless optional, matching), then every file tensor
- * belongs to a row. */
+ * belongs to a row and holds finite numbers. */
 static int check_tensors(const ns_st_file *f, const ns_st_schema *s, const ns_st_value *cfg, const ns_st_tensor **out)
 {
     const char *src = ns_st_path(f);
@@ -408,6 +435,7 @@ static int check_tensors(const ns_st_file *f, const ns_st_schema *s, const ns_st
         int r = find_row(s, t->name);
         if (r < 0) return fail(NS_EFORMAT, src, s, t->name, NULL, "tensor \"%s\" is not part of the format", t->name);
         int rc = check_tensor(src, s, &s->tensors[r], t, cfg);
+        if (rc >= 0) rc = check_finite(src, s, t);
         if (rc < 0) return rc;
     }
     return NS_OK;

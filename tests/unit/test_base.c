@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1025,24 +1026,12 @@ TEST(write_atomic_concurrent_writers)
     ASSERT_EQ_INT(count_dir_entries(dir, ".tmp."), 0);
 }
 
-TEST(file_map_cases)
+TEST(file_exists_cases)
 {
-    const char *path = ns_test_tmpfile("map.bin");
-    write_file(path, "mapped bytes", 12);
-    const void *p;
-    size_t len;
-    ASSERT_OK(ns_file_map(path, &p, &len));
-    ASSERT(len == 12 && !memcmp(p, "mapped bytes", 12));
-    ns_file_unmap(p, len);
-    const char *empty = ns_test_tmpfile("empty.bin");
-    write_file(empty, "", 0);
-    ASSERT_OK(ns_file_map(empty, &p, &len));
-    ASSERT(p == NULL && len == 0);
-    ns_file_unmap(p, len);
-    ASSERT_ERR_HAS(ns_file_map(ns_test_tmpfile("absent.bin"), &p, &len), NS_ENOTFOUND, "absent.bin");
-    ASSERT_ERR_HAS(ns_file_map(ns_test_tmpdir(), &p, &len), NS_EINVAL, "directory");
-    ASSERT(p == NULL && len == 0);
+    const char *path = ns_test_tmpfile("exists.bin");
+    write_file(path, "bytes", 5);
     ASSERT(ns_file_exists(path));
+    ASSERT(ns_file_exists(ns_test_tmpdir()));
     ASSERT(!ns_file_exists(ns_test_tmpfile("absent.bin")));
 }
 
@@ -1221,5 +1210,30 @@ TEST(json_str_always_parses)
     ASSERT_EQ_INT(glen, sizeof want - 1);
     ASSERT(!memcmp(got, want, glen));
     json_decref(j);
+    ns_buf_release(&b);
+}
+
+TEST(json_num_writes_null_for_nonfinite)
+{
+    const double in[] = {0.25, -3, 1e300, NAN, INFINITY, -INFINITY, 123456789, -0.0};
+    ns_buf b;
+    ns_buf_init(&b);
+    ASSERT_OK(ns_buf_puts(&b, "["));
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        if (i) ASSERT_OK(ns_buf_puts(&b, ","));
+        ASSERT_OK(ns_buf_json_num(&b, in[i], 6));
+    }
+    ASSERT_OK(ns_buf_puts(&b, "]"));
+    ASSERT_STREQ(b.data, "[0.25,-3,1e+300,null,null,null,1.23457e+08,-0]");
+    json_error_t je;
+    json_t *j = json_loads(b.data, 0, &je);
+    ASSERT_MSG(j, "not JSON: %s (%s)", je.text, b.data);
+    ASSERT(json_is_null(json_array_get(j, 3)) && json_is_null(json_array_get(j, 5)));
+    ASSERT_NEAR(json_number_value(json_array_get(j, 0)), 0.25, 0);
+    json_decref(j);
+    ns_buf_release(&b);
+    ns_buf_init(&b);
+    ASSERT_OK(ns_buf_json_num(&b, 0.1, 17));
+    ASSERT_STREQ(b.data, "0.10000000000000001");
     ns_buf_release(&b);
 }

@@ -298,7 +298,7 @@ TEST(save_load_roundtrip)
     ns_hnsw_get_stats(g, &sb);
     ASSERT_EQ_INT(sb.count, sa.count);
     ASSERT_EQ_INT(sb.deleted, sa.deleted);
-    ASSERT_EQ_INT(sb.mapped, 1);
+    ASSERT_EQ_INT(sb.file_image, 1);
     const ns_hnsw_params *pg = ns_hnsw_get_params(g);
     ASSERT_EQ_INT(pg->ef_search, 77);
     ASSERT_EQ_INT(pg->M, 12);
@@ -313,10 +313,10 @@ TEST(save_load_roundtrip)
             ASSERT_NEAR(a[j].score, b[j].score, 0);
         }
     }
-    /* the loaded index takes inserts (copies the mapping first) */
+    /* the loaded index takes inserts (copies the file image first) */
     ASSERT_OK(ns_hnsw_add(g, 999999, x));
     ns_hnsw_get_stats(g, &sb);
-    ASSERT_EQ_INT(sb.mapped, 0);
+    ASSERT_EQ_INT(sb.file_image, 0);
     ASSERT_EQ_INT(ns_hnsw_count(g), ns_hnsw_count(h) + 1);
     ns_hit b[2];
     ASSERT_EQ_INT(ns_hnsw_search(g, x, 2, 0, NULL, b), 2);

@@ -1,9 +1,11 @@
 /* test_pipeline.c — the service state (seen sets, popularity, segments,
  * co-clicks, trending) and the pipeline (config validation, recall merge
- * with provenance, filters, diversity, cold start, extension points). */
+ * with provenance, filters, diversity, cold start, extension points, and
+ * a scorer's NaN and infinite scores dropped and counted). */
 #include "harness.h"
 #include "northstar/pipeline.h"
 
+#include <math.h>
 #include <pthread.h>
 
 static const double T0 = 1.7e9;
@@ -98,6 +100,15 @@ static int has_item(const ns_rec_result *r, uint32_t item)
     for (int i = 0; i < r->n; i++)
         if (r->items[i].item == item) return 1;
     return 0;
+}
+
+/* Up to 10 items for u0 at stream time ts, in arena a. */
+static void recommend_u0(ns_pipeline *p, double ts, ns_rec_result *r, ns_arena *a)
+{
+    ns_context ctx;
+    ASSERT_OK(ns_context_make(&ctx, ts, 0, NULL, NULL));
+    ns_rec_request req = {"u0", 10, &ctx};
+    ASSERT_OK(ns_pipeline_recommend(p, &req, r, a));
 }
 
 TEST(recommend_filters_diversity_cold_start)
@@ -211,13 +222,10 @@ TEST(registered_channel_type_and_provenance)
                               " {\"name\": \"pop\", \"type\": \"popular\", \"quota\": 4}],"
                               " \"diversity\": {\"max_per_category\": 0}}",
                               "inline", s));
-    ns_context ctx;
-    ASSERT_OK(ns_context_make(&ctx, T0, 0, NULL, NULL));
     ns_arena a;
     ns_arena_init(&a, 0);
     ns_rec_result r;
-    ns_rec_request req = {"u0", 10, &ctx};
-    ASSERT_OK(ns_pipeline_recommend(p, &req, &r, &a));
+    recommend_u0(p, T0, &r, &a);
     ASSERT_EQ_INT(r.n, 4); /* i9, i7, i5, i3 */
     ASSERT_EQ_INT(r.items[0].item, 3); /* in both channels: ranked first */
     ASSERT_EQ_INT(r.items[0].channels, 3);
@@ -243,7 +251,7 @@ static int byitem_score(void *self, const ns_scorer_input *in, float *scores)
     for (int i = 0; i < in->n; i++) scores[i] = (float)in->cands[i].item;
     return 0;
 }
-static const ns_scorer_type byitem_type = {"byitem-test", byitem_create, byitem_score, NULL};
+static const ns_scorer_type byitem_type = {"byitem-test", byitem_create, byitem_score, NULL, NULL};
 
 TEST(registered_scorer_type_ranks)
 {
@@ -261,16 +269,58 @@ TEST(registered_scorer_type_ranks)
                               " \"rank\": {\"type\": \"byitem-test\"}, \"diversity\": {\"max_per_category\": 0}}",
                               "inline", s));
     ASSERT_STREQ(ns_pipeline_scorer_name(p), "byitem-test");
-    ns_context ctx;
-    ASSERT_OK(ns_context_make(&ctx, T0, 0, NULL, NULL));
     ns_arena a;
     ns_arena_init(&a, 0);
     ns_rec_result r;
-    ns_rec_request req = {"u0", 10, &ctx};
-    ASSERT_OK(ns_pipeline_recommend(p, &req, &r, &a));
+    recommend_u0(p, T0, &r, &a);
     ASSERT_EQ_INT(r.n, 2); /* popular proposes i3 (2 clicks), then i5; the scorer puts i5 first */
     ASSERT_EQ_INT(r.items[0].item, 5);
     ASSERT_EQ_INT(r.items[1].item, 3);
+    ns_arena_release(&a);
+    ns_pipeline_free(p);
+    ns_state_free(s);
+}
+
+/* A scorer that computes garbage for some candidates: NaN for even items,
+ * +Inf for i3, -Inf for i5; the pipeline drops those and counts them. */
+static int garbage_score(void *self, const ns_scorer_input *in, float *scores)
+{
+    (void)self;
+    for (int i = 0; i < in->n; i++) {
+        uint32_t it = in->cands[i].item;
+        scores[i] = it % 2 == 0 ? NAN : it == 3 ? INFINITY : it == 5 ? -INFINITY : (float)it;
+    }
+    return 0;
+}
+static const ns_scorer_type garbage_type = {"garbage-test", byitem_create, garbage_score, NULL, NULL};
+
+TEST(nonfinite_scores_dropped_and_counted)
+{
+    ASSERT_OK(ns_scorer_register(&garbage_type));
+    ns_state *s = make_state();
+    for (int k = 0; k < 11; k++) {
+        char id[8];
+        snprintf(id, sizeof id, "i%d", k);
+        ev(s, "u2", id, NS_EV_CLICK, T0 + k);
+    }
+    ns_pipeline *p;
+    ASSERT_OK(ns_pipeline_new(&p,
+                              "{\"recall\": [{\"name\": \"pop\", \"type\": \"popular\", \"quota\": 20}],"
+                              " \"rank\": {\"type\": \"garbage-test\"}, \"diversity\": {\"max_per_category\": 0}}",
+                              "inline", s));
+    ASSERT(ns_pipeline_scorer_fallback(p) == NULL);
+    ns_arena a;
+    ns_arena_init(&a, 0);
+    ns_rec_result r;
+    recommend_u0(p, T0 + 20, &r, &a);
+    /* i0..i10 proposed: i0, i2, ..., i10 (NaN), i3 (+Inf) and i5 (-Inf) dropped; i1, i7, i9 kept */
+    ASSERT_EQ_INT(r.nonfinite, 8);
+    ASSERT_EQ_INT(r.n, 3);
+    for (int i = 0; i < r.n; i++) ASSERT(isfinite(r.items[i].score) && r.items[i].item % 2 == 1);
+    ASSERT_EQ_INT(r.items[0].item, 9);
+    ASSERT_EQ_INT(ns_pipeline_nonfinite_scores(p), 8);
+    recommend_u0(p, T0 + 20, &r, &a);
+    ASSERT_EQ_INT(ns_pipeline_nonfinite_scores(p), 16);
     ns_arena_release(&a);
     ns_pipeline_free(p);
     ns_state_free(s);
