@@ -35,11 +35,7 @@
  * (JSON has no NaN). */
 static void jstr(ns_buf *b, const char *s) { ns_buf_json_str(b, s ? s : "", s ? strlen(s) : 0); }
 
-static void jnum(ns_buf *b, double x)
-{
-    if (isfinite(x)) ns_buf_printf(b, "%.6g", x);
-    else ns_buf_puts(b, "null");
-}
+static void jnum(ns_buf *b, double x) { ns_buf_json_num(b, x, 6); }
 
 /* A Prometheus label value: backslash, quote and newline escaped, as the
  * text exposition format asks. */
@@ -155,7 +151,7 @@ static int vfail(vctx *v, const char *key, const char *fmt, ...)
     return -1;
 }
 
-/* An id: a non-empty string (<= 128 bytes, valid UTF-8) or an integer. */
+/* An id: a non-empty string (<= NS_STORE_ID_MAX bytes, valid UTF-8) or an integer. */
 static int get_id(vctx *v, json_t *o, const char *key, ns_arena *a, const char **out)
 {
     json_t *x = json_object_get(o, key);
@@ -164,7 +160,7 @@ static int get_id(vctx *v, json_t *o, const char *key, ns_arena *a, const char *
         return 0;
     }
     if (!json_is_string(x) || !json_string_length(x)) return vfail(v, key, "missing or not a string/integer id");
-    if (json_string_length(x) > 128) return vfail(v, key, "id longer than 128 bytes");
+    if (json_string_length(x) > NS_STORE_ID_MAX) return vfail(v, key, "id longer than %d bytes", NS_STORE_ID_MAX);
     *out = json_string_value(x);
     return 0;
 }
@@ -175,7 +171,7 @@ static int get_str(vctx *v, json_t *o, const char *key, size_t maxlen, const cha
     *out = NULL;
     if (!x || json_is_null(x)) return 0;
     if (!json_is_string(x)) return vfail(v, key, "expected a string");
-    if (json_string_length(x) > maxlen) return vfail(v, key, "string too long");
+    if (json_string_length(x) > maxlen) return vfail(v, key, "string longer than %zu bytes", maxlen);
     *out = json_string_value(x);
     return 0;
 }
@@ -207,6 +203,10 @@ static int get_obj_text(vctx *v, json_t *o, const char *key, ns_arena *a, const 
     if (!json_is_object(x)) return vfail(v, key, "expected a JSON object");
     char *d = json_dumps(x, JSON_COMPACT);
     if (!d) return vfail(v, key, "cannot encode");
+    if (strlen(d) > NS_STORE_JSON_MAX) {
+        free(d);
+        return vfail(v, key, "longer than %d bytes as JSON text", NS_STORE_JSON_MAX);
+    }
     *out = ns_arena_strdup(a, d);
     free(d);
     return 0;
@@ -242,9 +242,11 @@ static int parse_user(vctx *v, json_t *o, ns_arena *a, double now, void *rec)
     ns_user_rec *u = rec;
     double age = 0;
     if (unknown_keys(v, o, known) < 0 || get_id(v, o, "id", a, &u->id) < 0 ||
-        get_num(v, o, "age", 0, 150, 0, &age) < 0 || get_str(v, o, "gender", 32, &u->gender) < 0 ||
-        get_str(v, o, "occupation", 64, &u->occupation) < 0 || get_str(v, o, "zip", 32, &u->zip) < 0 ||
-        get_obj_text(v, o, "attrs", a, &u->attrs) < 0 || get_num(v, o, "created", 0, 1e11, now, &u->created) < 0)
+        get_num(v, o, "age", 0, NS_STORE_AGE_MAX, 0, &age) < 0 ||
+        get_str(v, o, "gender", NS_STORE_GENDER_MAX, &u->gender) < 0 ||
+        get_str(v, o, "occupation", NS_STORE_OCCUPATION_MAX, &u->occupation) < 0 ||
+        get_str(v, o, "zip", NS_STORE_ZIP_MAX, &u->zip) < 0 || get_obj_text(v, o, "attrs", a, &u->attrs) < 0 ||
+        get_num(v, o, "created", 0, NS_STORE_TIME_MAX, now, &u->created) < 0)
         return -1;
     u->age = (int)age;
     return 0;
@@ -256,7 +258,7 @@ static int get_categories(vctx *v, json_t *o, ns_arena *a, const char **out)
     json_t *x = json_object_get(o, "categories");
     *out = NULL;
     if (!x || json_is_null(x)) return 0;
-    if (json_is_string(x)) return get_str(v, o, "categories", 1024, out);
+    if (json_is_string(x)) return get_str(v, o, "categories", NS_STORE_CATEGORIES_MAX, out);
     if (!json_is_array(x)) return vfail(v, "categories", "expected an array of strings");
     ns_buf b;
     ns_buf_init(&b);
@@ -271,6 +273,10 @@ static int get_categories(vctx *v, json_t *o, ns_arena *a, const char **out)
         if (b.len) ns_buf_puts(&b, "|");
         ns_buf_puts(&b, json_string_value(c));
     }
+    if (b.len > NS_STORE_CATEGORIES_MAX) {
+        ns_buf_release(&b);
+        return vfail(v, "categories", "longer than %d bytes joined with '|'", NS_STORE_CATEGORIES_MAX);
+    }
     *out = ns_arena_strdup(a, b.data ? b.data : "");
     ns_buf_release(&b);
     return 0;
@@ -281,9 +287,11 @@ static int parse_item(vctx *v, json_t *o, ns_arena *a, double now, void *rec)
     static const char *const known[] = {"id", "title", "text", "categories", "attrs", "creator", "created", NULL};
     ns_item_rec *it = rec;
     if (unknown_keys(v, o, known) < 0 || get_id(v, o, "id", a, &it->id) < 0 ||
-        get_str(v, o, "title", 1024, &it->title) < 0 || get_str(v, o, "text", 65536, &it->text) < 0 ||
+        get_str(v, o, "title", NS_STORE_TITLE_MAX, &it->title) < 0 ||
+        get_str(v, o, "text", NS_STORE_TEXT_MAX, &it->text) < 0 ||
         get_categories(v, o, a, &it->categories) < 0 || get_obj_text(v, o, "attrs", a, &it->attrs) < 0 ||
-        get_str(v, o, "creator", 128, &it->creator) < 0 || get_num(v, o, "created", 0, 1e11, now, &it->created) < 0)
+        get_str(v, o, "creator", NS_STORE_CREATOR_MAX, &it->creator) < 0 ||
+        get_num(v, o, "created", 0, NS_STORE_TIME_MAX, now, &it->created) < 0)
         return -1;
     return 0;
 }
@@ -364,9 +372,9 @@ static void h_post_events(void *app, ns_http_req *req, ns_http_resp *resp)
         uint32_t idx;
         if (!json_is_object(o)) { vfail(&v, "", "expected an object"); goto out; }
         if (unknown_keys(&v, o, known) < 0 || get_id(&v, o, "user", req->arena, &ev[i].user) < 0 ||
-            get_id(&v, o, "item", req->arena, &ev[i].item) < 0 || get_str(&v, o, "type", 32, &type) < 0 ||
-            get_num(&v, o, "value", -1e12, 1e12, 1, &ev[i].value) < 0 ||
-            get_num(&v, o, "ts", 0, now + 86400, now, &ev[i].ts) < 0 ||
+            get_id(&v, o, "item", req->arena, &ev[i].item) < 0 || get_str(&v, o, "type", NS_STORE_EVENT_TYPE_MAX, &type) < 0 ||
+            get_num(&v, o, "value", -NS_STORE_VALUE_MAX, NS_STORE_VALUE_MAX, 1, &ev[i].value) < 0 ||
+            get_num(&v, o, "ts", 0, now + NS_STORE_TS_AHEAD_MAX, now, &ev[i].ts) < 0 ||
             get_obj_text(&v, o, "context", req->arena, &ev[i].context) < 0)
             goto out;
         if (!type) { vfail(&v, "type", "missing event type"); goto out; }
@@ -428,6 +436,19 @@ static int query_int(const ns_http_req *req, ns_http_resp *resp, const char *key
     }
     *out = v;
     return 0;
+}
+
+/* "ranker":NAME[,"ranker_fallback":WHY] — what ranks, and why it is the
+ * blend when a Wide & Deep model was configured but has no file. */
+static void put_ranker(ns_buf *b, const ns_pipeline *p)
+{
+    ns_buf_puts(b, "\"ranker\":");
+    jstr(b, ns_pipeline_scorer_name(p));
+    const char *why = ns_pipeline_scorer_fallback(p);
+    if (why) {
+        ns_buf_puts(b, ",\"ranker_fallback\":");
+        jstr(b, why);
+    }
 }
 
 /* ,"north_star":{"name","window","value"[,"numerator","denominator"]} */
@@ -504,8 +525,8 @@ static void h_recommend(void *app, ns_http_req *req, ns_http_resp *resp)
         jstr(b, ns_pipeline_channel_name(p, c));
         ns_buf_printf(b, ":%d", r.per_channel[c]);
     }
-    ns_buf_puts(b, "},\"ranker\":");
-    jstr(b, ns_pipeline_scorer_name(p));
+    ns_buf_puts(b, "},");
+    put_ranker(b, p);
     put_north_star(b, p, nsm, NULL);
     ns_buf_printf(b, ",\"timing_ms\":{\"recall\":%.3f,\"rank\":%.3f}}\n", r.recall_ms, r.rank_ms);
 out:
@@ -718,6 +739,10 @@ static void h_metrics(void *app, ns_http_req *req, ns_http_resp *resp)
     channel_counter(b, p, "northstar_recall_served_total", "Recommended items each channel proposed.", 1);
     double now = ns_state_now(s->state);
     north_star_series(b, p, now > 0 ? now : ns_wall_time());
+    series(b, "northstar_nonfinite_scores_total", "counter",
+           "Candidates dropped because the scorer gave them no finite score.", (double)ns_pipeline_nonfinite_scores(p));
+    series(b, "northstar_ranker_fallback", "gauge", "1 while a configured Wide & Deep model is missing and the blend ranks.",
+           ns_pipeline_scorer_fallback(p) != NULL);
     pipe_release(s, pr);
     series(b, "northstar_events_ingested_total", "counter", "Events accepted by POST /v1/events.",
            (double)atomic_load(&s->events_in));
@@ -771,8 +796,8 @@ static void h_stats(void *app, ns_http_req *req, ns_http_resp *resp)
     cur.north_star = ns_pipeline_north_star(p, now > 0 ? now : cur.t, &num, &den);
     uint64_t nd[2] = {num, den};
     put_north_star(b, p, cur.north_star, nd);
-    ns_buf_puts(b, ",\"ranker\":");
-    jstr(b, ns_pipeline_scorer_name(p));
+    ns_buf_puts(b, ",");
+    put_ranker(b, p);
     ns_buf_puts(b, ",\"channels\":[");
     for (int c = 0; c < ns_pipeline_channels(p); c++) {
         uint64_t prod, served;
@@ -805,12 +830,16 @@ static void h_reload(void *app, ns_http_req *req, ns_http_resp *resp)
     (void)req;
     ns_service *s = app;
     if (ns_service_reload(s) < 0) {
-        ns_http_error_from_ns(resp, 422);
+        /* an admin route: the file that failed may be named (paths are not
+         * shown on the open routes) */
+        const ns_error_info *e = ns_err_last();
+        ns_http_error(resp, 422, e->field[0] ? e->field : NULL, "%s%s%s%s%s", e->file, e->file[0] ? ": " : "", e->msg,
+                      e->value[0] ? ": " : "", e->value);
         return;
     }
     pipe_ref *pr = pipe_acquire(s);
-    ns_buf_printf(&resp->body, "{\"reloaded\":true,\"channels\":%d,\"ranker\":", ns_pipeline_channels(pr->p));
-    jstr(&resp->body, ns_pipeline_scorer_name(pr->p));
+    ns_buf_printf(&resp->body, "{\"reloaded\":true,\"channels\":%d,", ns_pipeline_channels(pr->p));
+    put_ranker(&resp->body, pr->p);
     ns_buf_puts(&resp->body, "}\n");
     pipe_release(s, pr);
 }
@@ -993,7 +1022,8 @@ void ns_service_stop(ns_service *s)
 
 /* The background job: a read-only handle of the store (WAL lets it read
  * while the service writes), the bundle trained into the models directory
- * (every file written atomically, old mappings stay valid), then a reload. */
+ * (every file written atomically; loaded models are copies, not mappings,
+ * so the pipeline in force is untouched), then a reload. */
 static void *retrain_main(void *arg)
 {
     ns_service *s = arg;
