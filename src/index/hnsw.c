@@ -12,7 +12,11 @@
  * 2018): levels drawn from floor(-ln U * 1/ln M), greedy descent on upper
  * levels, beam search of width ef on the target levels, neighbours chosen
  * by the paper's heuristic (Algorithm 4 without extension or kept pruned
- * connections), neighbour lists shrunk with the same heuristic.
+ * connections), neighbour lists shrunk with the same heuristic; a new node
+ * that every neighbour pruned takes the place of its nearest neighbour's
+ * farthest link, so that no node is left without a way in (not under
+ * inner product, where high-norm hubs make every list prune most newcomers
+ * and the replacement would cost more recall than it gives).
  *
  * Concurrency (see hnsw.h for the contract): neighbour lists are arrays of
  * _Atomic uint32_t written under a per-node spin lock with release stores
@@ -246,12 +250,13 @@ int ns__hnsw_alloc(ns_hnsw **out, const ns_hnsw_params *p, size_t capacity, int 
     h->flags = calloc(capacity, 1);
     h->upper = calloc(capacity, sizeof *h->upper);
     h->locks = calloc(capacity, 1);
+    h->indeg = calloc(capacity, sizeof *h->indeg);
     if (alloc_l0) {
         h->l0 = ns_malloc_aligned(capacity * h->rec);
         h->l0_owned = 1;
     }
     int map_ok = ns_u64map_init(&h->map, capacity) == 0;
-    if (!h->labels || !h->levels || !h->flags || !h->upper || !h->locks || (alloc_l0 && !h->l0) || !map_ok) {
+    if (!h->labels || !h->levels || !h->flags || !h->upper || !h->locks || !h->indeg || (alloc_l0 && !h->l0) || !map_ok) {
         if (map_ok) ns_u64map_release(&h->map);
         else memset(&h->map, 0, sizeof h->map);
         free(h->labels);
@@ -259,6 +264,7 @@ int ns__hnsw_alloc(ns_hnsw **out, const ns_hnsw_params *p, size_t capacity, int 
         free((void *)h->flags);
         free(h->upper);
         free((void *)h->locks);
+        free((void *)h->indeg);
         if (alloc_l0) ns_free_aligned(h->l0);
         size_t rec = h->rec;
         free(h);
@@ -299,6 +305,7 @@ void ns_hnsw_free(ns_hnsw *h)
     free((void *)h->flags);
     free(h->upper);
     free((void *)h->locks);
+    free((void *)h->indeg);
     free(h->freel);
     ns_u64map_release(&h->map);
     pthread_mutex_destroy(&h->entry_mu);
@@ -350,7 +357,9 @@ static int make_owned_and_room(ns_hnsw *h, size_t need)
         if (upper) h->upper = upper;
         _Atomic uint8_t *locks = realloc((void *)h->locks, cap);
         if (locks) h->locks = locks;
-        if (!labels || !levels || !flags || !upper || !locks) {
+        _Atomic uint32_t *indeg = realloc((void *)h->indeg, sizeof *indeg * cap);
+        if (indeg) h->indeg = indeg;
+        if (!labels || !levels || !flags || !upper || !locks || !indeg) {
             ns_free_aligned(l0);
             return ns_err_set(NS_ENOMEM, "hnsw: cannot grow to %zu slots", cap);
         }
@@ -358,6 +367,7 @@ static int make_owned_and_room(ns_hnsw *h, size_t need)
         memset((void *)(h->flags + h->capacity), 0, cap - h->capacity);
         memset(h->upper + h->capacity, 0, sizeof *upper * (cap - h->capacity));
         memset((void *)(h->locks + h->capacity), 0, cap - h->capacity);
+        memset((void *)(h->indeg + h->capacity), 0, sizeof *indeg * (cap - h->capacity));
     }
     if (h->l0_owned) ns_free_aligned(h->l0);
     h->l0 = l0;
@@ -513,36 +523,112 @@ static int select_heuristic(const ns_hnsw *h, const ns__cand *c, int n, int m, n
     return k;
 }
 
-/* Add link (n -> s) on level lvl, shrinking n's list with the heuristic when full. */
-static void add_back_link(ns_hnsw *h, ns__scratch *sc, uint32_t n, uint32_t s, int lvl)
+/* Write n's list on level lvl (node lock held): entries, then the count,
+ * keeping the level-0 in-degrees of the slots it drops and adds. */
+static void set_links(ns_hnsw *h, _Atomic uint32_t *ln, int lvl, const uint32_t *ids, uint32_t k)
 {
-    uint32_t maxc = (uint32_t)(lvl ? h->p.M : h->M0);
+    if (lvl == 0) {
+        uint32_t cnt = atomic_load_explicit(&ln[0], memory_order_relaxed);
+        for (uint32_t j = 0; j < cnt; j++)
+            atomic_fetch_sub_explicit(&h->indeg[atomic_load_explicit(&ln[1 + j], memory_order_relaxed)], 1,
+                                      memory_order_relaxed);
+        for (uint32_t j = 0; j < k; j++) atomic_fetch_add_explicit(&h->indeg[ids[j]], 1, memory_order_relaxed);
+    }
+    for (uint32_t j = 0; j < k; j++) atomic_store_explicit(&ln[1 + j], ids[j], memory_order_release);
+    atomic_store_explicit(&ln[0], k, memory_order_release);
+}
+
+static inline uint32_t indeg_of(const ns_hnsw *h, uint32_t v)
+{
+    return atomic_load_explicit(&h->indeg[v], memory_order_relaxed);
+}
+
+/* On level 0, a candidate the heuristic dropped whose only way in is this
+ * list stays, in place of the farthest kept slot that has another way in
+ * (never the newcomer s). kept[0..k) is sorted by distance. */
+static int keep_sole_links(const ns_hnsw *h, const ns__cand *c, int nc, ns__cand *kept, int k, int maxc, uint32_t s)
+{
+    int r = k - 1;
+    for (int i = 0; i < nc; i++) {
+        uint32_t v = c[i].id;
+        int in = 0;
+        for (int j = 0; j < k && !in; j++) in = kept[j].id == v;
+        if (in || v == s || indeg_of(h, v) > 1) continue;
+        if (k < maxc) {
+            kept[k++] = c[i];
+            continue;
+        }
+        while (r >= 0 && (kept[r].id == s || indeg_of(h, kept[r].id) <= 1)) r--;
+        if (r < 0) break;
+        kept[r--] = c[i];
+    }
+    return k;
+}
+
+/* Add link (n -> s) on level lvl, shrinking n's list with the heuristic when
+ * full. Returns 1 when s is in n's list afterwards, 0 when it was pruned. */
+static int add_back_link(ns_hnsw *h, ns__scratch *sc, uint32_t n, uint32_t s, int lvl)
+{
+    int maxc = lvl ? h->p.M : h->M0;
     node_lock(h, n);
     _Atomic uint32_t *ln = ns__links(h, n, lvl);
     uint32_t cnt = atomic_load_explicit(&ln[0], memory_order_relaxed);
-    for (uint32_t j = 0; j < cnt; j++)
-        if (atomic_load_explicit(&ln[1 + j], memory_order_relaxed) == s) {
+    uint32_t ids[NS__MAX_M0 + 1];
+    for (uint32_t j = 0; j < cnt; j++) {
+        ids[j] = atomic_load_explicit(&ln[1 + j], memory_order_relaxed);
+        if (ids[j] == s) {
             node_unlock(h, n);
-            return;
+            return 1;
         }
-    if (cnt < maxc) {
-        atomic_store_explicit(&ln[1 + cnt], s, memory_order_release);
-        atomic_store_explicit(&ln[0], cnt + 1, memory_order_release);
+    }
+    int in = 1;
+    ids[cnt] = s;
+    if ((int)cnt < maxc) {
+        set_links(h, ln, lvl, ids, cnt + 1);
     } else {
         ns__cand *c = sc->tmp, *kept = sc->tmp + sc->tmp_cap;
         const float *nv = ns__vec(h, n);
         int nc = 0;
-        for (uint32_t j = 0; j < cnt; j++) {
-            uint32_t v = atomic_load_explicit(&ln[1 + j], memory_order_relaxed);
-            c[nc++] = (ns__cand){dist_to(h, nv, v), v};
-        }
-        c[nc++] = (ns__cand){dist_to(h, nv, s), s};
+        for (uint32_t j = 0; j <= cnt; j++) c[nc++] = (ns__cand){dist_to(h, nv, ids[j]), ids[j]};
         ns__cand_sort(c, nc);
-        int k = select_heuristic(h, c, nc, (int)maxc, kept);
-        for (int j = 0; j < k; j++) atomic_store_explicit(&ln[1 + j], kept[j].id, memory_order_release);
-        atomic_store_explicit(&ln[0], (uint32_t)k, memory_order_release);
+        int k = select_heuristic(h, c, nc, maxc, kept);
+        if (lvl == 0 && h->p.metric != NS_METRIC_IP) k = keep_sole_links(h, c, nc, kept, k, maxc, s);
+        in = 0;
+        for (int j = 0; j < k; j++) {
+            ids[j] = kept[j].id;
+            in |= ids[j] == s;
+        }
+        set_links(h, ln, lvl, ids, (uint32_t)k);
     }
     node_unlock(h, n);
+    return in;
+}
+
+/* Put link (n -> s) into n's list on level lvl: appended when there is
+ * room, else in place of n's farthest link whose target has another way
+ * in (level 0) or its farthest (upper levels). 1 when done. */
+static int force_back_link(ns_hnsw *h, uint32_t n, uint32_t s, int lvl)
+{
+    uint32_t maxc = (uint32_t)(lvl ? h->p.M : h->M0), ids[NS__MAX_M0 + 1];
+    node_lock(h, n);
+    _Atomic uint32_t *ln = ns__links(h, n, lvl);
+    uint32_t cnt = atomic_load_explicit(&ln[0], memory_order_relaxed);
+    const float *nv = ns__vec(h, n);
+    int far = cnt < maxc ? (int)cnt : -1;
+    float fd = -1;
+    for (uint32_t j = 0; j < cnt; j++) {
+        ids[j] = atomic_load_explicit(&ln[1 + j], memory_order_relaxed);
+        if (ids[j] == s) far = -2;
+        if (far < -1 || cnt < maxc || (lvl == 0 && indeg_of(h, ids[j]) <= 1)) continue;
+        float d = dist_to(h, nv, ids[j]);
+        if (d > fd) fd = d, far = (int)j;
+    }
+    if (far >= 0) {
+        ids[far] = s;
+        set_links(h, ln, lvl, ids, far == (int)cnt ? cnt + 1 : cnt);
+    }
+    node_unlock(h, n);
+    return far != -1;
 }
 
 /* Link slot s (vector already written, level L) into the graph. */
@@ -589,11 +675,11 @@ static int link_node(ns_hnsw *h, ns__scratch *sc, uint32_t s, int L)
         uint32_t ids[256];
         for (int j = 0; j < k; j++) ids[j] = kept[j].id;
         node_lock(h, s);
-        _Atomic uint32_t *ln = ns__links(h, s, lvl);
-        for (int j = 0; j < k; j++) atomic_store_explicit(&ln[1 + j], ids[j], memory_order_release);
-        atomic_store_explicit(&ln[0], (uint32_t)k, memory_order_release);
+        set_links(h, ns__links(h, s, lvl), lvl, ids, (uint32_t)k);
         node_unlock(h, s);
-        for (int j = 0; j < k; j++) add_back_link(h, sc, ids[j], s, lvl);
+        int linked = 0;
+        for (int j = 0; j < k; j++) linked += add_back_link(h, sc, ids[j], s, lvl);
+        for (int j = 0; j < k && !linked && h->p.metric != NS_METRIC_IP; j++) linked = force_back_link(h, ids[j], s, lvl);
         sc->epoch++;
         if (sc->epoch == 0) {
             memset(sc->mark, 0, sizeof(uint16_t) * sc->cap);
@@ -731,6 +817,34 @@ done:
     return rc;
 }
 
+void ns__hnsw_count_indeg(ns_hnsw *h)
+{
+    uint32_t ns = atomic_load(&h->nslots);
+    for (uint32_t i = 0; i < ns; i++) atomic_store_explicit(&h->indeg[i], 0, memory_order_relaxed);
+    for (uint32_t i = 0; i < ns; i++) {
+        _Atomic uint32_t *ln = ns__links0(h, i);
+        for (uint32_t j = 0, c = atomic_load(&ln[0]); j < c; j++)
+            atomic_fetch_add_explicit(&h->indeg[atomic_load(&ln[1 + j])], 1, memory_order_relaxed);
+    }
+}
+
+/* After a parallel build (index held exclusively), recount the in-degrees
+ * and give every live slot without a level-0 in-link one from the nearest
+ * of its neighbours that can spare a link: two inserts that prune the same
+ * list at once can both read the other's target as still linked. */
+static void link_orphans(ns_hnsw *h)
+{
+    if (h->p.metric == NS_METRIC_IP) return;
+    ns__hnsw_count_indeg(h);
+    uint32_t ns = atomic_load(&h->nslots), ep = (uint32_t)atomic_load(&h->entry);
+    for (uint32_t i = 0; i < ns; i++) {
+        if (indeg_of(h, i) || i == ep || (atomic_load(&h->flags[i]) & NS__HF_DELETED)) continue;
+        _Atomic uint32_t *ln = ns__links0(h, i);
+        for (uint32_t j = 0, c = atomic_load(&ln[0]); j < c; j++)
+            if (force_back_link(h, atomic_load(&ln[1 + j]), i, 0)) break;
+    }
+}
+
 typedef struct { int code; char msg[512]; } batch_err;
 
 int ns_hnsw_add_batch(ns_hnsw *h, const uint32_t *ids, const float *x, size_t n)
@@ -762,6 +876,9 @@ int ns_hnsw_add_batch(ns_hnsw *h, const uint32_t *ids, const float *x, size_t n)
     }
     ns_progress_end(&pr);
     if (err.code) return ns_err_set(err.code, "%s", err.msg);
+    pthread_rwlock_wrlock(&h->rw);
+    link_orphans(h);
+    pthread_rwlock_unlock(&h->rw);
     return NS_OK;
 }
 

@@ -254,6 +254,7 @@ int ns_hnsw_load(ns_hnsw **out, const char *path)
         u += (size_t)h->levels[i] * (size_t)(p.M + 1);
     }
     if ((rc = load_labels(f, h, t, n)) < 0) goto fail;
+    ns__hnsw_count_indeg(h);
     atomic_store(&h->entry, ns__entry_pack(n ? (uint32_t)v[HK_entry].i : NS__NO_NODE, n ? (int)v[HK_max_level].i : 0));
     if (h->l0_owned) ns_st_close(f);
     else h->file = f;

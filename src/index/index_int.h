@@ -29,6 +29,7 @@ enum { NS__HF_DELETED = 1, NS__HF_READY = 2 };
 #define NS__NO_NODE UINT32_MAX
 #define NS__MAP_DELETED UINT64_MAX
 #define NS__MAX_LEVEL 31
+#define NS__MAX_M0 512 /* level-0 degree bound: 2 * the largest M */
 
 typedef struct ns__scratch ns__scratch;
 struct ns_st_file;
@@ -47,6 +48,7 @@ struct ns_hnsw {
     _Atomic uint8_t *flags;          /* [capacity] NS__HF_* */
     _Atomic uint32_t **upper;        /* [capacity] level 1..L lists of (count, nbr[M]) */
     _Atomic uint8_t *locks;          /* [capacity] per-node spin locks */
+    _Atomic uint32_t *indeg;         /* [capacity] level-0 links into each slot */
     size_t capacity;
     _Atomic uint32_t nslots;         /* slots handed out */
     _Atomic uint64_t entry;          /* (max_level << 32) | entry slot */
@@ -76,6 +78,9 @@ static inline _Atomic uint32_t *ns__links(const struct ns_hnsw *h, uint32_t i, i
     return h->upper[i] + (size_t)(lvl - 1) * (size_t)(h->p.M + 1);
 }
 static inline uint64_t ns__entry_pack(uint32_t ep, int lvl) { return ((uint64_t)(uint32_t)lvl << 32) | ep; }
+
+/* Count the level-0 links into every slot (after a load, or to resync). */
+void ns__hnsw_count_indeg(struct ns_hnsw *h);
 
 /* Fill in the derived fields (M0, rec, links_off, mult) from h->p; checks p. */
 int ns__hnsw_layout(struct ns_hnsw *h);

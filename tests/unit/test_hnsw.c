@@ -6,6 +6,7 @@
 #include "northstar/hnsw.h"
 #include "unit/index_files.h"
 
+#include <math.h>
 #include <pthread.h>
 
 /* n points of dimension d from a mixture of 16 Gaussians (seeded). */
@@ -153,6 +154,56 @@ TEST(recall_against_brute_force)
         ns_hnsw_free(h);
     }
     free(x);
+}
+
+/* Far outliers around a cloud (at +-100 on each axis, nearer to the cloud
+ * than to each other): every neighbour of one keeps a link nearer to it
+ * than itself, so the heuristic prunes the links to it, at insert time or
+ * later when other inserts shrink a neighbour's list; the index must still
+ * give each a way in (single and batch adds). */
+static float *cloud_with_outliers(size_t n, size_t every, uint64_t seed)
+{
+    float *x = malloc(sizeof(float) * 4 * n);
+    ns_rng r;
+    ns_rng_seed(&r, seed, 0);
+    for (size_t i = 0; i < n; i++) {
+        float *v = x + 4 * i;
+        for (int j = 0; j < 4; j++) v[j] = ns_rng_normal(&r);
+        if (i % every == every - 1) {
+            size_t o = i / every;
+            for (int j = 0; j < 4; j++) v[j] = j == (int)(o / 2) ? (o % 2 ? -100.f : 100.f) : 0.f;
+        }
+    }
+    return x;
+}
+
+TEST(far_outliers_stay_reachable)
+{
+    size_t n = 2000, every = 250;
+    for (int batch = 0; batch < 2; batch++)
+        for (uint64_t seed = 1; seed <= 5; seed++) {
+            float *x = cloud_with_outliers(n, every, seed);
+            ns_hnsw_params p = ns_hnsw_defaults(4, NS_METRIC_L2);
+            p.M = 8;
+            ns_hnsw *h;
+            ASSERT_OK(ns_hnsw_create(&h, &p));
+            if (batch) {
+                ns_set_threads(2);
+                ASSERT_OK(ns_hnsw_add_batch(h, NULL, x, n));
+                ns_set_threads(0);
+            } else
+                for (size_t i = 0; i < n; i++) ASSERT_OK(ns_hnsw_add(h, (uint32_t)i, x + 4 * i));
+            for (size_t i = every - 1; i < n; i += every) {
+                float q[4];
+                for (int j = 0; j < 4; j++) q[j] = x[4 * i + j] * 0.99f;
+                ns_hit got[1];
+                ASSERT_EQ_INT(ns_hnsw_search(h, q, 1, 40, NULL, got), 1);
+                ASSERT_MSG(got[0].id == i, "%s, seed %llu: outlier %zu not found (got %u)", batch ? "batch" : "single",
+                           (unsigned long long)seed, i, got[0].id);
+            }
+            ns_hnsw_free(h);
+            free(x);
+        }
 }
 
 TEST(deletes_updates_and_slot_reuse)
