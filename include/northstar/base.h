@@ -311,6 +311,8 @@ double ns_progress_rate(const ns_progress *p);
 /* Files                                                                  */
 /* ===================================================================== */
 
+/* The path "-" is standard input for the readers and standard output for
+ * ns_file_write_atomic (written whole; nothing is renamed). */
 /* Read a whole file into a NUL-terminated malloc'd buffer (caller frees).
  * Refuses files larger than max_bytes (0 = 4 GiB) with NS_ETOOBIG. */
 int ns_file_read_all(const char *path, char **out, size_t *len, size_t max_bytes);

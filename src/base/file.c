@@ -19,7 +19,7 @@
 /* Open a file for reading and stat it; errors name the file. */
 static int open_stat(const char *path, int *fd, struct stat *st)
 {
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    *fd = strcmp(path, "-") == 0 ? fcntl(0, F_DUPFD_CLOEXEC, 3) : open(path, O_RDONLY | O_CLOEXEC);
     if (*fd < 0) {
         int e = errno;
         return ns_err_set_at(e == ENOENT ? NS_ENOTFOUND : NS_EIO, path, 0, NULL, NULL, "cannot open: %s", strerror(e));
@@ -125,8 +125,25 @@ static int fsync_dir_of(const char *path)
     return NS_OK;
 }
 
+/* "-": standard output, written whole (no rename: it is no file). */
+static int write_stdout(const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(1, p, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return ns_err_set_at(NS_EIO, "-", 0, NULL, NULL, "writing standard output: %s", strerror(errno));
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return NS_OK;
+}
+
 int ns_file_write_atomic(const char *path, const void *data, size_t len)
 {
+    if (!strcmp(path, "-")) return write_stdout(data, len);
     /* The temp name is unique per process, thread and call, and created with
      * O_EXCL: two writers of the same path (threads of a server, or two
      * processes) never share a temp file; the last rename wins whole. */

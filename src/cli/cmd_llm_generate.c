@@ -12,17 +12,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: northstar llm generate --model MODEL [--prompt TEXT] [options]\n"
     "\n"
     "Sample a continuation, streamed to stdout as tokens arrive.\n"
     LLM_MODEL_HELP
-    "  -p, --prompt TEXT    the prompt (or the first argument)\n"
+    "  -p, --prompt TEXT    the prompt (or the first argument; without one, standard\n"
+    "                       input when it is not a terminal)\n"
     LLM_SAMPLING_HELP
     "  --stats              print prompt/generated token counts and tokens/s to stderr\n"
     "  --no-stream          print the text once generation ends\n"
-    "  --prompt-file FILE   read the prompt from FILE (exact bytes)\n"
+    "  --prompt-file FILE   read the prompt from FILE (exact bytes; - is standard input)\n"
     "  --prompt-ids 'I J K' feed token ids and print generated ids (no tokenizer needed)\n"
     "A prompt longer than the context is truncated from the left (with a warning); generation\n"
     "ends when the context is full unless --slide.\n"
@@ -167,6 +169,7 @@ int cmd_llm_generate(int argc, char **argv)
     if (r < argc && !o.prompt) o.prompt = argv[r++];
     if (r != argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[r]);
     if (o.prompt_ids) return generate_ids(&o);
+    if (!o.prompt && !o.prompt_file && !isatty(0)) o.prompt_file = "-"; /* a pipe or file on stdin */
     char *pfile = NULL;
     if (o.prompt_file && read_prompt(o.prompt_file, &pfile) < 0) return cli_fail(CMD);
     int rc = generate(&o, pfile ? pfile : o.prompt ? o.prompt : "");

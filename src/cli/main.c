@@ -72,6 +72,28 @@ static void rerun_with_blas_core(char **argv)
     execv("/proc/self/exe", argv);
 }
 
+/* `northstar help [CMD [SUB ...]]`: the general help, or the help of a
+ * command or subcommand (`help llm generate` = `llm generate --help`). */
+static int help(int argc, char **argv)
+{
+    int first = strcmp(argv[1], "help") == 0 ? 2 : argc; /* `--help`, `-h`: the general help */
+    if (first >= argc || !strcmp(argv[first], "--help") || !strcmp(argv[first], "-h")) {
+        print_help(stdout);
+        return CLI_OK;
+    }
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(commands[i].name, argv[first])) {
+            char *hargv[16];
+            int n = 0;
+            for (int k = first; k < argc && n < 14; k++) hargv[n++] = argv[k];
+            hargv[n++] = "--help";
+            hargv[n] = NULL;
+            return commands[i].fn(n, hargv);
+        }
+    fprintf(stderr, "northstar: unknown command '%s' (see 'northstar help')\n", argv[first]);
+    return CLI_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     rerun_with_blas_core(argv);
@@ -80,19 +102,7 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *name = argv[1];
-    if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
-        if (argc >= 3 && strcmp(name, "help") == 0) {
-            for (int i = 0; i < NCOMMANDS; i++)
-                if (!strcmp(commands[i].name, argv[2])) {
-                    char *hargv[] = {(char *)commands[i].name, "--help", NULL};
-                    return commands[i].fn(2, hargv);
-                }
-            fprintf(stderr, "northstar: unknown command '%s' (see 'northstar help')\n", argv[2]);
-            return CLI_USAGE;
-        }
-        print_help(stdout);
-        return CLI_OK;
-    }
+    if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) return help(argc, argv);
     if (!strcmp(name, "--version") || !strcmp(name, "-V")) name = "version";
     if (name[0] == '-') {
         fprintf(stderr, "northstar: unknown option '%s': options go after the command (see 'northstar help')\n", name);

@@ -99,6 +99,13 @@ TEST(no_arguments_is_a_usage_error)
     ASSERT_EQ_INT(run(&out, "2>&1 >/dev/null"), 2); /* help goes to stderr */
     ASSERT_HAS(out, "usage: northstar <command>");
     free(out);
+    /* help CMD SUB is CMD SUB --help; help --help is the general help */
+    ASSERT_EQ_INT(run(&out, "help index build"), 0);
+    ASSERT_HAS(out, "usage: northstar index build");
+    free(out);
+    ASSERT_EQ_INT(run(&out, "help --help"), 0);
+    ASSERT_HAS(out, "usage: northstar <command>");
+    free(out);
 }
 
 TEST(unknown_command_is_named)

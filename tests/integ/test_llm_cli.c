@@ -78,6 +78,17 @@ TEST(train_generate_eval_export)
     ASSERT_EQ_INT(run(a, &out), 0);
     ASSERT_STREQ(out, first); /* greedy is deterministic */
     free(out);
+    /* the prompt on standard input, and --prompt-file - */
+    snprintf(a, sizeof a, "printf 'the quick\\n' | '%s' llm generate -m %s --max-tokens 8 --temperature 0 -q",
+             ns_test_northstar_bin(), m);
+    ASSERT_EQ_INT(ns_test_run(a, &out), 0);
+    ASSERT_MSG(!strncmp(out, "the quick", 9), "stdin prompt ignored: %s", out);
+    free(out);
+    snprintf(a, sizeof a, "printf 'the quick' | '%s' llm generate -m %s --prompt-file - --max-tokens 8 --temperature 0 -q",
+             ns_test_northstar_bin(), m);
+    ASSERT_EQ_INT(ns_test_run(a, &out), 0);
+    ASSERT_STREQ(out, first);
+    free(out);
     snprintf(a, sizeof a, "llm eval -m %s --data %s --batch 2 --seq 16 --eval-iters 2", m, c);
     ASSERT_EQ_INT(run(a, &out), 0);
     ASSERT(strstr(out, "perplexity"));
