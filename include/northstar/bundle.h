@@ -56,6 +56,12 @@ typedef struct ns_bundle_opts {
     double label_ratio;   /* 0.8 */
     int max_examples;     /* cap on the ranker's training rows (default 600000) */
     int diversity;        /* max_per_category in the config (default 3; 0 = off) */
+    const char *rank_drop;/* ranker columns left out, comma-separated ("raw:" = a
+                             family; for ablations), NULL = none */
+    int rank_select;      /* ratings mode: keep 15% of the users out of the ranker's
+                             rows and serve the ranker only if it beats every channel
+                             alone on them (nDCG@10), else the best channel's order;
+                             pipeline.json "selection" says which and why (default 1) */
     uint64_t seed;        /* 1 */
 } ns_bundle_opts;
 
@@ -66,6 +72,9 @@ typedef struct ns_bundle_stats {
     int ranker_mode;      /* 0 none, 1 ratings, 2 impressions */
     long examples, positives;
     double val_auc;
+    double secs_select;
+    char chosen[64];      /* the served order: "ranker" or a channel ("" = not compared) */
+    double val_ndcg_ranker, val_ndcg_chosen; /* nDCG@10 on the validation users */
     uint32_t i2i_items, vec_items;
 } ns_bundle_stats;
 

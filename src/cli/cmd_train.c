@@ -40,6 +40,10 @@ static const char usage[] =
     "  --epochs N           ranker epochs at most (default 10, early stopping)\n"
     "  --max-examples N     ranker training rows at most (default 600000)\n"
     "  --diversity K        at most K items per category in a list (default 3; 0 = off)\n"
+    "  --ranker-drop COLS   ranker columns left out, comma-separated (\"raw:\" = every\n"
+    "                       raw:<channel>; for ablations)\n"
+    "  --no-rank-select     serve the ranker without comparing it, on 15% of the\n"
+    "                       users kept out of its rows, with each channel alone\n"
     "  --seed N             (default 1)\n"
     "  -j, --threads N      threads (default: all CPUs)\n"
     "  -q, --quiet          no progress display\n";
@@ -61,6 +65,8 @@ static const cli_opt opts[] = {
     CLI_INT("epochs", 0, train_opts, b.rank_epochs, 1, 1000),
     CLI_INT("max-examples", 0, train_opts, b.max_examples, 1000, 100000000),
     CLI_INT("diversity", 0, train_opts, b.diversity, 0, 1000),
+    CLI_STR("ranker-drop", 0, train_opts, b.rank_drop),
+    CLI_SET("no-rank-select", 0, train_opts, b.rank_select, 0),
     CLI_OPT_SEED(train_opts, b.seed),
 };
 
@@ -100,6 +106,9 @@ int cmd_train(int argc, char **argv)
         printf("  ranker (%s mode): %ld examples (%ld positive) in %.1f s, trained in %.1f s, validation AUC %.4f\n",
                bs.ranker_mode == 2 ? "impressions" : "ratings", bs.examples, bs.positives, bs.secs_examples,
                bs.secs_ranker, bs.val_auc);
+    if (bs.chosen[0])
+        printf("  served order: %s (validation nDCG@10 %.4f; the ranker %.4f; pipeline.json \"selection\" has each)\n",
+               bs.chosen, bs.val_ndcg_chosen, bs.val_ndcg_ranker);
     printf("serve it: northstar serve --db %s --models %s\n", o.db, o.b.out_dir);
     ns_dataset_release(&d);
     return CLI_OK;

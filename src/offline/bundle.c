@@ -19,6 +19,7 @@
 #include "northstar/rank.h"
 #include "northstar/tokenizer.h"
 #include "northstar/hnsw.h"
+#include "offline_int.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -50,6 +51,7 @@ ns_bundle_opts ns_bundle_defaults(void)
     o.label_ratio = 0.8;
     o.max_examples = 600000;
     o.diversity = 3;
+    o.rank_select = 1;
     o.seed = 1;
     return o;
 }
@@ -424,12 +426,6 @@ static int on_example(uint32_t item, int is_cand, const ns_fvalue *row, int ncol
     return ns_buf_puts(x->out, "\n") < 0 ? NS_ENOMEM : 0;
 }
 
-static int by_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Header line of the examples file. */
 static int examples_header(ns_pipeline *p, ns_buf *out, char ***names, int *ncols)
 {
@@ -444,57 +440,33 @@ static int examples_header(ns_pipeline *p, ns_buf *out, char ***names, int *ncol
 }
 
 /* Ratings mode: candidates of the history models, labelled by the held-out
- * positives. */
-static int examples_ratings(const ns_dataset *d, const uint8_t *keep, const uint8_t *label, ns_state *s,
-                            ns_pipeline *p, const ns_bundle_opts *o, ex_ctx *x)
+ * positives; validation users (h->val) are left to rank_select.c. */
+static int examples_ratings(const ns_dataset *d, const ns__heldout *h, ns_state *s, ns_pipeline *p,
+                            const ns_bundle_opts *o, ex_ctx *x)
 {
-    uint32_t nu = (uint32_t)ns_strmap_count(d->uids);
-    /* Held-out items per user, as state item indexes. */
-    int64_t *off = ns_calloc((size_t)nu + 1, sizeof *off);
-    uint32_t *items = NULL;
-    int rc = off ? 0 : NS_ENOMEM;
-    size_t nlab = 0;
-    for (size_t k = 0; rc >= 0 && k < d->nev; k++)
-        if ((!keep || keep[k]) && label[k]) {
-            off[d->ev[k].u + 1]++;
-            nlab++;
-        }
-    if (rc >= 0 && !(items = ns_malloc(sizeof *items * (nlab ? nlab : 1)))) rc = NS_ENOMEM;
-    int64_t *fill = rc >= 0 ? ns_calloc((size_t)nu + 1, sizeof *fill) : NULL;
-    if (rc >= 0 && !fill) rc = NS_ENOMEM;
-    for (uint32_t u = 0; rc >= 0 && u < nu; u++) off[u + 1] += off[u];
-    for (size_t k = 0; rc >= 0 && k < d->nev; k++) {
-        if ((keep && !keep[k]) || !label[k]) continue;
-        uint32_t it;
-        if (!ns_state_find_item(s, ns_strmap_key(d->iids, d->ev[k].i, NULL), &it)) continue;
-        items[off[d->ev[k].u] + fill[d->ev[k].u]++] = it;
-    }
+    uint32_t nu = h->nu;
     /* Users in a seeded random order; stop at the row cap. */
-    uint32_t *order = rc >= 0 ? ns_malloc(sizeof *order * (nu ? nu : 1)) : NULL;
-    if (rc >= 0 && !order) rc = NS_ENOMEM;
-    for (uint32_t u = 0; rc >= 0 && u < nu; u++) order[u] = u;
-    if (rc >= 0) ns_rng_shuffle_u32(x->rng, order, nu);
+    uint32_t *order = ns_malloc(sizeof *order * (nu ? nu : 1));
+    if (!order) return NS_ENOMEM;
+    for (uint32_t u = 0; u < nu; u++) order[u] = u;
+    ns_rng_shuffle_u32(x->rng, order, nu);
     ns_context ctx;
     double now = ns_state_now(s);
     ns_context_make(&ctx, now > 0 ? now : ns_wall_time(), 0, NULL, NULL);
     ns_progress pr;
     ns_progress_begin(&pr, "ranker examples", nu, "users");
+    int rc = 0;
     for (uint32_t k = 0; rc >= 0 && k < nu && x->rows < o->max_examples; k++) {
         uint32_t u = order[k];
         ns_progress_add(&pr, 1);
-        int n = fill ? (int)fill[u] : 0;
-        if (!n) continue;
-        qsort(items + off[u], (size_t)n, sizeof *items, by_u32);
-        x->truth = items + off[u];
-        x->ntruth = n;
+        if (!h->n[u] || h->val[u]) continue;
+        x->truth = h->items + h->off[u];
+        x->ntruth = (int)h->n[u];
         ns_example_req r = {ns_strmap_key(d->uids, u, NULL), &ctx, NULL, 0, 1};
         rc = ns_pipeline_examples(p, &r, on_example, x);
     }
     ns_progress_end(&pr);
     free(order);
-    free(fill);
-    free(items);
-    free(off);
     return rc;
 }
 
@@ -620,16 +592,31 @@ static json_t *feature_def(const char *name)
                      "zscore", "buckets", "quantiles", 10, "wide", 1, "fill", 0.0);
 }
 
-static char *spec_json(char **names, int ncols)
+/* Is column `name` in the comma-separated list `drop`? An entry ending in
+ * ':' names a family ("raw:" is every raw:<channel>). */
+static int dropped(const char *drop, const char *name)
+{
+    for (const char *q = drop; q && *q;) {
+        const char *e = strchr(q, ',');
+        size_t len = e ? (size_t)(e - q) : strlen(q);
+        if (len && !strncmp(name, q, len) && (q[len - 1] == ':' || name[len] == 0)) return 1;
+        q += len + (e != NULL);
+    }
+    return 0;
+}
+
+static char *spec_json(char **names, int ncols, const char *drop)
 {
     json_t *f = json_array();
-    for (int j = 0; j < ncols; j++) json_array_append_new(f, feature_def(names[j]));
-    json_array_append_new(f, json_pack("{s:s, s:s, s:[s, s], s:i}", "name", "gender_x_cat", "type", "cross", "cross",
-                                       "user_gender", "item_cat", "hash_buckets", 1000));
-    json_array_append_new(f, json_pack("{s:s, s:s, s:[s, s], s:i}", "name", "age_x_cat", "type", "cross", "cross",
-                                       "user_age", "item_cat", "hash_buckets", 1000));
-    json_array_append_new(f, json_pack("{s:s, s:s, s:[s, s], s:i}", "name", "device_x_cat", "type", "cross", "cross",
-                                       "ctx_device", "item_cat", "hash_buckets", 1000));
+    for (int j = 0; j < ncols; j++)
+        if (!dropped(drop, names[j])) json_array_append_new(f, feature_def(names[j]));
+    static const char *const crosses[][3] = {{"gender_x_cat", "user_gender", "item_cat"},
+                                             {"age_x_cat", "user_age", "item_cat"},
+                                             {"device_x_cat", "ctx_device", "item_cat"}};
+    for (size_t c = 0; c < sizeof crosses / sizeof crosses[0]; c++)
+        if (!dropped(drop, crosses[c][0]) && !dropped(drop, crosses[c][1]) && !dropped(drop, crosses[c][2]))
+            json_array_append_new(f, json_pack("{s:s, s:s, s:[s, s], s:i}", "name", crosses[c][0], "type", "cross",
+                                               "cross", crosses[c][1], crosses[c][2], "hash_buckets", 1000));
     json_t *spec = json_pack("{s:s, s:b, s:s, s:o}", "format", "tsv", "header", 1, "label", "label", "features", f);
     char *s = json_dumps(spec, JSON_COMPACT);
     json_decref(spec);
@@ -639,7 +626,7 @@ static char *spec_json(char **names, int ncols)
 static int train_ranker(const char *examples, char **names, int ncols, const ns_bundle_opts *o, const char *dir,
                         ns_bundle_stats *st)
 {
-    char *sj = spec_json(names, ncols);
+    char *sj = spec_json(names, ncols, o->rank_drop);
     if (!sj) return NS_ENOMEM;
     ns_feature_spec *spec = NULL;
     int rc = ns_fspec_parse(&spec, sj, strlen(sj), "ranker spec");
@@ -693,7 +680,27 @@ done:
     return rc;
 }
 
-static int rank_stage(const ns_dataset *d, const uint8_t *keep, const ns_bundle_opts *o, ns_bundle_stats *st)
+/* The ranker (written to o->out_dir) against each channel alone on the
+ * validation users, in the stage's pipeline (rank_select.c). */
+static int select_order(const ns_dataset *d, const ns__heldout *ho, ns_state *s, const ns_bundle_opts *o,
+                        const have_t *have, const char *stage, json_t **rank, json_t **report)
+{
+    char from[2048], to[2048], origin[2048], *buf = NULL;
+    size_t len = 0;
+    int rc = path_in(from, sizeof from, o->out_dir, "ranker.safetensors");
+    if (rc >= 0) rc = path_in(to, sizeof to, stage, "ranker.safetensors");
+    if (rc >= 0) rc = path_in(origin, sizeof origin, stage, "pipeline.json");
+    if (rc >= 0) rc = ns_file_read_all(from, &buf, &len, 0);
+    if (rc >= 0) rc = ns_file_write_atomic(to, buf, len);
+    free(buf);
+    json_t *cfg = rc >= 0 ? bundle_config(o, have, 1) : NULL;
+    if (rc >= 0) rc = cfg ? ns__rank_select(ho, d, s, cfg, origin, 10, rank, report) : NS_ENOMEM;
+    json_decref(cfg);
+    return rc;
+}
+
+static int rank_stage(const ns_dataset *d, const uint8_t *keep, const ns_bundle_opts *o, ns_bundle_stats *st,
+                      json_t **sel_rank, json_t **sel_report)
 {
     ns_timer t;
     ns_timer_start(&t);
@@ -758,12 +765,14 @@ static int rank_stage(const ns_dataset *d, const uint8_t *keep, const ns_bundle_
         free(text);
     }
     json_decref(cfg);
+    ns__heldout ho = {0};
+    if (rc >= 0 && !impressions) rc = ns__heldout_build(&ho, d, keep, label, s, o->rank_select ? 0.15 : 0, o->seed);
     if (rc >= 0) rc = examples_header(p, &out, &names, &ncols);
     ns_rng rng;
     ns_rng_seed(&rng, o->seed, 99);
     ex_ctx x = {&out, NULL, 0, NULL, 0, 0, 0, 0, &rng, 1.0};
     if (rc >= 0)
-        rc = impressions ? examples_impressions(d, keep, cut, s, p, o, &x) : examples_ratings(d, keep, label, s, p, o, &x);
+        rc = impressions ? examples_impressions(d, keep, cut, s, p, o, &x) : examples_ratings(d, &ho, s, p, o, &x);
     st->examples = x.rows;
     st->positives = x.pos;
     st->secs_examples = ns_timer_elapsed(&t);
@@ -771,7 +780,6 @@ static int rank_stage(const ns_dataset *d, const uint8_t *keep, const ns_bundle_
     if (rc >= 0 && (rc = path_in(epath, sizeof epath, o->out_dir, "examples.tsv")) >= 0)
         rc = ns_file_write_atomic(epath, out.data, out.len);
     ns_pipeline_free(p);
-    ns_state_free(s);
     ns_buf_release(&out);
     free(fit);
     free(label);
@@ -781,6 +789,13 @@ static int rank_stage(const ns_dataset *d, const uint8_t *keep, const ns_bundle_
         rc = train_ranker(epath, names, ncols, o, o->out_dir, st);
         st->secs_ranker = ns_timer_elapsed(&t);
     }
+    if (rc >= 0 && ho.nval > 0) {
+        ns_timer_start(&t);
+        rc = select_order(d, &ho, s, o, &have, stage, sel_rank, sel_report);
+        st->secs_select = ns_timer_elapsed(&t);
+    }
+    ns__heldout_release(&ho);
+    ns_state_free(s);
     for (int j = 0; j < ncols; j++) free(names[j]);
     free(names);
     return rc;
@@ -798,14 +813,26 @@ int ns_bundle_train(const ns_dataset *d, const uint8_t *keep, const ns_bundle_op
     int rc = write_recall_models(d, keep, o, o->out_dir, &have, st);
     if (rc < 0) return rc;
     int ranker = 0;
+    json_t *sel_rank = NULL, *sel_report = NULL;
     if (o->ranker) {
-        if ((rc = rank_stage(d, keep, o, st)) < 0) {
+        if ((rc = rank_stage(d, keep, o, st, &sel_rank, &sel_report)) < 0) {
             if (rc != NS_EINVAL) return rc;
             ns_log_warn("no ranker trained: %s", ns_err_msg());
         } else
             ranker = 1;
     }
     json_t *cfg = bundle_config(o, &have, ranker);
+    if (cfg && sel_rank && sel_report) {
+        json_object_set(cfg, "rank", sel_rank);
+        json_object_set(cfg, "selection", sel_report);
+        snprintf(st->chosen, sizeof st->chosen, "%s", json_string_value(json_object_get(sel_report, "chosen")));
+        st->val_ndcg_ranker = json_real_value(json_object_get(json_object_get(sel_report, "ndcg"), "ranker"));
+        st->val_ndcg_chosen =
+            json_real_value(json_object_get(json_object_get(sel_report, "ndcg"), st->chosen));
+        ns_log_info("served order: %s (%s)", st->chosen, json_string_value(json_object_get(sel_report, "why")));
+    }
+    json_decref(sel_rank);
+    json_decref(sel_report);
     rc = cfg ? write_config(cfg, o->out_dir) : NS_ENOMEM;
     json_decref(cfg);
     st->secs_total = ns_timer_elapsed(&t);

@@ -221,7 +221,7 @@ static int resolve_files(const ns_pipeline *p, json_t *params, const char *path)
 
 static int build(ns_pipeline *p, json_t *root)
 {
-    static const char *const top_keys[] = {"north_star", "recall", "filters", "rank", "diversity", "limits", NULL};
+    static const char *const top_keys[] = {"north_star", "recall", "filters", "rank", "diversity", "limits", "selection", NULL};
     static const char *const ev_names[] = {"impression", "click", "like", "purchase", "rating", NULL};
     static const char *const windows[] = {"1h", "1d", "total", NULL};
     int rc;
