@@ -35,6 +35,8 @@ void ns__ev_data_release(ns__ev_data *x);
 /* source.c: read o's input (through a store in work/source.db for files)
  * into x->d; counts into in. */
 int ns__ev_load(const ns_evaluate_opts *o, const char *work, ns__ev_data *x, ns_evaluate_input *in);
+/* Remove a scratch store file and its -wal and -shm companions. */
+void ns__ev_remove_store(const char *path);
 
 /* split.c */
 int ns__ev_split(ns__ev_data *x, double ratio, uint64_t seed, ns_evaluate_input *in);

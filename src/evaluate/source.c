@@ -52,7 +52,7 @@ static int import_files(ns_store *st, const ns_evaluate_opts *o, ns_import_stats
     return rc;
 }
 
-static void remove_db(const char *path)
+void ns__ev_remove_store(const char *path)
 {
     static const char *const sfx[] = {"", "-wal", "-shm"};
     char p[1300];
@@ -73,7 +73,7 @@ int ns__ev_load(const ns_evaluate_opts *o, const char *work, ns__ev_data *x, ns_
         so.readonly = 1;
     } else {
         snprintf(path, sizeof path, "%s/source.db", work);
-        remove_db(path);
+        ns__ev_remove_store(path);
         so.sync = NS_SYNC_OFF; /* a scratch store: nothing here must survive a crash */
         db = path;
     }

@@ -11,7 +11,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #define BATCH 5000
 
@@ -35,12 +34,7 @@ static int put_events(ns_store *st, const ns__ev_data *x)
 
 int ns__ev_train_store(const ns__ev_data *x, const char *path)
 {
-    static const char *const sfx[] = {"", "-wal", "-shm"};
-    char p[1300];
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
-        unlink(p);
-    }
+    ns__ev_remove_store(path);
     ns_store_opts so = ns_store_defaults();
     so.sync = NS_SYNC_OFF;
     ns_store *st;
