@@ -200,3 +200,59 @@ TEST(store_input_and_nothing_to_evaluate)
     ASSERT(strstr(out, "northstar eval:"));
     free(out);
 }
+
+/* MovieLens files are imported as `northstar import movielens` does: a
+ * rating of a user u.user lacks creates the user (counted; with one rating
+ * the split leaves it no test item: counted, not asked); a rating of an item
+ * u.item lacks fails the import with its line named (all or nothing). */
+TEST(movielens_unknown_ids)
+{
+    const char *d = ml_dir();
+    char path[1100];
+    snprintf(path, sizeof path, "%s/u.data", d);
+    FILE *f = fopen(path, "a");
+    ASSERT(f);
+    fprintf(f, "999\t1\t4\t880000000\n");
+    fclose(f);
+    json_t *j = run_json("eval movielens '%s' --no-variants --json -q", d);
+    json_t *in = json_object_get(j, "input");
+    ASSERT_EQ_INT(num(json_object_get(in, "import"), "users_created"), 1);
+    ASSERT_EQ_INT(num(in, "users_no_test"), 1);
+    ASSERT_EQ_INT(num(in, "test_users"), NU);
+    ASSERT_EQ_INT(num(row(j, "served"), "failed"), 0);
+    json_decref(j);
+    f = fopen(path, "a");
+    ASSERT(f);
+    fprintf(f, "1\t9999\t4\t880000000\n");
+    fclose(f);
+    char *out = cli_expect(1, "eval movielens '%s' -q", d);
+    ASSERT_MSG(strstr(out, "u.data:"), "the error names the file and line: %s", out);
+    free(out);
+}
+
+/* JSONL input takes the same path (string ids with non-ASCII bytes go
+ * through the URL percent-encoded). */
+TEST(jsonl_input)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/jsonl", ns_test_tmpdir());
+    mkdir(dir, 0755);
+    FILE *f = create(dir, "items.jsonl");
+    for (int i = 1; i <= NI; i++) fprintf(f, "{\"id\": \"art%d\", \"title\": \"Art %d\", \"categories\": [\"c%d\"]}\n", i, i, i % 3);
+    fclose(f);
+    f = create(dir, "events.jsonl");
+    for (int u = 1; u <= NU; u++)
+        for (int i = 1; i <= NI; i++)
+            if (rated(u, i))
+                fprintf(f, "{\"user\": \"b\\u00fcrger %d\", \"item\": \"art%d\", \"type\": \"like\", \"ts\": %d}\n", u, i,
+                        880000000 + u * 100 + i);
+    fclose(f);
+    json_t *j = run_json("eval jsonl --events '%s/events.jsonl' --items '%s/items.jsonl' --no-variants --json -q", dir, dir);
+    json_t *served = row(j, "served");
+    ASSERT_EQ_INT(num(json_object_get(j, "input"), "test_users"), NU);
+    ASSERT_EQ_INT(num(served, "asked"), NU);
+    ASSERT_EQ_INT(num(served, "failed"), 0);
+    ASSERT_EQ_INT(num(served, "consumed"), 0);
+    ASSERT_EQ_INT(num(served, "users"), NU);
+    json_decref(j);
+}
