@@ -3,7 +3,7 @@
  * (user, item) pairs of the positive events, each pair represented by its
  * first event; an event repeating a pair follows it; the other events stay
  * in training. Keys are the ids' values when every id is a decimal number
- * below 2^32 (MovieLens: the split bench/service/ml_reference.py
+ * below 2^32 written without leading zeros (MovieLens: the split bench/service/ml_reference.py
  * re-derives), else their data set indexes. Then each user's test items
  * and consumed training items (any event but a bare impression), sorted.
  */
@@ -23,7 +23,8 @@ static int numeric_ids(const ns_strmap *m)
         char *end;
         errno = 0;
         unsigned long long v = strtoull(s, &end, 10);
-        if (!*s || *s < '0' || *s > '9' || *end || errno || v > UINT32_MAX) return 0;
+        if (!*s || *s < '0' || *s > '9' || (*s == '0' && s[1]) || *end || errno || v > UINT32_MAX)
+            return 0; /* (no leading zeros: "07" and "7" must not share a key) */
     }
     return 1;
 }
