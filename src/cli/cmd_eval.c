@@ -157,10 +157,16 @@ static int print_json(const eval_opts *o, const ns_evaluate_report *r)
 {
     json_t *rows = json_array();
     for (int i = 0; i < r->nrows; i++) json_array_append_new(rows, row_json(&r->rows[i]));
-    json_t *j = json_pack("{s:s, s:f, s:I, s:i, s:I, s:i, s:f, s:f, s:o, s:o}", "source", sources[o->e.source],
-                          "ratio", o->e.ratio, "seed", (json_int_t)o->e.seed, "k", o->e.k, "catalogue",
-                          (json_int_t)r->catalogue, "bundle_diversity", r->bundle_diversity, "ranker_val_auc",
-                          r->bundle.val_auc, "secs", r->secs, "input", input_json(&r->in), "rows", rows);
+    const ns_bundle_opts *b = &o->e.bundle;
+    json_t *train = json_pack("{s:b, s:s, s:f, s:i, s:i, s:b, s:f, s:f}", "implicit_ratings",
+                              o->e.source == NS_EVALUATE_MOVIELENS || o->e.implicit_ratings, "method",
+                              ns_i2i_method_name(b->i2i.method), "lambda", b->i2i.lambda, "neighbours",
+                              b->i2i.neighbours, "diversity", r->bundle_diversity, "ranker", b->ranker,
+                              "ranker_val_auc", r->bundle.val_auc, "secs", r->bundle.secs_total);
+    json_t *j = json_pack("{s:s, s:f, s:I, s:i, s:I, s:o, s:f, s:o, s:o}", "source", sources[o->e.source], "ratio",
+                          o->e.ratio, "seed", (json_int_t)o->e.seed, "k", o->e.k, "catalogue",
+                          (json_int_t)r->catalogue, "train", train, "secs", r->secs, "input", input_json(&r->in),
+                          "rows", rows);
     return cli_put_json("eval", j, JSON_COMPACT);
 }
 
