@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""ml_reference.py — an independent reference for `northstar eval movielens`.
+"""ml_reference.py — an independent reference for `northstar eval movielens`
+(the lists the running service answered over HTTP, one file per row).
 
     ml_reference.py DATA_DIR DUMP_DIR [--seed 42] [--ratio 0.75] [--k 10] [--peers]
 

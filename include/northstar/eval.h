@@ -1,12 +1,13 @@
 /*
- * northstar/eval.h — layer 5: the offline evaluation of the recommendation
- * service: the Microsoft Recommenders protocol (a per-user stratified random
- * split and Precision/Recall/nDCG/MAP at k) and MovieLens-100K end to end.
+ * northstar/eval.h — layer 5: the offline evaluation protocol of the
+ * recommendation service: Microsoft Recommenders' per-user stratified
+ * random split and Precision/Recall/nDCG/MAP at k. The evaluation that
+ * uses them, through the running service, is evaluate.h (layer 6).
  */
 #ifndef NORTHSTAR_EVAL_H
 #define NORTHSTAR_EVAL_H
 
-#include "northstar/bundle.h"
+#include "northstar/base.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -46,45 +47,6 @@ void ns_eval_topk_init(ns_eval_topk *a, int k);
 void ns_eval_topk_add(ns_eval_topk *a, const uint32_t *pred, int npred, const uint32_t *truth, int ntruth);
 /* Means over the users added. */
 ns_eval_topk ns_eval_topk_result(const ns_eval_topk *a);
-
-/*
- * MovieLens-100K end to end (northstar eval movielens): import, split the
- * ratings (all of them positive: implicit feedback), train a bundle on the
- * training part, then recommend k unseen items to every user with test
- * items and score each configuration:
- *   "popularity"   the popular channel alone (the baseline)
- *   each channel   alone, in its own order
- *   "recall"       every channel merged, blend-ranked (and the share of the
- *                  test items among the merged candidates: cand_recall)
- *   "pipeline"     the full pipeline: recall -> Wide & Deep ranker, without
- *                  the diversity rule, and "pipeline+div" with it
- * dump_dir (optional) receives train.tsv, test.tsv and one <row>.tsv of
- * predictions (user, item, rank) per configuration for
- * bench/service/ml_reference.py.
- */
-typedef struct ns_eval_movielens_opts {
-    const char *data_dir;  /* the MovieLens-100K directory */
-    const char *work_dir;  /* store and bundle (default: a fresh temp dir, removed) */
-    const char *dump_dir;  /* NULL: no dump */
-    int k;                 /* 10 */
-    double ratio;          /* 0.75 */
-    uint64_t seed;         /* 42 */
-    int div_k;             /* max per category for "pipeline+div" (3) */
-    ns_bundle_opts bundle; /* out_dir is set inside */
-} ns_eval_movielens_opts;
-
-ns_eval_movielens_opts ns_eval_movielens_defaults(void);
-
-typedef struct ns_eval_row {
-    char name[48];
-    ns_eval_topk m;       /* means */
-    double cand_recall;  /* "recall" row: test items among all candidates / |test|, mean over users */
-    double cands;        /* mean candidates per user ("recall" row) */
-    double secs;         /* time to recommend for every user */
-} ns_eval_row;
-
-/* rows[] needs room for 16. *nrows is set. st (may be NULL) gets the bundle's stats. */
-int ns_eval_movielens(const ns_eval_movielens_opts *o, ns_eval_row *rows, int *nrows, ns_bundle_stats *st);
 
 #ifdef __cplusplus
 }

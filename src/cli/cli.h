@@ -214,7 +214,7 @@ int cmd_import(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_train(int argc, char **argv); /* the recommendation pipeline's models */
-int cmd_eval(int argc, char **argv);  /* the recommendation pipeline on MovieLens */
+int cmd_eval(int argc, char **argv);  /* the served recommendation service, scored over HTTP */
 int cmd_deepwalk(int argc, char **argv);
 
 int cmd_demo(int argc, char **argv); /* `demo` is the playground, `demo mlp` the tensor demo */

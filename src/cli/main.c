@@ -31,7 +31,7 @@ static const command commands[] = {
     {"serve", cmd_serve, "the recommendation service over HTTP/JSON"},
     {"sim", cmd_sim, "simulate users, items and traffic into a store or a server"},
     {"train", cmd_train, "train the recommendation pipeline's models from a store"},
-    {"eval", cmd_eval, "evaluate the recommendation pipeline (MovieLens-100K)"},
+    {"eval", cmd_eval, "evaluate the recommendation service as served, over HTTP (MovieLens, a store, CSV/JSONL)"},
     {"version", cmd_version, "print version and build information"},
     {"word2vec", cmd_word2vec, "train, query and evaluate word vectors (skip-gram, CBOW)"},
     {"deepwalk", cmd_deepwalk, "node vectors from random walks (DeepWalk, node2vec)"},

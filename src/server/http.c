@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Latency buckets (seconds) of the Prometheus histograms. */
@@ -484,13 +485,19 @@ int ns_http_inflight(const ns_http *h) { return atomic_load(&((ns_http *)h)->inf
 void ns_http_stop(ns_http *h, double drain_s)
 {
     if (!h) return;
-    MHD_socket ls = MHD_quiesce_daemon(h->d); /* no new connections */
-    if (ls != MHD_INVALID_SOCKET) close(ls);
+    /* No new connections: the workers drop the listening socket from their
+     * epoll sets one by one, so it must stay open until MHD_stop_daemon
+     * (closed earlier, a worker's removal failed with EBADF and
+     * libmicrohttpd aborted the process, about once in a hundred stops);
+     * shutdown() makes the kernel refuse connections at once meanwhile. */
+    MHD_socket ls = MHD_quiesce_daemon(h->d);
+    if (ls != MHD_INVALID_SOCKET) shutdown(ls, SHUT_RDWR);
     double t0 = ns_now();
     while (atomic_load(&h->inflight) > 0 && ns_now() - t0 < drain_s) usleep(2000);
     if (atomic_load(&h->inflight) > 0)
         ns_log_warn("http: %d requests still in flight after %.1f s; closing", atomic_load(&h->inflight), drain_s);
     MHD_stop_daemon(h->d);
+    if (ls != MHD_INVALID_SOCKET) close(ls);
     ns__conns_stop(&h->conns);
     free(h);
 }
