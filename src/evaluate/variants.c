@@ -7,12 +7,15 @@
  *   recall           every channel merged, blend-ranked
  *   pipeline         the ranker without the diversity rule, when the
  *                    bundle has the rule; else "pipeline+div3" with it
+ *   ranker (not served)  the ranker `train` trained but turned down for a
+ *                    channel's order (pipeline.json "selection")
  */
 #include "evaluate_int.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The bundle's config restricted to the channels of mask, the ranker
  * replaced by a blend (weight 1 for a lone channel, the bundle's blend
@@ -93,6 +96,16 @@ int ns__ev_variants(const char *bdir, ns__ev_variant *v, int max, int *n, int *d
     if (rc >= 0 && rank && !strcmp(rank, "wide_deep"))
         rc = *diversity ? add(bdir, base, "pipeline", all, 1, 0, v, max, n)
                         : add(bdir, base, "pipeline+div3", all, 1, 3, v, max, n);
+    snprintf(path, sizeof path, "%s/ranker.safetensors", bdir);
+    if (rc >= 0 && rank && strcmp(rank, "wide_deep") && access(path, R_OK) == 0) {
+        /* train served a channel's order (pipeline.json "selection"): the
+         * ranker it turned down, for comparison */
+        json_t *r = json_deep_copy(base);
+        json_object_set_new(r, "rank", json_pack("{s:s, s:{s:s}}", "type", "wide_deep", "params", "model_file",
+                                                 "ranker.safetensors"));
+        rc = add(bdir, r, "ranker (not served)", all, 1, 0, v, max, n);
+        json_decref(r);
+    }
     json_decref(base);
     return rc;
 }

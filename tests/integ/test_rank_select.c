@@ -85,9 +85,11 @@ TEST(ranker_is_served_only_when_it_beats_every_channel)
     const char *rank_type = json_string_value(json_object_get(json_object_get(c, "rank"), "type"));
     ASSERT_STREQ(rank_type, !strcmp(chosen, "ranker") ? "wide_deep" : "blend");
     if (strcmp(chosen, "ranker")) { /* ordered by the winner alone */
-        json_t *w = json_object_get(json_object_get(json_object_get(c, "rank"), "params"), "weights");
+        json_t *pr = json_object_get(json_object_get(c, "rank"), "params"), *w = json_object_get(pr, "weights");
         ASSERT_EQ_INT(json_object_size(w), 1);
         ASSERT(json_object_get(w, chosen));
+        ASSERT_NEAR(json_number_value(json_object_get(pr, "default_weight")), 0, 0);
+        ASSERT_NEAR(json_number_value(json_object_get(pr, "ctr_weight")), 0, 0);
     }
     json_decref(c);
     /* the bundle serves, and says what ranks */
