@@ -144,6 +144,11 @@ const char *ns_pipeline_default_config(void);
 /* Build from JSON text (`origin` names it in errors: a path or "default"). */
 int ns_pipeline_new(ns_pipeline **out, const char *json_text, const char *origin, ns_state *st);
 void ns_pipeline_free(ns_pipeline *p);
+/* The "data" object of a config (JSON text): what describes the data
+ * (implicit_ratings, positive_threshold, weights per event type; see
+ * docs/RANKING.md). *present is 0 when the config has none (out then holds
+ * the defaults). A service builds its state with it. */
+int ns_pipeline_config_data(const char *json_text, const char *origin, ns_state_data *out, int *present);
 
 typedef struct ns_rec_request {
     const char *user;       /* external id */

@@ -131,7 +131,7 @@ int ns__cfg_bool(const json_t *obj, const char *path, const char *key, int dflt,
 }
 
 /* Members of obj must be among `known` (catches typos in configs). */
-static int cfg_known(const json_t *obj, const char *path, const char *const *known)
+int ns__cfg_known(const json_t *obj, const char *path, const char *const *known)
 {
     const char *key;
     json_t *v;
@@ -162,7 +162,8 @@ struct ns_pipeline {
     const char *names[NS_MAX_CHANNELS];
     const ns_scorer_type *rk;
     void *rk_self;
-    int filter_seen, filter_unpublished;
+    unsigned seen_mask; /* filters.seen: the event types that make an item seen */
+    int filter_unpublished;
     char **blocked; /* sorted external ids */
     size_t nblocked;
     long max_per_cat, default_n, max_n;
@@ -221,12 +222,17 @@ static int resolve_files(const ns_pipeline *p, json_t *params, const char *path)
 
 static int build(ns_pipeline *p, json_t *root)
 {
-    static const char *const top_keys[] = {"north_star", "recall", "filters", "rank", "diversity", "limits", NULL};
-    static const char *const ev_names[] = {"impression", "click", "like", "purchase", "rating", NULL};
+    static const char *const top_keys[] = {"north_star", "recall", "filters", "rank", "diversity", "limits", "data", NULL};
+    static const char *const ev_names[] = {"impression", "click", "like", "purchase", "rating", "dislike", NULL};
     static const char *const windows[] = {"1h", "1d", "total", NULL};
     int rc;
     if (!json_is_object(root)) return cfg_bad("", "(root)", "expected a JSON object");
-    if ((rc = cfg_known(root, "", top_keys)) < 0) return rc;
+    if ((rc = ns__cfg_known(root, "", top_keys)) < 0) return rc;
+    ns_state_data data;
+    int has_data;
+    if ((rc = ns__cfg_data(root, &data, &has_data)) < 0) return rc; /* read by the service; checked here */
+    (void)data;
+    (void)has_data;
 
     /* north_star */
     const json_t *nsm = json_object_get(root, "north_star");
@@ -252,7 +258,7 @@ static int build(ns_pipeline *p, json_t *root)
         char path[64];
         snprintf(path, sizeof path, "recall[%zu]", i);
         if (!json_is_object(c)) return cfg_bad(path, "", "expected an object");
-        if ((rc = cfg_known(c, path, ch_keys)) < 0) return rc;
+        if ((rc = ns__cfg_known(c, path, ch_keys)) < 0) return rc;
         const char *type = NULL, *name = NULL;
         long quota;
         if ((rc = ns__cfg_str(c, path, "type", NULL, NULL, &type)) < 0) return rc;
@@ -283,9 +289,9 @@ static int build(ns_pipeline *p, json_t *root)
     /* filters */
     const json_t *f = json_object_get(root, "filters");
     static const char *const f_keys[] = {"seen", "unpublished", "blocked", NULL};
-    if (f && (!json_is_object(f) || (rc = cfg_known(f, "filters", f_keys)) < 0))
+    if (f && (!json_is_object(f) || (rc = ns__cfg_known(f, "filters", f_keys)) < 0))
         return rc < 0 ? rc : cfg_bad("", "filters", "expected an object");
-    if ((rc = ns__cfg_bool(f, "filters", "seen", 1, &p->filter_seen)) < 0) return rc;
+    if ((rc = ns__cfg_seen(f, &p->seen_mask)) < 0) return rc;
     if ((rc = ns__cfg_bool(f, "filters", "unpublished", 1, &p->filter_unpublished)) < 0) return rc;
     const json_t *bl = f ? json_object_get(f, "blocked") : NULL;
     if (bl) {
@@ -304,7 +310,7 @@ static int build(ns_pipeline *p, json_t *root)
     /* rank */
     const json_t *rk = json_object_get(root, "rank");
     static const char *const rk_keys[] = {"type", "params", NULL};
-    if (rk && (!json_is_object(rk) || (rc = cfg_known(rk, "rank", rk_keys)) < 0))
+    if (rk && (!json_is_object(rk) || (rc = ns__cfg_known(rk, "rank", rk_keys)) < 0))
         return rc < 0 ? rc : cfg_bad("", "rank", "expected an object");
     const char *rtype = NULL;
     if ((rc = ns__cfg_str(rk, "rank", "type", NULL, "blend", &rtype)) < 0) return rc;
@@ -341,6 +347,7 @@ int ns_pipeline_new(ns_pipeline **out, const char *json_text, const char *origin
     else if (origin && ns_file_exists(origin)) snprintf(p->base_dir, sizeof p->base_dir, ".");
     if (slash == origin && slash) snprintf(p->base_dir, sizeof p->base_dir, "/");
     int rc = build(p, root);
+    if (rc >= 0) ns_state_set_seen_filter(st, p->seen_mask);
     if (rc < 0) {
         /* An error naming a file (a model that did not load) keeps it; one
          * about the config itself names the config. */
@@ -487,7 +494,7 @@ static int gather(ns_pipeline *p, const ns_recall_req *rr, int extra, int *per_c
     for (int i = 0; i < ncand; i++) {
         ns_item_view iv;
         ns_state_item(p->st, cand[i].item, &iv);
-        if (p->filter_seen && rr->user_known && ns_state_has_seen(p->st, rr->user, cand[i].item)) continue;
+        if (p->seen_mask && rr->user_known && (ns_state_seen_types(p->st, rr->user, cand[i].item) & p->seen_mask)) continue;
         if (p->filter_unpublished && iv.created > rr->now) continue;
         if (is_blocked(p, iv.id)) continue;
         cand[kept++] = cand[i];
