@@ -156,6 +156,14 @@ typedef struct ns_rec_request {
     const ns_context *ctx;  /* required */
 } ns_rec_request;
 
+/* A request's own filters (GET /v1/recommend?exclude=&category=). */
+typedef struct ns_rec_filters {
+    const uint32_t *exclude;/* item indexes left out of this list, sorted ascending */
+    int nexclude;
+    const uint32_t *cats;   /* when ncats > 0: only items in one of these categories */
+    int ncats;              /* (state category ids); the list may then be shorter than n */
+} ns_rec_filters;
+
 typedef struct ns_rec_entry {
     uint32_t item;
     float score;
@@ -174,6 +182,10 @@ typedef struct ns_rec_result {
 } ns_rec_result;
 
 int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_result *out, ns_arena *a);
+/* The same with the request's filters (NULL: none), applied with the
+ * config's (seen, unpublished, blocked) before ranking. */
+int ns_pipeline_recommend_filtered(ns_pipeline *p, const ns_rec_request *req, const ns_rec_filters *f,
+                                   ns_rec_result *out, ns_arena *a);
 
 int ns_pipeline_channels(const ns_pipeline *p);
 const char *ns_pipeline_channel_name(const ns_pipeline *p, int c);

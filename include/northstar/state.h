@@ -80,6 +80,8 @@ int ns_state_put_item(ns_state *s, const ns_item_rec *it, uint32_t *idx);
 /* Index of an external id: 1 found, 0 not. */
 int ns_state_find_user(ns_state *s, const char *ext, uint32_t *idx);
 int ns_state_find_item(ns_state *s, const char *ext, uint32_t *idx);
+/* Id of a category name: 1 found, 0 not. */
+int ns_state_find_category(ns_state *s, const char *name, uint32_t *id);
 /* An event by external ids: an unknown user is added (no attributes), an
  * unknown item is NS_ENOTFOUND. Updates windows, the seen / positive /
  * negative sets, recent items, popularity, segment counts and co-clicks

@@ -455,7 +455,26 @@ typedef struct {
     int cap;      /* room in cand */
 } gathered;
 
-static int gather(ns_pipeline *p, const ns_recall_req *rr, int extra, int *per_channel, gathered *g, ns_arena *a)
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The request's own filters: exclude= and category= (NULL: none). */
+static int request_drops(const ns_rec_filters *q, const ns_item_view *iv, uint32_t item)
+{
+    if (!q) return 0;
+    if (q->nexclude && bsearch(&item, q->exclude, (size_t)q->nexclude, sizeof item, cmp_u32)) return 1;
+    if (q->ncats <= 0) return 0;
+    for (int k = 0; k < iv->ncats; k++)
+        for (int j = 0; j < q->ncats; j++)
+            if (iv->cats[k] == q->cats[j]) return 0;
+    return 1;
+}
+
+static int gather(ns_pipeline *p, const ns_recall_req *rr, const ns_rec_filters *q, int extra, int *per_channel,
+                  gathered *g, ns_arena *a)
 {
     int total_quota = 0;
     for (int c = 0; c < p->nch; c++) total_quota += p->ch[c].quota;
@@ -496,7 +515,7 @@ static int gather(ns_pipeline *p, const ns_recall_req *rr, int extra, int *per_c
         ns_state_item(p->st, cand[i].item, &iv);
         if (p->seen_mask && rr->user_known && (ns_state_seen_types(p->st, rr->user, cand[i].item) & p->seen_mask)) continue;
         if (p->filter_unpublished && iv.created > rr->now) continue;
-        if (is_blocked(p, iv.id)) continue;
+        if (is_blocked(p, iv.id) || request_drops(q, &iv, cand[i].item)) continue;
         cand[kept++] = cand[i];
     }
     g->kept = kept;
@@ -516,6 +535,12 @@ static void request_of(ns_pipeline *p, const char *user, const ns_context *ctx, 
 
 int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_result *out, ns_arena *a)
 {
+    return ns_pipeline_recommend_filtered(p, req, NULL, out, a);
+}
+
+int ns_pipeline_recommend_filtered(ns_pipeline *p, const ns_rec_request *req, const ns_rec_filters *f,
+                                   ns_rec_result *out, ns_arena *a)
+{
     memset(out, 0, sizeof *out);
     int n = req->n ? req->n : (int)p->default_n;
     if (n < 1 || n > p->max_n)
@@ -529,7 +554,7 @@ int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_resu
     request_of(p, req->user, req->ctx, &uv, &rr);
     out->cold_start = !rr.user_known;
     gathered g;
-    int rc = gather(p, &rr, 0, out->per_channel, &g, a);
+    int rc = gather(p, &rr, f, 0, out->per_channel, &g, a);
     if (rc < 0) goto out;
     ns_candidate *cand = g.cand;
     int kept = g.kept;
@@ -635,7 +660,7 @@ int ns_pipeline_examples(ns_pipeline *p, const ns_example_req *r, ns_example_fn 
     ns_recall_req rr;
     request_of(p, r->user, r->ctx, &uv, &rr);
     gathered g;
-    if ((rc = gather(p, &rr, r->nextra, NULL, &g, &a)) < 0) goto out;
+    if ((rc = gather(p, &rr, NULL, r->nextra, NULL, &g, &a)) < 0) goto out;
     int n = r->candidates ? g.kept : 0;
     int *is_cand = ns_arena_calloc(&a, (size_t)g.cap + 1, sizeof(int));
     if (!is_cand) {

@@ -9,6 +9,7 @@
 #include "northstar/http.h"
 #include "northstar/service.h"
 #include "northstar/state.h"
+#include "northstar/pipeline.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -101,5 +102,12 @@ int ns__service_data(const ns_service_opts *o, const char *config_path, ns_state
 /* A config to reload must describe the data as the state in force does
  * (else the state would have to be rebuilt): NS_EINVAL naming what differs. */
 int ns__service_data_same(const ns_state_data *in_force, const char *text, const char *origin);
+
+/* GET /v1/recommend's exclude= and category= (service_recq.c): into f
+ * (arrays in the request's arena), *unknown the excluded ids the
+ * catalogue lacks (ignored). -1 with resp set (400 naming the parameter)
+ * for a list too long or an unknown category. */
+enum { NS__EXCLUDE_MAX = 1000, NS__CATEGORY_MAX = 64 };
+int ns__rec_filters(ns_state *st, const ns_http_req *req, ns_http_resp *resp, ns_rec_filters *f, int *unknown);
 
 #endif

@@ -482,8 +482,11 @@ static void h_recommend(void *app, ns_http_req *req, ns_http_resp *resp)
         goto out;
     }
     ns_rec_request rq = {user, (int)n, &ctx};
+    ns_rec_filters rf;
+    int unknown_excl;
+    if (ns__rec_filters(s->state, req, resp, &rf, &unknown_excl) < 0) goto out;
     ns_rec_result r;
-    if (ns_pipeline_recommend(p, &rq, &r, req->arena) < 0) {
+    if (ns_pipeline_recommend_filtered(p, &rq, &rf, &r, req->arena) < 0) {
         ns_http_error_from_ns(resp, ns_err_last()->code == NS_ERANGE ? 422 : 500);
         goto out;
     }
@@ -519,7 +522,9 @@ static void h_recommend(void *app, ns_http_req *req, ns_http_resp *resp)
     ns_state_unlock(st);
     uint64_t num, den;
     double nsm = ns_pipeline_north_star(p, ns_state_now(st) > 0 ? ns_state_now(st) : ctx.ts, &num, &den);
-    ns_buf_printf(b, "],\"candidates\":%d,\"filtered\":%d,\"recall\":{", r.candidates, r.filtered);
+    ns_buf_printf(b, "],\"candidates\":%d,\"filtered\":%d,", r.candidates, r.filtered);
+    if (ns_http_query(req, "exclude")) ns_buf_printf(b, "\"exclude_unknown\":%d,", unknown_excl);
+    ns_buf_puts(b, "\"recall\":{");
     for (int c = 0; c < ns_pipeline_channels(p); c++) {
         if (c) ns_buf_puts(b, ",");
         jstr(b, ns_pipeline_channel_name(p, c));
@@ -620,8 +625,9 @@ static void h_get_user(void *app, ns_http_req *req, ns_http_resp *resp)
     else ns_buf_puts(b, "null");
     if (uv.segment == NS_NO_SEGMENT) ns_buf_puts(b, ",\"segment\":null");
     else ns_buf_printf(b, ",\"segment\":%u", uv.segment);
-    ns_buf_printf(b, ",\"events\":%llu,\"seen\":%u,\"clicks_30m\":%llu,\"recent\":[", (unsigned long long)uv.nevents,
-                  uv.nseen, (unsigned long long)ns_rt_user_clicks_30m(ns_state_rt(st), u, now));
+    ns_buf_printf(b, ",\"events\":%llu,\"seen\":%u,\"positive\":%u,\"negative\":%u,\"clicks_30m\":%llu,\"recent\":[",
+                  (unsigned long long)uv.nevents, uv.nseen, uv.npos, uv.nneg,
+                  (unsigned long long)ns_rt_user_clicks_30m(ns_state_rt(st), u, now));
     for (int i = 0; i < uv.nrecent; i++) {
         ns_item_view iv;
         ns_state_item(st, uv.recent[i], &iv);

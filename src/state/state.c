@@ -390,6 +390,16 @@ int ns_state_find_item(ns_state *s, const char *ext, uint32_t *idx)
     return 1;
 }
 
+int ns_state_find_category(ns_state *s, const char *name, uint32_t *id)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    int64_t c = ns_strmap_find(s->cats, name, strlen(name));
+    pthread_rwlock_unlock(&s->lock);
+    if (c < 0) return 0;
+    *id = (uint32_t)c;
+    return 1;
+}
+
 /* Unlocked lookups for code already under the lock. */
 int ns_state_find_user_locked(ns_state *s, const char *ext, uint32_t *idx)
 {
