@@ -33,10 +33,10 @@ int ns__service_data(const ns_service_opts *o, const char *config_path, ns_state
     }
     if (o->implicit_ratings >= 0 && o->implicit_ratings != out->implicit_ratings)
         return ns_err_set_at(NS_EINVAL, config_path, 0, "data.implicit_ratings", NULL,
-                             "serve %s contradicts the models: %s says data.implicit_ratings is %s (northstar train "
+                             "serve %s contradicts the models: their data.implicit_ratings is %s (northstar train "
                              "was run %s --implicit-ratings); serve without the flag (the bundle's setting is used) "
                              "or retrain",
-                             o->implicit_ratings ? "--implicit-ratings" : "--no-implicit-ratings", config_path,
+                             o->implicit_ratings ? "--implicit-ratings" : "--no-implicit-ratings",
                              yes_no(out->implicit_ratings), out->implicit_ratings ? "with" : "without");
     return 0;
 }
