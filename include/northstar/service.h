@@ -8,7 +8,10 @@
  *   POST /v1/events                 one event, an array, or {"events": [...]};
  *                                   durable in the store before the 200
  *   GET  /v1/users/{id}             attributes, segment, recent items, history
- *   GET  /v1/recommend/{user}?n=&page=&device=&tz=
+ *   GET  /v1/recommend/{user}?n=&page=&device=&tz=&exclude=&category=
+ *                                   exclude: item ids left out (unknown ones
+ *                                   ignored, counted); category: only these
+ *                                   (an unknown one is 400)
  *   GET  /v1/items/{id}/similar?n=
  *   GET  /health                    liveness + sizes
  *   GET  /metrics                   Prometheus text format
