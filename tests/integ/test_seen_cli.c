@@ -16,6 +16,8 @@ static const char *const cats[] = {"drama", "comedy", "action"};
 
 /* rated[u][i]: user u sent an event about item i (rating, or dislike). */
 static unsigned char rated[NUSERS][NITEMS];
+/* The latest feedback: stars 1..5, -1 a dislike. */
+static int last_stars[NUSERS][NITEMS];
 
 static void write_store(const char *db)
 {
@@ -38,11 +40,13 @@ static void write_store(const char *db)
             int stars = 1 + (int)ns_rng_below(&rng, 5);
             fprintf(f, "u%d,m%d,rating,%d,%.0f\n", u, i, stars, ts += 60);
             rated[u][i] = 1;
+            last_stars[u][i] = stars;
         }
         if (u % 4 == 0) { /* explicit negative feedback, imported */
             int i = (int)ns_rng_below(&rng, 40);
             fprintf(f, "u%d,m%d,dislike,1,%.0f\n", u, i, ts += 60);
             rated[u][i] = 1;
+            last_stars[u][i] = -1;
         }
     }
     fclose(f);
@@ -208,6 +212,73 @@ TEST(exclude_category_and_dislike)
     json_t *u = get_json(c, "/v1/users/u1", 200);
     ASSERT(json_integer_value(json_object_get(u, "negative")) >= 1);
     json_decref(u);
+    ns_http_client_free(c);
+    ASSERT_EQ_INT(WEXITSTATUS(stop(&s, SIGTERM)), 0);
+}
+
+/* Replace the first occurrence of `from` in the file with `to`. */
+static void edit_file(const char *path, const char *from, const char *to)
+{
+    char *text;
+    size_t len;
+    ASSERT_OK(ns_file_read_all(path, &text, &len, 1 << 20));
+    char *at = strstr(text, from);
+    ASSERT_MSG(at, "%s has no '%s'", path, from);
+    FILE *f = fopen(path, "w");
+    ASSERT(f);
+    fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    fclose(f);
+    free(text);
+}
+
+TEST(train_records_data_and_reload_keeps_it)
+{
+    const char *db = ns_test_tmpfile("seen3.db"), *models = ns_test_tmpfile("seen3-models");
+    write_store(db);
+    char *out = cli_expect(2, "train --quiet --db '%s' --out '%s' --weights impression=2", db, models);
+    ASSERT_HAS(out, "--weights");
+    free(out);
+    free(cli_expect(2, "train --quiet --db '%s' --out '%s' --weights purchase=x", db, models));
+    free(cli_expect(0, "train --quiet --db '%s' --out '%s' --no-vectors --no-ranker --positive-threshold 5 "
+                       "--weights click=1,purchase=3 -j 2",
+                    db, models));
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/pipeline.json", models);
+    json_t *pj = json_load_file(cfg, 0, NULL), *data = json_object_get(pj, "data");
+    ASSERT(data);
+    ASSERT_NEAR(json_number_value(json_object_get(data, "positive_threshold")), 5, 0);
+    ASSERT_NEAR(json_number_value(json_object_get(json_object_get(data, "weights"), "purchase")), 3, 0);
+    ASSERT_NEAR(json_number_value(json_object_get(json_object_get(data, "weights"), "click")), 1, 0);
+    json_decref(pj);
+
+    char extra[1024];
+    snprintf(extra, sizeof extra, "--models '%s' --admin-token tok", models);
+    server s = start(db, extra);
+    static char buf[1 << 16];
+    ASSERT_EQ_INT(raw_request(s.port, "POST", "/admin/reload", "tok", buf, sizeof buf), 200);
+    /* The served state reads ratings by the bundle's threshold (5): 4 stars and less are negative. */
+    ns_http_client *c = ns_http_client_new("127.0.0.1", s.port, 10);
+    for (int u = 0; u < NUSERS; u += 7) {
+        int pos = 0, neg = 0;
+        for (int i = 0; i < NITEMS; i++) {
+            if (!rated[u][i]) continue;
+            if (last_stars[u][i] >= 5) pos++;
+            else neg++;
+        }
+        char path[64];
+        snprintf(path, sizeof path, "/v1/users/u%d", u);
+        json_t *j = get_json(c, path, 200);
+        ASSERT_EQ_INT(json_integer_value(json_object_get(j, "positive")), pos);
+        ASSERT_EQ_INT(json_integer_value(json_object_get(j, "negative")), neg);
+        json_decref(j);
+    }
+    /* The state was built with these settings: a config that reads the data otherwise is refused. */
+    edit_file(cfg, "\"implicit_ratings\": false", "\"implicit_ratings\": true");
+    ASSERT_EQ_INT(raw_request(s.port, "POST", "/admin/reload", "tok", buf, sizeof buf), 422);
+    ASSERT_MSG(strstr(buf, "restart"), "reload refusal should say to restart: %s", buf);
+    int bad, served = serve_all_users(c, &bad); /* the pipeline in force still serves */
+    ASSERT(served >= NUSERS * 10);
+    ASSERT_EQ_INT(bad, 0);
     ns_http_client_free(c);
     ASSERT_EQ_INT(WEXITSTATUS(stop(&s, SIGTERM)), 0);
 }
