@@ -310,3 +310,47 @@ TEST(request_exclude_and_category)
     ns_arena_release(&a);
     ns_state_free(s);
 }
+
+typedef struct {
+    int col, rows;
+    double v;
+} neg_col;
+
+static int read_neg(uint32_t item, int is_cand, const ns_fvalue *row, int ncols, void *ctx)
+{
+    (void)item;
+    (void)is_cand;
+    neg_col *x = ctx;
+    ASSERT(x->col < ncols);
+    x->v = row[x->col].num;
+    x->rows++;
+    return 0;
+}
+
+TEST(ranker_feature_user_negatives)
+{
+    ns_state *s = make_state(NULL);
+    for (int i = 0; i < 20; i++) event(s, 1, i, NS_EV_CLICK, 1, T0 + i);
+    event(s, 0, 1, NS_EV_RATING, 2, T0 + 30);
+    event(s, 0, 2, NS_EV_DISLIKE, 1, T0 + 31);
+    event(s, 0, 3, NS_EV_RATING, 5, T0 + 32);
+    ns_pipeline *p = pipeline_with(s, "");
+    char **names;
+    int n;
+    ASSERT_OK(ns_pipeline_feature_columns(p, &names, &n));
+    neg_col x = {-1, 0, -1};
+    for (int j = 0; j < n; j++) {
+        if (!strcmp(names[j], "user_negatives")) x.col = j;
+        free(names[j]);
+    }
+    free(names);
+    ASSERT(x.col >= 0);
+    ns_context ctx;
+    ASSERT_OK(ns_context_make(&ctx, T0 + 40, 0, NULL, NULL));
+    ns_example_req r = {"u0", &ctx, NULL, 0, 1};
+    ASSERT_OK(ns_pipeline_examples(p, &r, read_neg, &x));
+    ASSERT(x.rows > 0);
+    ASSERT_NEAR(x.v, 2, 0);
+    ns_pipeline_free(p);
+    ns_state_free(s);
+}
