@@ -36,7 +36,13 @@ typedef struct ns_dataset {
     ns_devent *ev;            /* in time order (stable) after ns_dataset_sort */
     size_t nev, capev;
     int implicit_ratings;     /* every rating counts as positive feedback */
+    double positive_threshold;/* ratings >= it are positive (0: 3.5) */
+    double weights[NS_EV__COUNT]; /* per event type (0: 1); the states made from d count by them */
 } ns_dataset;
+
+/* d's data settings (state.h): what a bundle records in its pipeline.json
+ * and the states made from d use. */
+ns_state_data ns_dataset_data(const ns_dataset *d);
 
 int ns_dataset_init(ns_dataset *d);
 void ns_dataset_release(ns_dataset *d);
@@ -53,7 +59,7 @@ ns_event_rec ns_dataset_event(const ns_dataset *d, const ns_devent *e);
  * over every catalogue item, indexed. */
 int ns_dataset_to_ilog(const ns_dataset *d, const uint8_t *keep, ns_ilog *l);
 /* A state holding d's catalogue and its events keep[k] != 0 (NULL = all),
- * with d's implicit_ratings. */
+ * with d's data settings. */
 int ns_dataset_to_state(const ns_dataset *d, const uint8_t *keep, ns_state **out);
 
 #ifdef __cplusplus

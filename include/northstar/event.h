@@ -17,13 +17,19 @@ typedef enum {
     NS_EV_LIKE,
     NS_EV_PURCHASE,
     NS_EV_RATING,
+    NS_EV_DISLIKE, /* explicit negative feedback ("not interested") */
     NS_EV__COUNT
 } ns_event_type;
 
 const char *ns_event_type_name(int type); /* "impression", ..., "?" */
 int ns_event_type_parse(const char *s);   /* type or -1 */
-/* Positive feedback: click, like, purchase, or a rating >= 3.5 (on 1..5). */
+/* Positive feedback: click, like, purchase, or a rating >= 3.5 (on 1..5).
+ * The state and the offline jobs read the threshold and whether every
+ * rating counts from the bundle's "data" settings (state.h, ns_data_opts);
+ * this is their default. */
 int ns_event_is_positive(int type, double value);
+/* Negative feedback: a dislike, or a rating below 3.5 (the default). */
+int ns_event_is_negative(int type, double value);
 
 #ifdef __cplusplus
 }

@@ -144,12 +144,25 @@ const char *ns_pipeline_default_config(void);
 /* Build from JSON text (`origin` names it in errors: a path or "default"). */
 int ns_pipeline_new(ns_pipeline **out, const char *json_text, const char *origin, ns_state *st);
 void ns_pipeline_free(ns_pipeline *p);
+/* The "data" object of a config (JSON text): what describes the data
+ * (implicit_ratings, positive_threshold, weights per event type; see
+ * docs/RANKING.md). *present is 0 when the config has none (out then holds
+ * the defaults). A service builds its state with it. */
+int ns_pipeline_config_data(const char *json_text, const char *origin, ns_state_data *out, int *present);
 
 typedef struct ns_rec_request {
     const char *user;       /* external id */
     int n;                  /* 0 = config default; > max_n is NS_ERANGE naming "n" */
     const ns_context *ctx;  /* required */
 } ns_rec_request;
+
+/* A request's own filters (GET /v1/recommend?exclude=&category=). */
+typedef struct ns_rec_filters {
+    const uint32_t *exclude;/* item indexes left out of this list, sorted ascending */
+    int nexclude;
+    const uint32_t *cats;   /* when ncats > 0: only items in one of these categories */
+    int ncats;              /* (state category ids); the list may then be shorter than n */
+} ns_rec_filters;
 
 typedef struct ns_rec_entry {
     uint32_t item;
@@ -169,6 +182,10 @@ typedef struct ns_rec_result {
 } ns_rec_result;
 
 int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_result *out, ns_arena *a);
+/* The same with the request's filters (NULL: none), applied with the
+ * config's (seen, unpublished, blocked) before ranking. */
+int ns_pipeline_recommend_filtered(ns_pipeline *p, const ns_rec_request *req, const ns_rec_filters *f,
+                                   ns_rec_result *out, ns_arena *a);
 
 int ns_pipeline_channels(const ns_pipeline *p);
 const char *ns_pipeline_channel_name(const ns_pipeline *p, int c);

@@ -8,7 +8,10 @@
  *   POST /v1/events                 one event, an array, or {"events": [...]};
  *                                   durable in the store before the 200
  *   GET  /v1/users/{id}             attributes, segment, recent items, history
- *   GET  /v1/recommend/{user}?n=&page=&device=&tz=
+ *   GET  /v1/recommend/{user}?n=&page=&device=&tz=&exclude=&category=
+ *                                   exclude: item ids left out (unknown ones
+ *                                   ignored, counted); category: only these
+ *                                   (an unknown one is 400)
  *   GET  /v1/items/{id}/similar?n=
  *   GET  /health                    liveness + sizes
  *   GET  /metrics                   Prometheus text format
@@ -45,7 +48,10 @@ typedef struct ns_service_opts {
     const char *models;      /* model bundle directory (northstar train --out): its
                                 pipeline.json is the config unless `config` is set, and
                                 POST /admin/retrain trains into it */
-    int implicit_ratings;    /* every rating is positive feedback */
+    int implicit_ratings;    /* every rating is positive feedback: 1, 0, or -1 (the
+                                default) to take it from the config's "data" object
+                                (a bundle's pipeline.json); given (0 or 1), it must
+                                agree with that object, else the start fails */
     ns_http_opts http;
     ns_store_sync sync;      /* default NS_SYNC_FULL */
     int max_batch;           /* most rows per POST (default 10000) */

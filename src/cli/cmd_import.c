@@ -31,7 +31,7 @@ static const char usage[] =
     "Columns/keys: users: id (or user), age, gender, occupation, zip, attrs\n"
     "(JSON object), created; items: id (or item), title, text, categories\n"
     "('a|b' or a JSON array), attrs, creator, created; events: user, item,\n"
-    "type (impression, click, like, purchase, rating; default click), value\n"
+    "type (impression, click, like, purchase, rating, dislike; default click), value\n"
     "(default 1, required for ratings), ts (Unix seconds, required), context\n"
     "(JSON object).\n"
     "\n"

@@ -20,9 +20,9 @@ static const char usage[] =
     "absent). At start the in-memory state is rebuilt from the store.\n"
     "\n"
     "Routes: POST /v1/users, /v1/items, /v1/events (batches); GET /v1/users/{id},\n"
-    "/v1/recommend/{user}?n=&page=&device=&tz=, /v1/items/{id}/similar?n=,\n"
-    "/health, /metrics (Prometheus); POST /admin/reload, /admin/retrain,\n"
-    "GET /admin/config. Tokens go in 'Authorization: Bearer TOKEN'.\n"
+    "/v1/recommend/{user}?n=&page=&device=&tz=&exclude=ids&category=names,\n"
+    "/v1/items/{id}/similar?n=, /health, /metrics (Prometheus); POST /admin/reload,\n"
+    "/admin/retrain, GET /admin/config. Tokens go in 'Authorization: Bearer TOKEN'.\n"
     "\n"
     "Tokens (each from --X-token T, --X-token-file F (its first line) or $NS_X_TOKEN;\n"
     "a token given on the command line is wiped from the process's arguments):\n"
@@ -40,7 +40,10 @@ static const char usage[] =
     "                     pipeline.json; POST /admin/retrain trains into DIR\n"
     "  --config FILE      pipeline config (JSON; default: DIR/pipeline.json with\n"
     "                     --models, else built in, see --print-config)\n"
-    "  --implicit-ratings every rating is positive feedback (MovieLens-like stores)\n"
+    "  --implicit-ratings, --no-implicit-ratings   whether every rating is positive\n"
+    "                     feedback (MovieLens-like stores). With --models the bundle\n"
+    "                     says it (pipeline.json \"data\", from northstar train); a flag\n"
+    "                     that contradicts it is refused. Default: the bundle's, else no\n"
     "  --admin-token T, --admin-token-file F   the admin token (or $NS_ADMIN_TOKEN)\n"
     "  --write-token T, --write-token-file F   the write token (or $NS_WRITE_TOKEN)\n"
     "  --read-token T, --read-token-file F     the read token (or $NS_READ_TOKEN)\n"
@@ -72,7 +75,8 @@ static const cli_opt opts[] = {
     CLI_STR("host", 0, serve_opts, so.http.host),
     CLI_STR("config", 0, serve_opts, so.config),
     CLI_STR("models", 0, serve_opts, so.models),
-    CLI_FLAG("implicit-ratings", 0, serve_opts, so.implicit_ratings),
+    CLI_SET("implicit-ratings", 0, serve_opts, so.implicit_ratings, 1),
+    CLI_SET("no-implicit-ratings", 0, serve_opts, so.implicit_ratings, 0),
     CLI_STR("admin-token", 0, serve_opts, token[0]),
     CLI_STR("admin-token-file", 0, serve_opts, token_file[0]),
     CLI_STR("write-token", 0, serve_opts, token[1]),

@@ -11,6 +11,7 @@
 #include "northstar/store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -29,7 +30,13 @@ static const char usage[] =
     "\n"
     "  --db FILE            the store (read only)\n"
     "  --out DIR            output directory (created)\n"
-    "  --implicit-ratings   every rating is positive feedback (default: >= 3.5)\n"
+    "  --implicit-ratings   every rating is positive feedback (default: ratings >=\n"
+    "                       the threshold are positive, lower ones negative)\n"
+    "  --positive-threshold X  ratings >= X are positive (default 3.5)\n"
+    "  --weights LIST       what an event of a type counts in popularity and\n"
+    "                       co-clicks, e.g. click=1,purchase=3 (default 1 each)\n"
+    "                       These three describe the data: they are written to\n"
+    "                       DIR/pipeline.json (\"data\") and serve --models uses them.\n"
     "  --method M           ease (default) or cosine\n"
     "  --lambda X           EASE regularisation (default 300)\n"
     "  --max-items N        EASE: model the N most popular items (default 5000)\n"
@@ -51,6 +58,8 @@ static const char usage[] =
 typedef struct {
     const char *db;
     int implicit;
+    double threshold;
+    const char *weights;
     ns_bundle_opts b;
 } train_opts;
 
@@ -58,6 +67,8 @@ static const cli_opt opts[] = {
     CLI_OPT_DB(train_opts, db),
     CLI_STR("out", 0, train_opts, b.out_dir),
     CLI_FLAG("implicit-ratings", 0, train_opts, implicit),
+    CLI_DOUBLE("positive-threshold", 0, train_opts, threshold, 1e-9, 1e9),
+    CLI_STR("weights", 0, train_opts, weights),
     CLI_OPTS_BUNDLE(train_opts, b),
     CLI_INT("max-items", 0, train_opts, b.i2i.max_items, 1, 40000),
     CLI_SET("no-vectors", 0, train_opts, b.vectors, 0),
@@ -70,14 +81,39 @@ static const cli_opt opts[] = {
     CLI_OPT_SEED(train_opts, b.seed),
 };
 
+/* --weights click=1,purchase=3: into w[type]. */
+static int parse_weights(const char *list, double *w)
+{
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ','), *eq = strchr(p, '=');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char name[32];
+        if (!eq || (e && eq > e) || (size_t)(eq - p) >= sizeof name)
+            return cli_usage_error("train", "--weights: expected TYPE=W[,TYPE=W...], got '%.*s'", (int)n, p);
+        snprintf(name, sizeof name, "%.*s", (int)(eq - p), p);
+        int t = ns_event_type_parse(name);
+        char *end;
+        double v = strtod(eq + 1, &end);
+        if (t != NS_EV_CLICK && t != NS_EV_LIKE && t != NS_EV_PURCHASE && t != NS_EV_RATING)
+            return cli_usage_error("train", "--weights: '%s' is not click, like, purchase or rating", name);
+        if (end == eq + 1 || (e ? end != e : *end != 0) || !(v >= 1e-6 && v <= 1e6))
+            return cli_usage_error("train", "--weights: the weight of %s must be a number in 1e-6..1e6", name);
+        w[t] = v;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
-    train_opts o = {NULL, 0, ns_bundle_defaults()};
+    train_opts o = {NULL, 0, 0, NULL, ns_bundle_defaults()};
     int r = CLI_PARSE(argc, argv, "train", usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (r < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[r]);
     if (!o.db) return cli_usage_error("train", "--db FILE is required");
     if (!o.b.out_dir) return cli_usage_error("train", "--out DIR is required");
+    double weights[NS_EV__COUNT] = {0};
+    if ((r = parse_weights(o.weights, weights)) != 0) return r;
     ns_store_opts so = ns_store_defaults();
     so.readonly = 1;
     ns_store *st;
@@ -89,6 +125,8 @@ int cmd_train(int argc, char **argv)
         return cli_fail("train");
     }
     d.implicit_ratings = o.implicit;
+    d.positive_threshold = o.threshold;
+    memcpy(d.weights, weights, sizeof weights);
     int rc = ns_dataset_from_store(&d, st);
     ns_store_close(st);
     ns_bundle_stats bs;

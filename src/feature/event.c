@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-static const char *const ev_names[NS_EV__COUNT] = {"impression", "click", "like", "purchase", "rating"};
+static const char *const ev_names[NS_EV__COUNT] = {"impression", "click", "like", "purchase", "rating", "dislike"};
 _Static_assert(sizeof ev_names / sizeof ev_names[0] == NS_EV__COUNT, "event type names");
 
 const char *ns_event_type_name(int type) { return type >= 0 && type < NS_EV__COUNT ? ev_names[type] : "?"; }
@@ -28,4 +28,9 @@ int ns_event_is_positive(int type, double value)
     case NS_EV_RATING: return value >= 3.5;
     default: return 0;
     }
+}
+
+int ns_event_is_negative(int type, double value)
+{
+    return type == NS_EV_DISLIKE || (type == NS_EV_RATING && value < 3.5);
 }

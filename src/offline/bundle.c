@@ -317,7 +317,20 @@ static void add_channel(json_t *rec, const char *name, const char *type, int quo
 
 /* The pipeline config of a bundle; ranker "wide_deep" (with the blend as
  * fallback) or "blend". Returns a new reference. */
-static json_t *bundle_config(const ns_bundle_opts *o, const have_t *h, int with_ranker)
+/* What describes the data the models learnt from (state.h, ns_state_data):
+ * the service builds its state by it (serve --models DIR). */
+static json_t *data_object(const ns_dataset *d)
+{
+    ns_state_data x = ns_dataset_data(d);
+    json_t *w = json_object();
+    static const int types[] = {NS_EV_CLICK, NS_EV_LIKE, NS_EV_PURCHASE, NS_EV_RATING};
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+        json_object_set_new(w, ns_event_type_name(types[k]), json_real(x.weights[types[k]]));
+    return json_pack("{s:b, s:f, s:o}", "implicit_ratings", x.implicit_ratings, "positive_threshold",
+                     x.positive_threshold, "weights", w);
+}
+
+static json_t *bundle_config(const ns_dataset *d, const ns_bundle_opts *o, const have_t *h, int with_ranker)
 {
     json_t *rec = json_array(), *w = json_object();
     if (h->i2i) {
@@ -357,7 +370,8 @@ static json_t *bundle_config(const ns_bundle_opts *o, const have_t *h, int with_
                                    "fallback", blend)
                        : json_pack("{s:s, s:O}", "type", "blend", "params", blend);
     json_decref(blend);
-    return json_pack("{s:{s:s, s:s, s:s, s:s}, s:o, s:{s:b, s:b}, s:o, s:{s:i}, s:{s:i, s:i}}", "north_star", "name",
+    return json_pack("{s:o, s:{s:s, s:s, s:s, s:s}, s:o, s:{s:b, s:b}, s:o, s:{s:i}, s:{s:i, s:i}}", "data",
+                     data_object(d), "north_star", "name",
                      "ctr", "numerator", "click", "denominator", "impression", "window", "1h", "recall", rec, "filters",
                      "seen", 1, "unpublished", 1, "rank", rank, "diversity", "max_per_category", o->diversity, "limits",
                      "default_n", 10, "max_n", 100);
@@ -693,7 +707,7 @@ static int select_order(const ns_dataset *d, const ns__heldout *ho, ns_state *s,
     if (rc >= 0) rc = ns_file_read_all(from, &buf, &len, 0);
     if (rc >= 0) rc = ns_file_write_atomic(to, buf, len);
     free(buf);
-    json_t *cfg = rc >= 0 ? bundle_config(o, have, 1) : NULL;
+    json_t *cfg = rc >= 0 ? bundle_config(d, o, have, 1) : NULL;
     if (rc >= 0) rc = cfg ? ns__rank_select(ho, d, s, cfg, origin, 10, rank, report) : NS_ENOMEM;
     json_decref(cfg);
     return rc;
@@ -757,7 +771,7 @@ static int rank_stage(const ns_dataset *d, const uint8_t *keep, const ns_bundle_
     if (rc >= 0) rc = path_in(stage, sizeof stage, o->out_dir, "stage1");
     if (rc >= 0) rc = write_recall_models(d, fit, o, stage, &have, &(ns_bundle_stats){0});
     if (rc >= 0) rc = ns_dataset_to_state(d, fit, &s);
-    json_t *cfg = rc >= 0 ? bundle_config(o, &have, 0) : NULL;
+    json_t *cfg = rc >= 0 ? bundle_config(d, o, &have, 0) : NULL;
     if (rc >= 0) {
         char cpath[2048], *text = cfg ? json_dumps(cfg, 0) : NULL;
         rc = text ? path_in(cpath, sizeof cpath, stage, "pipeline.json") : NS_ENOMEM;
@@ -821,7 +835,7 @@ int ns_bundle_train(const ns_dataset *d, const uint8_t *keep, const ns_bundle_op
         } else
             ranker = 1;
     }
-    json_t *cfg = bundle_config(o, &have, ranker);
+    json_t *cfg = bundle_config(d, o, &have, ranker);
     if (cfg && sel_rank && sel_report) {
         json_object_set(cfg, "rank", sel_rank);
         json_object_set(cfg, "selection", sel_report);

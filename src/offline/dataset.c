@@ -110,9 +110,20 @@ int ns_dataset_sort(ns_dataset *d)
     return 0;
 }
 
+ns_state_data ns_dataset_data(const ns_dataset *d)
+{
+    ns_state_data x = {0};
+    x.implicit_ratings = d->implicit_ratings;
+    x.positive_threshold = d->positive_threshold;
+    for (int t = 0; t < NS_EV__COUNT; t++) x.weights[t] = d->weights[t];
+    ns_state_data_complete(&x);
+    return x;
+}
+
 int ns_dataset_positive(const ns_dataset *d, const ns_devent *e)
 {
-    return (d->implicit_ratings && e->type == NS_EV_RATING) || ns_event_is_positive(e->type, e->value);
+    if (e->type != NS_EV_RATING) return ns_event_is_positive(e->type, e->value);
+    return d->implicit_ratings || e->value >= (d->positive_threshold > 0 ? d->positive_threshold : 3.5);
 }
 
 ns_event_rec ns_dataset_event(const ns_dataset *d, const ns_devent *e)
@@ -156,7 +167,7 @@ int ns_dataset_to_ilog(const ns_dataset *d, const uint8_t *keep, ns_ilog *l)
 int ns_dataset_to_state(const ns_dataset *d, const uint8_t *keep, ns_state **out)
 {
     ns_state_opts so = {0};
-    so.implicit_ratings = d->implicit_ratings;
+    so.data = ns_dataset_data(d);
     ns_state *s = ns_state_new(&so);
     if (!s) return NS_ENOMEM;
     int rc = 0;

@@ -3,9 +3,10 @@
  * filtering from a model trained offline (i2i.h: EASE or cosine
  * item-kNN, `northstar train`). A user's score for item j is
  *     s(j) = sum over the items i of the user's history of w(i, j)
- * (EASE's x_u B), over the whole positive history by default or over the
- * `history` most recent items. Items the user has seen are skipped, so the
- * quota is filled with new items.
+ * (EASE's x_u B), over the whole positive history by default (ns_user_view
+ * pos: negatives, a low rating or a dislike, add nothing) or over the
+ * `history` most recent positive items. Items the user has seen (consumed,
+ * positive or not) are skipped, so the quota is filled with new items.
  *
  *   {"name": "ease", "type": "i2i", "quota": 200,
  *    "params": {"model_file": "i2i.safetensors", "history": 0}}
@@ -110,12 +111,13 @@ static int i2i_create(const json_t *params, const char *path, ns_state *st, void
 
 /* acc[j] += w(i, j) over the history's rows, then the seen items' rows set
  * to -inf; every row with a non-zero finite sum is a candidate. */
-static void scatter(const i2i_ch *c, const ns_user_view *uv, const uint32_t *hist, int nh, float *acc)
+static void scatter(const i2i_ch *c, const ns_recall_req *req, const uint32_t *hist, int nh, float *acc)
 {
     const int64_t *off = c->m->off;
     const uint32_t *nbr = c->m->nbr;
     const float *w = c->m->w;
     uint32_t n = c->m->n;
+    const ns_user_view *uv = req->uv;
     for (int k = 0; k < nh; k++) {
         uint32_t r = ns__row_of(&c->map, hist[k]);
         if (r == UINT32_MAX) continue;
@@ -128,9 +130,9 @@ static void scatter(const i2i_ch *c, const ns_user_view *uv, const uint32_t *his
         }
         for (int64_t x = o; x < e; x++) acc[nbr[x]] += w[x];
     }
-    for (uint32_t k = 0; k < uv->nseen; k++) {
+    for (uint32_t k = 0; k < uv->nseen; k++) { /* what filters.seen counts as seen */
         uint32_t r = ns__row_of(&c->map, uv->seen[k]);
-        if (r != UINT32_MAX) acc[r] = -INFINITY;
+        if (r != UINT32_MAX && ns_state_has_seen(req->state, req->user, uv->seen[k])) acc[r] = -INFINITY;
     }
 }
 
@@ -139,8 +141,8 @@ static int i2i_recall(void *self, const ns_recall_req *req, int quota, ns_scored
     const i2i_ch *c = self;
     const ns_user_view *uv = req->uv;
     if (!uv || quota <= 0) return 0;
-    const uint32_t *hist = c->history ? uv->recent : uv->seen;
-    int nh = c->history ? (uv->nrecent < c->history ? uv->nrecent : (int)c->history) : (int)uv->nseen;
+    const uint32_t *hist = c->history ? uv->recent : uv->pos;
+    int nh = c->history ? (uv->nrecent < c->history ? uv->nrecent : (int)c->history) : (int)uv->npos;
     if (!nh) return 0;
     uint32_t n = c->m->n;
     float *acc = ns_calloc(n ? n : 1, sizeof *acc);
@@ -150,7 +152,7 @@ static int i2i_recall(void *self, const ns_recall_req *req, int quota, ns_scored
         rc = NS_ENOMEM;
         goto done;
     }
-    scatter(c, uv, hist, nh, acc);
+    scatter(c, req, hist, nh, acc);
     for (uint32_t j = 0; j < n; j++) {
         if (acc[j] == 0 || acc[j] == -INFINITY || c->map.item_of[j] == UINT32_MAX) continue;
         ns_scored_push(heap, &got, quota, (ns_scored){c->map.item_of[j], acc[j]});

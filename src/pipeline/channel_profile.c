@@ -152,8 +152,8 @@ static bool count_user(uint32_t u, void *arg)
     count_ctx *x = arg;
     ns_user_view v;
     ns_state_user(x->st, u, &v);
-    for (uint32_t k = 0; k < v.nseen; k++) {
-        uint32_t i = v.seen[k];
+    for (uint32_t k = 0; k < v.npos; k++) { /* what the segment liked */
+        uint32_t i = v.pos[k];
         if (i >= x->nitems) continue;
         if (!x->count[i]++) x->touched[x->nt++] = i;
     }

@@ -76,10 +76,13 @@ static int vec_create(const json_t *params, const char *path, ns_state *st, void
     return 0;
 }
 
-static roaring_bitmap_t *seen_rows(const vec_ch *c, const ns_user_view *uv)
+/* Rows of the items the seen filter in force leaves out (filters.seen). */
+static roaring_bitmap_t *seen_rows(const vec_ch *c, const ns_recall_req *req)
 {
+    const ns_user_view *uv = req->uv;
     roaring_bitmap_t *deny = roaring_bitmap_create();
     for (uint32_t k = 0; deny && k < uv->nseen; k++) {
+        if (!ns_state_has_seen(req->state, req->user, uv->seen[k])) continue;
         uint32_t r = ns__row_of(&c->map, uv->seen[k]);
         if (r != UINT32_MAX) roaring_bitmap_add(deny, r);
     }
@@ -87,13 +90,14 @@ static roaring_bitmap_t *seen_rows(const vec_ch *c, const ns_user_view *uv)
 }
 
 /* "each": the neighbours of every history item, similarities summed. */
-static int recall_each(const vec_ch *c, const ns_user_view *uv, int quota, ns_scored *out)
+static int recall_each(const vec_ch *c, const ns_recall_req *req, int quota, ns_scored *out)
 {
+    const ns_user_view *uv = req->uv;
     int per = quota < 20 ? 20 : quota;
     float *x = ns_malloc(sizeof *x * (size_t)c->dim);
     ns_hit *hits = ns_malloc(sizeof *hits * (size_t)per);
     ns_scored *acc = ns_malloc(sizeof *acc * (size_t)per * (size_t)c->history);
-    roaring_bitmap_t *deny = seen_rows(c, uv);
+    roaring_bitmap_t *deny = seen_rows(c, req);
     int nacc = 0, used = 0, rc = x && hits && acc && deny ? 0 : NS_ENOMEM;
     ns_filter f = {NULL, deny, NULL, NULL};
     for (int k = 0; rc >= 0 && k < uv->nrecent && used < c->history; k++) {
@@ -139,7 +143,7 @@ static int vec_recall(void *self, const ns_recall_req *req, int quota, ns_scored
     const vec_ch *c = self;
     const ns_user_view *uv = req->uv;
     if (!uv || !uv->nrecent || quota <= 0) return 0;
-    if (c->each) return recall_each(c, uv, quota, out);
+    if (c->each) return recall_each(c, req, quota, out);
     float *q = ns_calloc((size_t)c->dim * 2, sizeof *q), *x = q ? q + c->dim : NULL;
     ns_hit *hits = ns_malloc(sizeof *hits * (size_t)quota);
     roaring_bitmap_t *deny = NULL;
@@ -151,7 +155,7 @@ static int vec_recall(void *self, const ns_recall_req *req, int quota, ns_scored
         for (int d = 0; d < c->dim; d++) q[d] += x[d]; /* stored unit vectors (cosine index) */
         used++;
     }
-    if (got >= 0 && used && !(deny = seen_rows(c, uv))) got = NS_ENOMEM;
+    if (got >= 0 && used && !(deny = seen_rows(c, req))) got = NS_ENOMEM;
     if (got >= 0 && used) {
         double norm = 0;
         for (int d = 0; d < c->dim; d++) norm += (double)q[d] * q[d];

@@ -131,7 +131,7 @@ int ns__cfg_bool(const json_t *obj, const char *path, const char *key, int dflt,
 }
 
 /* Members of obj must be among `known` (catches typos in configs). */
-static int cfg_known(const json_t *obj, const char *path, const char *const *known)
+int ns__cfg_known(const json_t *obj, const char *path, const char *const *known)
 {
     const char *key;
     json_t *v;
@@ -162,7 +162,8 @@ struct ns_pipeline {
     const char *names[NS_MAX_CHANNELS];
     const ns_scorer_type *rk;
     void *rk_self;
-    int filter_seen, filter_unpublished;
+    unsigned seen_mask; /* filters.seen: the event types that make an item seen */
+    int filter_unpublished;
     char **blocked; /* sorted external ids */
     size_t nblocked;
     long max_per_cat, default_n, max_n;
@@ -221,12 +222,17 @@ static int resolve_files(const ns_pipeline *p, json_t *params, const char *path)
 
 static int build(ns_pipeline *p, json_t *root)
 {
-    static const char *const top_keys[] = {"north_star", "recall", "filters", "rank", "diversity", "limits", "selection", NULL};
-    static const char *const ev_names[] = {"impression", "click", "like", "purchase", "rating", NULL};
+    static const char *const top_keys[] = {"north_star", "recall", "filters", "rank", "diversity", "limits", "data", "selection", NULL};
+    static const char *const ev_names[] = {"impression", "click", "like", "purchase", "rating", "dislike", NULL};
     static const char *const windows[] = {"1h", "1d", "total", NULL};
     int rc;
     if (!json_is_object(root)) return cfg_bad("", "(root)", "expected a JSON object");
-    if ((rc = cfg_known(root, "", top_keys)) < 0) return rc;
+    if ((rc = ns__cfg_known(root, "", top_keys)) < 0) return rc;
+    ns_state_data data;
+    int has_data;
+    if ((rc = ns__cfg_data(root, &data, &has_data)) < 0) return rc; /* read by the service; checked here */
+    (void)data;
+    (void)has_data;
 
     /* north_star */
     const json_t *nsm = json_object_get(root, "north_star");
@@ -252,7 +258,7 @@ static int build(ns_pipeline *p, json_t *root)
         char path[64];
         snprintf(path, sizeof path, "recall[%zu]", i);
         if (!json_is_object(c)) return cfg_bad(path, "", "expected an object");
-        if ((rc = cfg_known(c, path, ch_keys)) < 0) return rc;
+        if ((rc = ns__cfg_known(c, path, ch_keys)) < 0) return rc;
         const char *type = NULL, *name = NULL;
         long quota;
         if ((rc = ns__cfg_str(c, path, "type", NULL, NULL, &type)) < 0) return rc;
@@ -283,9 +289,9 @@ static int build(ns_pipeline *p, json_t *root)
     /* filters */
     const json_t *f = json_object_get(root, "filters");
     static const char *const f_keys[] = {"seen", "unpublished", "blocked", NULL};
-    if (f && (!json_is_object(f) || (rc = cfg_known(f, "filters", f_keys)) < 0))
+    if (f && (!json_is_object(f) || (rc = ns__cfg_known(f, "filters", f_keys)) < 0))
         return rc < 0 ? rc : cfg_bad("", "filters", "expected an object");
-    if ((rc = ns__cfg_bool(f, "filters", "seen", 1, &p->filter_seen)) < 0) return rc;
+    if ((rc = ns__cfg_seen(f, &p->seen_mask)) < 0) return rc;
     if ((rc = ns__cfg_bool(f, "filters", "unpublished", 1, &p->filter_unpublished)) < 0) return rc;
     const json_t *bl = f ? json_object_get(f, "blocked") : NULL;
     if (bl) {
@@ -304,7 +310,7 @@ static int build(ns_pipeline *p, json_t *root)
     /* rank */
     const json_t *rk = json_object_get(root, "rank");
     static const char *const rk_keys[] = {"type", "params", NULL};
-    if (rk && (!json_is_object(rk) || (rc = cfg_known(rk, "rank", rk_keys)) < 0))
+    if (rk && (!json_is_object(rk) || (rc = ns__cfg_known(rk, "rank", rk_keys)) < 0))
         return rc < 0 ? rc : cfg_bad("", "rank", "expected an object");
     const char *rtype = NULL;
     if ((rc = ns__cfg_str(rk, "rank", "type", NULL, "blend", &rtype)) < 0) return rc;
@@ -341,6 +347,7 @@ int ns_pipeline_new(ns_pipeline **out, const char *json_text, const char *origin
     else if (origin && ns_file_exists(origin)) snprintf(p->base_dir, sizeof p->base_dir, ".");
     if (slash == origin && slash) snprintf(p->base_dir, sizeof p->base_dir, "/");
     int rc = build(p, root);
+    if (rc >= 0) ns_state_set_seen_filter(st, p->seen_mask);
     if (rc < 0) {
         /* An error naming a file (a model that did not load) keeps it; one
          * about the config itself names the config. */
@@ -448,7 +455,26 @@ typedef struct {
     int cap;      /* room in cand */
 } gathered;
 
-static int gather(ns_pipeline *p, const ns_recall_req *rr, int extra, int *per_channel, gathered *g, ns_arena *a)
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The request's own filters: exclude= and category= (NULL: none). */
+static int request_drops(const ns_rec_filters *q, const ns_item_view *iv, uint32_t item)
+{
+    if (!q) return 0;
+    if (q->nexclude && bsearch(&item, q->exclude, (size_t)q->nexclude, sizeof item, cmp_u32)) return 1;
+    if (q->ncats <= 0) return 0;
+    for (int k = 0; k < iv->ncats; k++)
+        for (int j = 0; j < q->ncats; j++)
+            if (iv->cats[k] == q->cats[j]) return 0;
+    return 1;
+}
+
+static int gather(ns_pipeline *p, const ns_recall_req *rr, const ns_rec_filters *q, int extra, int *per_channel,
+                  gathered *g, ns_arena *a)
 {
     int total_quota = 0;
     for (int c = 0; c < p->nch; c++) total_quota += p->ch[c].quota;
@@ -487,9 +513,9 @@ static int gather(ns_pipeline *p, const ns_recall_req *rr, int extra, int *per_c
     for (int i = 0; i < ncand; i++) {
         ns_item_view iv;
         ns_state_item(p->st, cand[i].item, &iv);
-        if (p->filter_seen && rr->user_known && ns_state_has_seen(p->st, rr->user, cand[i].item)) continue;
+        if (p->seen_mask && rr->user_known && (ns_state_seen_types(p->st, rr->user, cand[i].item) & p->seen_mask)) continue;
         if (p->filter_unpublished && iv.created > rr->now) continue;
-        if (is_blocked(p, iv.id)) continue;
+        if (is_blocked(p, iv.id) || request_drops(q, &iv, cand[i].item)) continue;
         cand[kept++] = cand[i];
     }
     g->kept = kept;
@@ -509,6 +535,12 @@ static void request_of(ns_pipeline *p, const char *user, const ns_context *ctx, 
 
 int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_result *out, ns_arena *a)
 {
+    return ns_pipeline_recommend_filtered(p, req, NULL, out, a);
+}
+
+int ns_pipeline_recommend_filtered(ns_pipeline *p, const ns_rec_request *req, const ns_rec_filters *f,
+                                   ns_rec_result *out, ns_arena *a)
+{
     memset(out, 0, sizeof *out);
     int n = req->n ? req->n : (int)p->default_n;
     if (n < 1 || n > p->max_n)
@@ -522,7 +554,7 @@ int ns_pipeline_recommend(ns_pipeline *p, const ns_rec_request *req, ns_rec_resu
     request_of(p, req->user, req->ctx, &uv, &rr);
     out->cold_start = !rr.user_known;
     gathered g;
-    int rc = gather(p, &rr, 0, out->per_channel, &g, a);
+    int rc = gather(p, &rr, f, 0, out->per_channel, &g, a);
     if (rc < 0) goto out;
     ns_candidate *cand = g.cand;
     int kept = g.kept;
@@ -628,7 +660,7 @@ int ns_pipeline_examples(ns_pipeline *p, const ns_example_req *r, ns_example_fn 
     ns_recall_req rr;
     request_of(p, r->user, r->ctx, &uv, &rr);
     gathered g;
-    if ((rc = gather(p, &rr, r->nextra, NULL, &g, &a)) < 0) goto out;
+    if ((rc = gather(p, &rr, NULL, r->nextra, NULL, &g, &a)) < 0) goto out;
     int n = r->candidates ? g.kept : 0;
     int *is_cand = ns_arena_calloc(&a, (size_t)g.cap + 1, sizeof(int));
     if (!is_cand) {

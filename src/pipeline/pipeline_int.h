@@ -39,6 +39,13 @@ int ns__cfg_num(const json_t *obj, const char *path, const char *key, double lo,
 int ns__cfg_str(const json_t *obj, const char *path, const char *key, const char *const *allowed, const char *dflt,
                 const char **out);
 int ns__cfg_bool(const json_t *obj, const char *path, const char *key, int dflt, int *out);
+/* Members of obj must be among `known` (NULL-terminated). */
+int ns__cfg_known(const json_t *obj, const char *path, const char *const *known);
+/* The config's "data" object (config_data.c): the defaults when absent. */
+int ns__cfg_data(const json_t *root, ns_state_data *out, int *present);
+/* filters.seen: true (every event type but impression), false, or a list
+ * of event type names; as a mask of 1u << type. */
+int ns__cfg_seen(const json_t *filters, unsigned *mask);
 
 /* Ranker input columns (rank_features.c): compile a list of column names
  * against the pipeline's channels (unknown names are NS_EINVAL), then fill

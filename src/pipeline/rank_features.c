@@ -12,6 +12,7 @@
  *
  * Columns (a model's spec reads any subset, by name):
  *   user_age user_gender user_occupation user_seen user_events user_clicks_30m
+ *   user_negatives (items whose latest feedback is negative: low ratings, dislikes)
  *   item item_cats item_cat item_positives item_age_days
  *   rt_imp_1h rt_clk_1h rt_imp_1d rt_clk_1d rt_ctr
  *   ctx_hour ctx_weekday ctx_device ctx_page
@@ -26,7 +27,7 @@
 #include <string.h>
 
 enum {
-    C_USER_AGE, C_USER_GENDER, C_USER_OCC, C_USER_SEEN, C_USER_EVENTS, C_USER_CLK30,
+    C_USER_AGE, C_USER_GENDER, C_USER_OCC, C_USER_SEEN, C_USER_EVENTS, C_USER_CLK30, C_USER_NEG,
     C_ITEM, C_ITEM_CATS, C_ITEM_CAT, C_ITEM_POS, C_ITEM_AGE,
     C_RT_IMP1H, C_RT_CLK1H, C_RT_IMP1D, C_RT_CLK1D, C_RT_CTR,
     C_CTX_HOUR, C_CTX_WEEKDAY, C_CTX_DEVICE, C_CTX_PAGE,
@@ -38,7 +39,7 @@ enum {
 };
 
 static const char *const fixed_names[C_FIXED__COUNT] = {
-    "user_age", "user_gender", "user_occupation", "user_seen", "user_events", "user_clicks_30m",
+    "user_age", "user_gender", "user_occupation", "user_seen", "user_events", "user_clicks_30m", "user_negatives",
     "item", "item_cats", "item_cat", "item_positives", "item_age_days",
     "rt_imp_1h", "rt_clk_1h", "rt_imp_1d", "rt_clk_1d", "rt_ctr",
     "ctx_hour", "ctx_weekday", "ctx_device", "ctx_page",
@@ -160,6 +161,7 @@ int ns__fcols_fill(const ns__fcols *f, const ns_scorer_input *in, ns_fvalue *row
             case C_USER_GENDER: v = str(uv ? uv->gender : NULL); break;
             case C_USER_OCC: v = str(uv ? uv->occupation : NULL); break;
             case C_USER_SEEN: v = num(uv ? (double)uv->nseen : 0); break;
+            case C_USER_NEG: v = num(uv ? (double)uv->nneg : 0); break;
             case C_USER_EVENTS: v = num(uv ? (double)uv->nevents : 0); break;
             case C_USER_CLK30: v = num((double)in->user_clicks_30m); break;
             case C_ITEM: v = str(iv.id); break;

@@ -7,6 +7,9 @@
 #define NS_SERVER_INT_H
 
 #include "northstar/http.h"
+#include "northstar/service.h"
+#include "northstar/state.h"
+#include "northstar/pipeline.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -89,5 +92,22 @@ void ns__stats_hist_release(ns__stats_hist *h);
  *   "history": [{"t", "north_star", "rps", "eps", "p50_ms", "p99_ms"}, ...]
  *     (oldest first, one point per kept sample after the first). */
 void ns__stats_hist_update(ns__stats_hist *h, const ns__stats_sample *cur, double min_dt, double window_s, ns_buf *out);
+
+/* What describes the data (service_data.c): from the config in force
+ * (the bundle's pipeline.json "data" object), checked against the serve
+ * flag (opts.implicit_ratings: -1 not given, 0 or 1 given). A flag that
+ * contradicts the config is NS_EINVAL naming both values. No config, or
+ * one without "data": the flag (absent: 0) and the defaults. */
+int ns__service_data(const ns_service_opts *o, const char *config_path, ns_state_data *out);
+/* A config to reload must describe the data as the state in force does
+ * (else the state would have to be rebuilt): NS_EINVAL naming what differs. */
+int ns__service_data_same(const ns_state_data *in_force, const char *text, const char *origin);
+
+/* GET /v1/recommend's exclude= and category= (service_recq.c): into f
+ * (arrays in the request's arena), *unknown the excluded ids the
+ * catalogue lacks (ignored). -1 with resp set (400 naming the parameter)
+ * for a list too long or an unknown category. */
+enum { NS__EXCLUDE_MAX = 1000, NS__CATEGORY_MAX = 64 };
+int ns__rec_filters(ns_state *st, const ns_http_req *req, ns_http_resp *resp, ns_rec_filters *f, int *unknown);
 
 #endif

@@ -379,7 +379,7 @@ static void h_post_events(void *app, ns_http_req *req, ns_http_resp *resp)
             goto out;
         if (!type) { vfail(&v, "type", "missing event type"); goto out; }
         if ((ev[i].type = ns_event_type_parse(type)) < 0) {
-            vfail(&v, "type", "unknown event type '%s' (impression, click, like, purchase, rating)", type);
+            vfail(&v, "type", "unknown event type '%s' (impression, click, like, purchase, rating, dislike)", type);
             goto out;
         }
         if (!ns_state_find_item(s->state, ev[i].item, &idx)) {
@@ -482,8 +482,11 @@ static void h_recommend(void *app, ns_http_req *req, ns_http_resp *resp)
         goto out;
     }
     ns_rec_request rq = {user, (int)n, &ctx};
+    ns_rec_filters rf;
+    int unknown_excl;
+    if (ns__rec_filters(s->state, req, resp, &rf, &unknown_excl) < 0) goto out;
     ns_rec_result r;
-    if (ns_pipeline_recommend(p, &rq, &r, req->arena) < 0) {
+    if (ns_pipeline_recommend_filtered(p, &rq, &rf, &r, req->arena) < 0) {
         ns_http_error_from_ns(resp, ns_err_last()->code == NS_ERANGE ? 422 : 500);
         goto out;
     }
@@ -519,7 +522,9 @@ static void h_recommend(void *app, ns_http_req *req, ns_http_resp *resp)
     ns_state_unlock(st);
     uint64_t num, den;
     double nsm = ns_pipeline_north_star(p, ns_state_now(st) > 0 ? ns_state_now(st) : ctx.ts, &num, &den);
-    ns_buf_printf(b, "],\"candidates\":%d,\"filtered\":%d,\"recall\":{", r.candidates, r.filtered);
+    ns_buf_printf(b, "],\"candidates\":%d,\"filtered\":%d,", r.candidates, r.filtered);
+    if (ns_http_query(req, "exclude")) ns_buf_printf(b, "\"exclude_unknown\":%d,", unknown_excl);
+    ns_buf_puts(b, "\"recall\":{");
     for (int c = 0; c < ns_pipeline_channels(p); c++) {
         if (c) ns_buf_puts(b, ",");
         jstr(b, ns_pipeline_channel_name(p, c));
@@ -620,8 +625,9 @@ static void h_get_user(void *app, ns_http_req *req, ns_http_resp *resp)
     else ns_buf_puts(b, "null");
     if (uv.segment == NS_NO_SEGMENT) ns_buf_puts(b, ",\"segment\":null");
     else ns_buf_printf(b, ",\"segment\":%u", uv.segment);
-    ns_buf_printf(b, ",\"events\":%llu,\"seen\":%u,\"clicks_30m\":%llu,\"recent\":[", (unsigned long long)uv.nevents,
-                  uv.nseen, (unsigned long long)ns_rt_user_clicks_30m(ns_state_rt(st), u, now));
+    ns_buf_printf(b, ",\"events\":%llu,\"seen\":%u,\"positive\":%u,\"negative\":%u,\"clicks_30m\":%llu,\"recent\":[",
+                  (unsigned long long)uv.nevents, uv.nseen, uv.npos, uv.nneg,
+                  (unsigned long long)ns_rt_user_clicks_30m(ns_state_rt(st), u, now));
     for (int i = 0; i < uv.nrecent; i++) {
         ns_item_view iv;
         ns_state_item(st, uv.recent[i], &iv);
@@ -897,6 +903,7 @@ ns_service_opts ns_service_defaults(void)
     o.http.conn_timeout_s = 10;
     o.sync = NS_SYNC_FULL;
     o.max_batch = 10000;
+    o.implicit_ratings = -1;
     return o;
 }
 
@@ -913,7 +920,9 @@ static int build_pipeline(ns_service *s, ns_pipeline **p, char **text)
         if ((rc = ns_file_read_all(s->config_path, text, &len, 1 << 20)) < 0) return rc;
     } else if (!(*text = ns_strdup(ns_pipeline_default_config())))
         return NS_ENOMEM;
-    if ((rc = ns_pipeline_new(p, *text, s->config_path && !untrained ? s->config_path : "default", s->state)) < 0) {
+    const char *origin = s->config_path && !untrained ? s->config_path : "default";
+    if ((rc = ns__service_data_same(ns_state_data_of(s->state), *text, origin)) < 0 ||
+        (rc = ns_pipeline_new(p, *text, origin, s->state)) < 0) {
         free(*text);
         *text = NULL;
     }
@@ -977,7 +986,7 @@ int ns_service_start(ns_service **out, const ns_service_opts *o)
     so.sync = o->sync;
     if ((rc = ns_store_open(&s->store, o->db, &so)) < 0) goto fail;
     ns_state_opts sto = {0};
-    sto.implicit_ratings = o->implicit_ratings;
+    if ((rc = ns__service_data(o, s->config_path, &sto.data)) < 0) goto fail;
     if (!(s->state = ns_state_new(&sto))) {
         rc = NS_ENOMEM;
         goto fail;
@@ -1036,7 +1045,10 @@ static void *retrain_main(void *arg)
     ns_dataset d;
     int rc = ns_dataset_init(&d);
     if (rc >= 0) {
-        d.implicit_ratings = s->o.implicit_ratings;
+        const ns_state_data *x = ns_state_data_of(s->state);
+        d.implicit_ratings = x->implicit_ratings;
+        d.positive_threshold = x->positive_threshold;
+        memcpy(d.weights, x->weights, sizeof d.weights);
         rc = ns_store_open(&st, s->o.db, &so);
     }
     if (rc >= 0) rc = ns_dataset_from_store(&d, st);

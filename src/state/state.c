@@ -21,15 +21,19 @@
  */
 #include "northstar/state.h"
 
+#include "idset_int.h"
+
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { NSEG = 8 * 4 * 64, CACHE_CAP = 1000 };
 
 typedef struct {
-    uint32_t item, count;
+    uint32_t item;
+    float count; /* weighted co-clicks */
 } nb_t;
 
 typedef struct {
@@ -39,8 +43,8 @@ typedef struct {
     uint32_t segment;
     uint32_t *recent; /* newest first */
     int nrecent;
-    uint32_t *seen; /* sorted */
-    uint32_t nseen, capseen;
+    ns__idset seen;     /* every consumed item, flags: event types (1 << type) */
+    ns__idset pos, neg; /* latest feedback positive / negative: disjoint */
     uint64_t nevents;
 } user_t;
 
@@ -50,6 +54,7 @@ typedef struct {
     int ncats;
     double created;
     uint64_t pos;
+    double wpos; /* positives weighted by type (ns_state_data.weights) */
     nb_t *nb; /* cooc_neighbours entries, allocated on first co-click */
     int nnb;
     double last_active; /* newest impression or click */
@@ -96,6 +101,7 @@ struct ns_state {
     pthread_t refresher;
     pthread_cond_t refresh_cv;
     int refresher_on, refresher_stop, nwant;
+    _Atomic unsigned seen_filter; /* event types that make an item seen (ns_state_has_seen) */
 };
 
 /* ---- lifetime ------------------------------------------------------------------------- */
@@ -105,6 +111,7 @@ ns_state *ns_state_new(const ns_state_opts *opts)
     ns_state *s = ns_calloc(1, sizeof *s);
     if (!s) return NULL;
     s->o = opts ? *opts : (ns_state_opts){0};
+    ns_state_data_complete(&s->o.data);
     if (s->o.recent_len <= 0) s->o.recent_len = 32;
     if (s->o.cooc_neighbours <= 0) s->o.cooc_neighbours = 64;
     if (s->o.cooc_history <= 0) s->o.cooc_history = 20;
@@ -113,6 +120,7 @@ ns_state *ns_state_new(const ns_state_opts *opts)
     pthread_mutex_init(&s->cache_mu, NULL);
     pthread_cond_init(&s->refresh_cv, NULL);
     s->refresh_s = 1.0;
+    atomic_init(&s->seen_filter, ((1u << NS_EV__COUNT) - 1) & ~(1u << NS_EV_IMPRESSION));
     s->uids = ns_strmap_new(1024);
     s->iids = ns_strmap_new(1024);
     s->cats = ns_strmap_new(64);
@@ -143,7 +151,9 @@ void ns_state_free(ns_state *s)
     if (on) pthread_join(s->refresher, NULL);
     for (uint32_t i = 0; i < s->nusers; i++) {
         free(s->users[i].recent);
-        free(s->users[i].seen);
+        ns__idset_free(&s->users[i].seen);
+        ns__idset_free(&s->users[i].pos);
+        ns__idset_free(&s->users[i].neg);
     }
     for (uint32_t i = 0; i < s->nitems; i++) {
         free(s->items[i].title);
@@ -380,6 +390,16 @@ int ns_state_find_item(ns_state *s, const char *ext, uint32_t *idx)
     return 1;
 }
 
+int ns_state_find_category(ns_state *s, const char *name, uint32_t *id)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    int64_t c = ns_strmap_find(s->cats, name, strlen(name));
+    pthread_rwlock_unlock(&s->lock);
+    if (c < 0) return 0;
+    *id = (uint32_t)c;
+    return 1;
+}
+
 /* Unlocked lookups for code already under the lock. */
 int ns_state_find_user_locked(ns_state *s, const char *ext, uint32_t *idx)
 {
@@ -404,69 +424,57 @@ void ns_state_user(ns_state *s, uint32_t u, ns_user_view *v)
                         x->segment,
                         x->recent,
                         x->nrecent,
-                        x->seen,
-                        x->nseen,
+                        x->seen.v,
+                        x->seen.n,
+                        x->pos.v,
+                        x->neg.v,
+                        x->pos.n,
+                        x->neg.n,
                         x->nevents};
 }
 
 void ns_state_item(ns_state *s, uint32_t i, ns_item_view *v)
 {
     const item_t *x = &s->items[i];
-    *v = (ns_item_view){ns_strmap_key(s->iids, i, NULL), x->title, x->creator, x->cats, x->ncats, x->created, x->pos};
+    *v = (ns_item_view){ns_strmap_key(s->iids, i, NULL), x->title, x->creator, x->cats, x->ncats, x->created, x->pos, x->wpos};
 }
 
 const char *ns_state_category_name(ns_state *s, uint32_t cat) { return ns_strmap_key(s->cats, cat, NULL); }
 
 int ns_state_has_seen(ns_state *s, uint32_t user, uint32_t item)
 {
-    const user_t *u = &s->users[user];
-    uint32_t lo = 0, hi = u->nseen;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (u->seen[mid] < item) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < u->nseen && u->seen[lo] == item;
+    unsigned mask = atomic_load_explicit(&s->seen_filter, memory_order_relaxed);
+    return mask && (ns_state_seen_types(s, user, item) & mask) != 0;
 }
+
+void ns_state_set_seen_filter(ns_state *s, unsigned mask) { atomic_store(&s->seen_filter, mask); }
+
+unsigned ns_state_seen_types(ns_state *s, uint32_t user, uint32_t item)
+{
+    const ns__idset *x = &s->users[user].seen;
+    int found;
+    uint32_t at = ns__idset_find(x, item, &found);
+    return found ? x->flags[at] : 0;
+}
+
+const ns_state_data *ns_state_data_of(const ns_state *s) { return &s->o.data; }
 
 /* ---- events ------------------------------------------------------------------------------------ */
 
-static int seen_add(user_t *u, uint32_t item)
-{
-    uint32_t lo = 0, hi = u->nseen;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (u->seen[mid] < item) lo = mid + 1;
-        else hi = mid;
-    }
-    if (lo < u->nseen && u->seen[lo] == item) return 0;
-    if (u->nseen == u->capseen) {
-        uint32_t nc = u->capseen ? u->capseen * 2 : 8;
-        uint32_t *p = ns_realloc(u->seen, sizeof(uint32_t) * nc);
-        if (!p) return NS_ENOMEM;
-        u->seen = p;
-        u->capseen = nc;
-    }
-    memmove(u->seen + lo + 1, u->seen + lo, sizeof(uint32_t) * (u->nseen - lo));
-    u->seen[lo] = item;
-    u->nseen++;
-    return 0;
-}
-
-static void cooc_add(ns_state *s, item_t *it, uint32_t other)
+static void cooc_add(ns_state *s, item_t *it, uint32_t other, float w)
 {
     int M = s->o.cooc_neighbours;
     if (!it->nb && !(it->nb = ns_calloc((size_t)M, sizeof(nb_t)))) return;
     int minj = 0;
     for (int j = 0; j < it->nnb; j++) {
         if (it->nb[j].item == other) {
-            it->nb[j].count++;
+            it->nb[j].count += w;
             return;
         }
         if (it->nb[j].count < it->nb[minj].count) minj = j;
     }
-    if (it->nnb < M) it->nb[it->nnb++] = (nb_t){other, 1};
-    else it->nb[minj] = (nb_t){other, it->nb[minj].count + 1};
+    if (it->nnb < M) it->nb[it->nnb++] = (nb_t){other, w};
+    else it->nb[minj] = (nb_t){other, it->nb[minj].count + w};
 }
 
 /* Trending only looks at items seen in the last day: keep them in a list,
@@ -495,6 +503,61 @@ static int mark_active(ns_state *s, uint32_t ii, int type, double ts)
     return 0;
 }
 
+/* Per-segment popularity, in thousandths of a weighted event. */
+static int segment_add(ns_state *s, uint32_t seg, uint32_t ii, float w)
+{
+    ns_u64map **m = &s->seg[seg];
+    if (!*m) {
+        if (!(*m = ns_calloc(1, sizeof **m)) || ns_u64map_init(*m, 256) < 0) {
+            free(*m);
+            *m = NULL;
+            return NS_ENOMEM;
+        }
+    }
+    uint64_t c = 0;
+    ns_u64map_get(*m, ii, &c);
+    return ns_u64map_put(*m, ii, c + (uint64_t)lround((double)w * 1000.0));
+}
+
+/* A negative signal: the item leaves the positives and the recent items
+ * (no channel builds on it any more); counts already made stay. */
+static int negative(user_t *u, uint32_t ii)
+{
+    ns__idset_remove(&u->pos, ii);
+    for (int j = 0; j < u->nrecent; j++)
+        if (u->recent[j] == ii) {
+            memmove(u->recent + j, u->recent + j + 1, sizeof(uint32_t) * (size_t)(u->nrecent - j - 1));
+            u->nrecent--;
+            break;
+        }
+    return ns__idset_add(&u->neg, ii, 0, 0);
+}
+
+/* A positive signal of weight w: popularity, segment counts, co-clicks
+ * with the recent items, then ii becomes the newest recent item. */
+static int positive(ns_state *s, user_t *u, uint32_t ii, float w)
+{
+    int rc;
+    ns__idset_remove(&u->neg, ii);
+    if ((rc = ns__idset_add(&u->pos, ii, 0, 0)) < 0) return rc;
+    item_t *it = &s->items[ii];
+    it->pos++;
+    it->wpos += w;
+    if (u->segment != NS_NO_SEGMENT && (rc = segment_add(s, u->segment, ii, w)) < 0) return rc;
+    int at = -1;
+    for (int j = 0; j < u->nrecent; j++) {
+        if (u->recent[j] == ii) { at = j; continue; }
+        if (j < s->o.cooc_history) {
+            cooc_add(s, it, u->recent[j], w);
+            cooc_add(s, &s->items[u->recent[j]], ii, w);
+        }
+    }
+    if (at < 0) at = u->nrecent < s->o.recent_len ? u->nrecent++ : u->nrecent - 1;
+    memmove(u->recent + 1, u->recent, sizeof(uint32_t) * (size_t)at);
+    u->recent[0] = ii;
+    return 0;
+}
+
 int ns_state_event(ns_state *s, const ns_event_rec *ev)
 {
     pthread_rwlock_wrlock(&s->lock);
@@ -515,36 +578,10 @@ int ns_state_event(ns_state *s, const ns_event_rec *ev)
     s->nevents++;
     user_t *u = &s->users[ui];
     u->nevents++;
-    if (!(s->o.implicit_ratings && ev->type == NS_EV_RATING) && !ns_event_is_positive(ev->type, ev->value)) goto out;
-    item_t *it = &s->items[ii];
-    it->pos++;
-    if ((rc = seen_add(u, ii)) < 0) goto out;
-    if (u->segment != NS_NO_SEGMENT) {
-        ns_u64map **m = &s->seg[u->segment];
-        if (!*m) {
-            if (!(*m = ns_calloc(1, sizeof **m)) || ns_u64map_init(*m, 256) < 0) {
-                free(*m);
-                *m = NULL;
-                rc = NS_ENOMEM;
-                goto out;
-            }
-        }
-        uint64_t c = 0;
-        ns_u64map_get(*m, ii, &c);
-        if ((rc = ns_u64map_put(*m, ii, c + 1)) < 0) goto out;
-    }
-    /* Co-clicks with the recent items, then ii becomes the newest. */
-    int pos = -1;
-    for (int j = 0; j < u->nrecent; j++) {
-        if (u->recent[j] == ii) { pos = j; continue; }
-        if (j < s->o.cooc_history) {
-            cooc_add(s, it, u->recent[j]);
-            cooc_add(s, &s->items[u->recent[j]], ii);
-        }
-    }
-    if (pos < 0) pos = u->nrecent < s->o.recent_len ? u->nrecent++ : u->nrecent - 1;
-    memmove(u->recent + 1, u->recent, sizeof(uint32_t) * (size_t)pos);
-    u->recent[0] = ii;
+    if (ev->type != NS_EV_IMPRESSION && (rc = ns__idset_add(&u->seen, ii, 1, (uint8_t)(1u << ev->type))) < 0) goto out;
+    int pol = ns_state_data_polarity(&s->o.data, ev->type, ev->value);
+    if (pol < 0) rc = negative(u, ii);
+    else if (pol > 0) rc = positive(s, u, ii, (float)s->o.data.weights[ev->type]);
 out:
     pthread_rwlock_unlock(&s->lock);
     return rc;
@@ -679,7 +716,7 @@ static void fill_popular(ns_state *s, ns_scored *h, int *n, int k, const void *a
 {
     (void)arg;
     for (uint32_t i = 0; i < s->nitems; i++)
-        if (s->items[i].pos) ns_scored_push(h, n, k, (ns_scored){i, (float)s->items[i].pos});
+        if (s->items[i].pos) ns_scored_push(h, n, k, (ns_scored){i, (float)s->items[i].wpos});
 }
 
 /* Newest first; the score is the creation time in days. */
@@ -694,7 +731,7 @@ static void fill_segment(ns_state *s, ns_scored *h, int *n, int k, const void *a
     const ns_u64map *m = s->seg[*(const uint32_t *)arg];
     if (!m) return;
     for (size_t i = 0; i < m->cap; i++)
-        if (m->used[i]) ns_scored_push(h, n, k, (ns_scored){(uint32_t)m->keys[i], (float)m->vals[i]});
+        if (m->used[i]) ns_scored_push(h, n, k, (ns_scored){(uint32_t)m->keys[i], (float)((double)m->vals[i] / 1000.0)});
 }
 
 static void fill_trending(ns_state *s, ns_scored *h, int *n, int k, const void *arg)
@@ -747,7 +784,7 @@ int ns_state_similar(ns_state *s, uint32_t item, ns_scored *out, int max)
     if (!h) return NS_ENOMEM;
     for (int j = 0; j < it->nnb; j++) {
         const item_t *o = &s->items[it->nb[j].item];
-        double denom = sqrt((double)(it->pos ? it->pos : 1) * (double)(o->pos ? o->pos : 1));
+        double denom = sqrt((it->wpos > 0 ? it->wpos : 1.0) * (o->wpos > 0 ? o->wpos : 1.0));
         ns_scored_push(h, &n, max, (ns_scored){it->nb[j].item, (float)(it->nb[j].count / denom)});
     }
     ns_scored_sort(h, n);

@@ -563,7 +563,7 @@ static int row_to_batch(batch *b, const row *r)
             char *end;
             long v = strtol(t, &end, 10);
             if (end != t && !*end && v >= 0 && v < NS_EV__COUNT) e->type = (int)v;
-            else return bad(r, "type", t, "unknown event type (impression, click, like, purchase, rating)");
+            else return bad(r, "type", t, "unknown event type (impression, click, like, purchase, rating, dislike)");
         }
         if ((rc = row_num(r, "value", -NS_STORE_VALUE_MAX, NS_STORE_VALUE_MAX, 1, e->type == NS_EV_RATING,
                           &e->value)) < 0 ||

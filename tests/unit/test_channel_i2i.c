@@ -2,7 +2,8 @@
  * model with dense rows (EASE over all items: every column but the row's
  * own) and sparse rows (kept neighbours), items outside the model and
  * items outside the catalogue, the channel's candidates and scores equal
- * s(j) = sum over the user's history of w(i, j), seen items left out, the
+ * s(j) = sum over the user's positive history of w(i, j) (dislikes add
+ * nothing), seen items (dislikes too) left out, the
  * best `quota` by score (ties: smaller item), computed the plain way. */
 #include "harness.h"
 #include "northstar/i2i.h"
@@ -55,9 +56,9 @@ static int naive(const ns_i2i *m, ns_state *st, const ns_user_view *uv, ns_score
 {
     float acc[ROWS] = {0};
     int touched[ROWS] = {0};
-    for (uint32_t k = 0; k < uv->nseen; k++) {
+    for (uint32_t k = 0; k < uv->npos; k++) {
         ns_item_view iv;
-        ns_state_item(st, uv->seen[k], &iv);
+        ns_state_item(st, uv->pos[k], &iv);
         int64_t r = ns_strmap_find(m->ids, iv.id, strlen(iv.id));
         if (r < 0) continue;
         for (int64_t x = m->off[r]; x < m->off[r + 1]; x++) acc[m->nbr[x]] += m->w[x], touched[m->nbr[x]] = 1;
@@ -97,7 +98,8 @@ TEST(i2i_channel_equals_naive_twin)
         }
         for (int e = 0; e < 25; e++) {
             snprintf(id, sizeof id, "i%u", (unsigned)ns_rng_below(&r, ITEMS));
-            ns_event_rec ev = {.user = "u", .item = id, .type = NS_EV_CLICK, .value = 1, .ts = 100 + e};
+            int neg = e % 5 == 4; /* every fifth a dislike: seen, and no part of the history */
+            ns_event_rec ev = {.user = "u", .item = id, .type = neg ? NS_EV_DISLIKE : NS_EV_CLICK, .value = 1, .ts = 100 + e};
             ASSERT_OK(ns_state_event(st, &ev));
         }
         const ns_channel_type *t = ns_channel_find("i2i");
