@@ -158,7 +158,9 @@ int cli_parse_i2i_method(const char *cmd, const char *opt, const char *arg, void
     CLI_CALL("method", 0, T, b.i2i.method, ns_i2i_method, cli_parse_i2i_method),         \
     CLI_DOUBLE("lambda", 0, T, b.i2i.lambda, 1e-6, 1e9),                                 \
     CLI_INT("neighbours", 0, T, b.i2i.neighbours, 0, 1000000),                           \
-    CLI_SET("no-ranker", 0, T, b.ranker, 0)
+    CLI_SET("no-ranker", 0, T, b.ranker, 0),                                             \
+    CLI_STR("ranker-drop", 0, T, b.rank_drop),                                           \
+    CLI_SET("no-rank-select", 0, T, b.rank_select, 0)
 
 /* ===================================================================== */
 /* Subcommands and messages                                               */

@@ -76,8 +76,6 @@ static const cli_opt opts[] = {
     CLI_INT("epochs", 0, train_opts, b.rank_epochs, 1, 1000),
     CLI_INT("max-examples", 0, train_opts, b.max_examples, 1000, 100000000),
     CLI_INT("diversity", 0, train_opts, b.diversity, 0, 1000),
-    CLI_STR("ranker-drop", 0, train_opts, b.rank_drop),
-    CLI_SET("no-rank-select", 0, train_opts, b.rank_select, 0),
     CLI_OPT_SEED(train_opts, b.seed),
 };
 
