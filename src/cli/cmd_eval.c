@@ -30,6 +30,11 @@ static const char usage[] =
     "  --method M       i2i model: ease (default) or cosine\n"
     "  --neighbours N   i2i weights kept per item (default 0 = all)\n"
     "  --no-ranker      evaluate without the Wide & Deep ranker\n"
+    "  --mf             also train implicit ALS factors (channel \"mf\", its own row)\n"
+    "  --mf-dim N       ALS factors per user and item (default 64)\n"
+    "  --mf-alpha X     ALS confidence of a positive, 1 + X (default 20)\n"
+    "  --mf-lambda X    ALS L2 strength (default 5)\n"
+    "  --mf-iters N     ALS sweeps (default 15)\n"
     "  --diversity K    K of the \"pipeline+div\" row (default 3; 0 = no such row)\n"
     "  --work DIR       keep the store and the trained bundle here\n"
     "  --dump DIR       write train.tsv, test.tsv and each row's predictions\n"
@@ -69,6 +74,9 @@ int cmd_eval(int argc, char **argv)
            "%.1f s, training %.1f s (validation AUC %.4f).\n\n",
            ns_i2i_method_name(o.bundle.i2i.method), o.bundle.i2i.lambda, bs.i2i_items, bs.secs_i2i, bs.secs_vectors,
            bs.secs_keyword, bs.examples, bs.positives, bs.secs_examples, bs.secs_ranker, bs.val_auc);
+    if (bs.mf_users)
+        printf("mf: implicit ALS k %d, alpha %g, lambda %g, %d sweeps: %u users x %u items, %.2f s.\n\n", o.bundle.mf.dim,
+               o.bundle.mf.alpha, o.bundle.mf.lambda, o.bundle.mf.iters, bs.mf_users, bs.mf_items, bs.secs_mf);
     printf("%-22s %8s %8s %8s %8s %8s %6s  %s\n", "configuration", "P@k", "R@k", "nDCG@k", "MAP", "MAP@k", "users",
            "notes");
     for (int i = 0; i < n; i++) {
