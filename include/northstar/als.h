@@ -64,8 +64,8 @@ extern "C" {
 
 typedef struct ns_als_opts {
     int dim;        /* k (default 64) */
-    double alpha;   /* confidence 1 + alpha of a positive (default 20) */
-    double lambda;  /* L2 strength (default 5) */
+    double alpha;   /* confidence 1 + alpha of a positive (default 4) */
+    double lambda;  /* L2 strength (default 40) */
     int iters;      /* sweeps (default 15; 0 = the initial factors, users 0) */
     double init;    /* half-width of the uniform initial item factors (default 0.1) */
     uint64_t seed;  /* (default 1) */

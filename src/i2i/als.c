@@ -20,7 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-ns_als_opts ns_als_defaults(void) { return (ns_als_opts){64, 20.0, 5.0, 15, 0.1, 1}; }
+/* BLAS and LAPACK through OpenBLAS (Fortran calling convention with the
+ * hidden string lengths gfortran-compiled routines expect; as i2i.c). */
+extern void ssyrk_(const char *uplo, const char *trans, const int *n, const int *k, const float *alpha, const float *a,
+                   const int *lda, const float *beta, float *c, const int *ldc, size_t uplo_len, size_t trans_len);
+extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info, size_t uplo_len);
+extern void spotrs_(const char *uplo, const int *n, const int *nrhs, const float *a, const int *lda, float *b,
+                    const int *ldb, int *info, size_t uplo_len);
+
+ns_als_opts ns_als_defaults(void) { return (ns_als_opts){64, 4.0, 40.0, 15, 0.1, 1}; }
 
 void ns_als_free(ns_als *m)
 {
@@ -115,24 +123,30 @@ static void chol_solve(const float *L, int k, float *b, float *x)
     }
 }
 
-/* One row: x = (G + lambda I + alpha sum q q')^-1 (1 + alpha) sum q.
- * work: k * k + 2 k floats. */
+/* One row in training: x = (G + lambda I + alpha Q_r'Q_r)^-1 (1 + alpha) sum Q_r,
+ * Q_r the rows idx[0..n) of Q gathered into P (n x k), the sum of outer
+ * products one ssyrk, the solve LAPACK's Cholesky (column-major lower =
+ * the row-major upper triangle: the matrix is symmetric, so x is the same).
+ * A: k * k floats. */
 static int solve_row(const float *G, int k, float lambda, float alpha, const float *Q, const uint32_t *idx, int64_t n,
-                     float *x, float *work)
+                     float *x, float *A, float *P)
 {
-    if (n == 0) {
-        memset(x, 0, sizeof *x * (size_t)k);
-        return 0;
+    memset(x, 0, sizeof *x * (size_t)k);
+    if (n == 0) return 0;
+    for (int64_t t = 0; t < n; t++) {
+        const float *q = Q + (size_t)idx[t] * k;
+        memcpy(P + (size_t)t * k, q, sizeof *q * (size_t)k);
+        for (int f = 0; f < k; f++) x[f] += q[f];
     }
-    float *A = work, *b = work + (size_t)k * k, *v = b + k;
+    for (int f = 0; f < k; f++) x[f] *= 1.0f + alpha;
     memcpy(A, G, sizeof *A * (size_t)k * k);
-    memset(b, 0, sizeof *b * (size_t)k);
     for (int a = 0; a < k; a++) A[(size_t)a * k + a] += lambda;
-    add_rows(A, b, k, alpha, Q, idx, n);
-    for (int a = 0; a < k; a++) b[a] *= 1.0f + alpha;
-    if (cholesky(A, k, v) < 0) return -1;
-    chol_solve(A, k, b, x);
-    return 0;
+    int nn = (int)n, one = 1, info = 0;
+    float beta = 1.0f;
+    ssyrk_("L", "N", &k, &nn, &alpha, P, &k, &beta, A, &k, 1, 1);
+    spotrf_("L", &k, A, &k, &info, 1);
+    if (info == 0) spotrs_("L", &k, &one, A, &k, x, &k, &info, 1);
+    return info == 0 ? 0 : -1;
 }
 
 size_t ns_als_work_floats(const ns_als *m) { return (size_t)m->dim * m->dim + 2 * (size_t)m->dim; }
@@ -165,11 +179,14 @@ static int solve_side(int k, float lambda, float alpha, const float *Q, int64_t 
                       const uint32_t *idx, uint32_t nrows, float *out, float *G)
 {
     ns__als_gram(Q, nq, k, G);
+    int64_t longest = 0;
+    for (uint32_t r = 0; r < nrows; r++)
+        if (off[r + 1] - off[r] > longest) longest = off[r + 1] - off[r];
     int fail = 0, nomem = 0;
 #pragma omp parallel num_threads(ns_threads())
     {
         ns_thread_init_worker(1);
-        float *work = ns_malloc(sizeof *work * ((size_t)k * k + 2 * (size_t)k));
+        float *work = ns_malloc(sizeof *work * ((size_t)k * k + (size_t)(longest + 1) * k));
         if (!work) {
 #pragma omp atomic write
             nomem = 1;
@@ -177,7 +194,8 @@ static int solve_side(int k, float lambda, float alpha, const float *Q, int64_t 
 #pragma omp for schedule(dynamic, 8)
         for (uint32_t r = 0; r < nrows; r++) {
             if (!work) continue;
-            if (solve_row(G, k, lambda, alpha, Q, idx + off[r], off[r + 1] - off[r], out + (size_t)r * k, work) < 0) {
+            if (solve_row(G, k, lambda, alpha, Q, idx + off[r], off[r + 1] - off[r], out + (size_t)r * k, work,
+                          work + (size_t)k * k) < 0) {
 #pragma omp atomic write
                 fail = 1;
             }

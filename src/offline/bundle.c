@@ -272,7 +272,9 @@ static int write_mf(const ns_ilog *l, const ns_bundle_opts *o, const char *dir, 
     ns_timer_start(&t);
     ns_als *m = NULL;
     char path[2048];
-    int rc = ns_als_train(&m, l, &o->mf);
+    ns_als_opts mo = o->mf;
+    mo.seed = o->seed;
+    int rc = ns_als_train(&m, l, &mo);
     if (rc >= 0 && m->nusers && m->nitems && (rc = path_in(path, sizeof path, dir, "mf.safetensors")) >= 0 &&
         (rc = ns_als_save(m, path)) >= 0) {
         have->mf = 1;
