@@ -160,7 +160,7 @@ def main(argv):
     ap.add_argument("--backend", choices=["numpy", "torch"], default="numpy",
                     help="numpy: a loop over rows for the sums, batched LAPACK solves; torch: sparse products and "
                     "batched Cholesky, no Python loop")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads (numpy: set OPENBLAS_NUM_THREADS)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (numpy: set OMP_NUM_THREADS; Debian's OpenBLAS is the OpenMP build)")
     a = ap.parse_args(argv)
     dtype = np.float32 if a.dtype == "float32" else np.float64
 
