@@ -62,22 +62,16 @@ static ns_als *train(const ns_ilog *l, int iters)
 }
 
 /* Row of user u / item i in the model (ids are "u<n>" / "i<n>"). */
-static int urow(const ns_als *m, int u)
+static int row_in(const ns_strmap *ids, char kind, int n)
 {
     char id[8];
-    snprintf(id, sizeof id, "u%d", u);
-    int64_t r = ns_strmap_find(m->users, id, strlen(id));
+    snprintf(id, sizeof id, "%c%d", kind, n);
+    int64_t r = ns_strmap_find(ids, id, strlen(id));
     ASSERT(r >= 0);
     return (int)r;
 }
-static int irow(const ns_als *m, int i)
-{
-    char id[8];
-    snprintf(id, sizeof id, "i%d", i);
-    int64_t r = ns_strmap_find(m->items, id, strlen(id));
-    ASSERT(r >= 0);
-    return (int)r;
-}
+static int urow(const ns_als *m, int u) { return row_in(m->users, 'u', u); }
+static int irow(const ns_als *m, int i) { return row_in(m->items, 'i', i); }
 
 /* Solve A x = b (n x n, A overwritten) by Gaussian elimination with partial pivoting. */
 static void gauss(double *A, double *b, int n, double *x)
