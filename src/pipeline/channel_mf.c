@@ -82,6 +82,19 @@ static int user_factor(const mf_ch *c, const ns_user_view *uv, float *x, float *
     return rc < 0 ? rc : n > 0;
 }
 
+/* x . y in eight independent lanes (vectorisable without reassociating
+ * a single sum), then the tail. */
+static float dot(const float *x, const float *y, int k)
+{
+    float acc[8] = {0};
+    int f = 0;
+    for (; f + 8 <= k; f += 8)
+        for (int l = 0; l < 8; l++) acc[l] += x[f + l] * y[f + l];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; f < k; f++) s += x[f] * y[f];
+    return s;
+}
+
 static int mf_recall(void *self, const ns_recall_req *req, int quota, ns_scored *out)
 {
     const mf_ch *c = self;
@@ -94,10 +107,7 @@ static int mf_recall(void *self, const ns_recall_req *req, int quota, ns_scored 
     for (uint32_t j = 0; rc > 0 && j < m->nitems; j++) {
         uint32_t item = c->map.item_of[j];
         if (item == UINT32_MAX || ns_state_has_seen(req->state, req->user, item)) continue;
-        const float *y = m->itf + (size_t)j * k;
-        float s = 0;
-        for (int f = 0; f < k; f++) s += x[f] * y[f];
-        ns_scored_push(heap, &got, quota, (ns_scored){item, s});
+        ns_scored_push(heap, &got, quota, (ns_scored){item, dot(x, m->itf + (size_t)j * k, k)});
     }
     if (rc > 0) {
         ns_scored_sort(heap, got);
