@@ -174,7 +174,8 @@ int ns_als_fold_in(const ns_als *m, const uint32_t *items, int n, float *x, floa
     return 0;
 }
 
-/* Every row of one side against the fixed factors Q (nq rows). */
+/* Every row of one side against the fixed factors Q (nq rows): sixteen at
+ * a time (als_batch.c) up to k = NS__ALS_BATCH_DIM, else one by one. */
 static int solve_side(int k, float lambda, float alpha, const float *Q, int64_t nq, const int64_t *off,
                       const uint32_t *idx, uint32_t nrows, float *out, float *G)
 {
@@ -182,20 +183,26 @@ static int solve_side(int k, float lambda, float alpha, const float *Q, int64_t 
     int64_t longest = 0;
     for (uint32_t r = 0; r < nrows; r++)
         if (off[r + 1] - off[r] > longest) longest = off[r + 1] - off[r];
-    int fail = 0, nomem = 0;
+    int batched = k <= NS__ALS_BATCH_DIM, fail = 0, nomem = 0;
+    uint32_t step = batched ? NS__ALS_LANES : 1, njobs = (nrows + step - 1) / step;
+    size_t nwork = batched ? ns__als_batch_floats(k, longest) : (size_t)k * k + (size_t)(longest + 1) * k;
 #pragma omp parallel num_threads(ns_threads())
     {
         ns_thread_init_worker(1);
-        float *work = ns_malloc(sizeof *work * ((size_t)k * k + (size_t)(longest + 1) * k));
+        float *work = ns_malloc(sizeof *work * nwork);
         if (!work) {
 #pragma omp atomic write
             nomem = 1;
         }
-#pragma omp for schedule(dynamic, 8)
-        for (uint32_t r = 0; r < nrows; r++) {
+#pragma omp for schedule(dynamic, 1)
+        for (uint32_t job = 0; job < njobs; job++) {
             if (!work) continue;
-            if (solve_row(G, k, lambda, alpha, Q, idx + off[r], off[r + 1] - off[r], out + (size_t)r * k, work,
-                          work + (size_t)k * k) < 0) {
+            uint32_t r = job * step;
+            int rc = batched ? ns__als_solve_batch(G, k, lambda, alpha, Q, off, idx, r,
+                                                   (int)(nrows - r < step ? nrows - r : step), out, work, longest)
+                             : solve_row(G, k, lambda, alpha, Q, idx + off[r], off[r + 1] - off[r],
+                                         out + (size_t)r * k, work, work + (size_t)k * k);
+            if (rc < 0) {
 #pragma omp atomic write
                 fail = 1;
             }
