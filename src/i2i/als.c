@@ -4,12 +4,12 @@
  * and the initialisation). Each sweep solves every user row, then every
  * item row, exactly:
  *     A = Q'Q + lambda I + alpha sum_{j in row} q_j q_j',   b = (1 + alpha) sum_{j in row} q_j,
- *     A x = b by Cholesky (k x k, lower triangle, in place),
+ *     A x = b by Cholesky (k x k; sixteen rows at a time, als_batch.c),
  * with Q'Q computed once per side (the trick that makes the dense part of
  * the confidence matrix cost k^2 per row instead of |Q| k^2).
  *
- * Workload: per sweep, nnz k^2 (the rank-1 terms, four rows of Q per pass
- * over A) + rows k^3 / 6 (Cholesky) multiply-adds. MovieLens-100K (75k
+ * Workload: per sweep, nnz k^2 / 2 (the rank-1 terms, ssyrk) + rows k^3 / 6
+ * (Cholesky) multiply-adds. MovieLens-100K (75k
  * ratings, 943 + 1,682 rows, k = 64) is about 0.4 GFLOP a sweep; rows are
  * split across threads (OpenMP, dynamic schedule: row lengths vary 100x).
  */
