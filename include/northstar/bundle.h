@@ -9,6 +9,7 @@
 
 #include "northstar/dataset.h"
 #include "northstar/i2i.h"
+#include "northstar/als.h"
 
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ extern "C" {
  * pipeline config that names them (relative paths, so it moves as a whole):
  *   pipeline.json       channels + ranker (serve --models DIR, or --config)
  *   i2i.safetensors     EASE or cosine item-item model (channel "i2i")
+ *   mf.safetensors      implicit ALS user and item factors (channel "mf"; when quota_mf > 0)
  *   items.vec, items.hnsw   item vectors (word2vec over time-ordered
  *                       histories) and their HNSW index (channel "vector")
  *   keyword.bm25, keyword.terms   BM25 over title + text and each item's
@@ -63,6 +65,8 @@ typedef struct ns_bundle_opts {
                              alone on them (nDCG@10), else the best channel's order;
                              pipeline.json "selection" says which and why (default 1) */
     uint64_t seed;        /* 1 */
+    int quota_mf;         /* the "mf" channel (implicit ALS, als.h): 0 = not trained (default) */
+    ns_als_opts mf;       /* its options (ns_als_defaults) */
 } ns_bundle_opts;
 
 ns_bundle_opts ns_bundle_defaults(void);
@@ -76,6 +80,8 @@ typedef struct ns_bundle_stats {
     char chosen[64];      /* the served order: "ranker" or a channel ("" = not compared) */
     double val_ndcg_ranker, val_ndcg_chosen; /* nDCG@10 on the validation users */
     uint32_t i2i_items, vec_items;
+    double secs_mf;       /* ALS training (the served model) */
+    uint32_t mf_users, mf_items;
 } ns_bundle_stats;
 
 /* Train every model on the events keep[k] != 0 of d (NULL = all) and write

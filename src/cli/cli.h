@@ -160,7 +160,12 @@ int cli_parse_i2i_method(const char *cmd, const char *opt, const char *arg, void
     CLI_INT("neighbours", 0, T, b.i2i.neighbours, 0, 1000000),                           \
     CLI_SET("no-ranker", 0, T, b.ranker, 0),                                             \
     CLI_STR("ranker-drop", 0, T, b.rank_drop),                                           \
-    CLI_SET("no-rank-select", 0, T, b.rank_select, 0)
+    CLI_SET("no-rank-select", 0, T, b.rank_select, 0),                                  \
+    CLI_SET("mf", 0, T, b.quota_mf, 200),                                                \
+    CLI_INT("mf-dim", 0, T, b.mf.dim, 1, NS_ALS_MAX_DIM),                                \
+    CLI_DOUBLE("mf-alpha", 0, T, b.mf.alpha, 0, 1e6),                                    \
+    CLI_DOUBLE("mf-lambda", 0, T, b.mf.lambda, 1e-6, 1e9),                               \
+    CLI_INT("mf-iters", 0, T, b.mf.iters, 0, 1000)
 
 /* ===================================================================== */
 /* Subcommands and messages                                               */

@@ -49,6 +49,9 @@ static const char usage[] =
     "  --lambda X, --method ease|cosine, --neighbours N, --no-ranker, --diversity K\n"
     "                    `northstar train`'s options (defaults: train's; movielens:\n"
     "                    --neighbours 0 --diversity 0)\n"
+    "  --mf              also train implicit ALS factors (channel \"mf\")\n"
+    "  --mf-dim N, --mf-alpha X, --mf-lambda X, --mf-iters N\n"
+    "                    ALS factors (64), confidence 1 + alpha (4), L2 (40), sweeps (15)\n"
     "  --ranker-drop COLS, --no-rank-select\n"
     "                    train's ranker options (ablations; serve the ranker\n"
     "                    without comparing it with each channel)\n"
@@ -112,11 +115,19 @@ static void print_text(const eval_opts *o, const ns_evaluate_report *r)
 {
     const ns_evaluate_opts *e = &o->e;
     print_input(r);
-    printf("trained as: northstar train%s --method %s --lambda %g --neighbours %d --diversity %d%s (%.1f s, ranker "
+    char mf[128] = "";
+    if (e->bundle.quota_mf > 0)
+        snprintf(mf, sizeof mf, " --mf --mf-dim %d --mf-alpha %g --mf-lambda %g --mf-iters %d", e->bundle.mf.dim,
+                 e->bundle.mf.alpha, e->bundle.mf.lambda, e->bundle.mf.iters);
+    printf("trained as: northstar train%s --method %s --lambda %g --neighbours %d --diversity %d%s%s (%.1f s, ranker "
            "validation AUC %.4f)\n",
            e->source == NS_EVALUATE_MOVIELENS || e->implicit_ratings ? " --implicit-ratings" : "",
            ns_i2i_method_name(e->bundle.i2i.method), e->bundle.i2i.lambda, e->bundle.i2i.neighbours,
-           e->bundle.diversity, e->bundle.ranker ? "" : " --no-ranker", r->bundle.secs_total, r->bundle.val_auc);
+           e->bundle.diversity, mf, e->bundle.ranker ? "" : " --no-ranker", r->bundle.secs_total, r->bundle.val_auc);
+    if (r->bundle.chosen[0])
+        printf("served order (train's choice on validation users, pipeline.json \"selection\"): %s (nDCG@10 %.4f; "
+               "the ranker %.4f)\n",
+               r->bundle.chosen, r->bundle.val_ndcg_chosen, r->bundle.val_ndcg_ranker);
     printf("served by: northstar serve --models (in process, loopback HTTP, %d clients, %d workers); split %.2f/%.2f "
            "seed %llu, top-%d\n\n",
            e->clients, e->workers, e->ratio, 1 - e->ratio, (unsigned long long)e->seed, e->k);

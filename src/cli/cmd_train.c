@@ -20,6 +20,7 @@ static const char usage[] =
     "Train the recommendation pipeline's models from the store's events and\n"
     "write them with the pipeline config that loads them (DIR/pipeline.json):\n"
     "  i2i.safetensors      EASE (closed-form item-item regression) or cosine item-kNN\n"
+    "  mf.safetensors       implicit ALS user and item factors (with --mf)\n"
     "  items.vec/.hnsw      item vectors (word2vec over time-ordered histories) + HNSW\n"
     "  keyword.bm25/.terms  BM25 over item title + text, and each item's key words\n"
     "  ranker.safetensors   Wide & Deep over user, item, context, real-time and\n"
@@ -41,6 +42,11 @@ static const char usage[] =
     "  --lambda X           EASE regularisation (default 300)\n"
     "  --max-items N        EASE: model the N most popular items (default 5000)\n"
     "  --neighbours N       weights kept per item (default 200; 0 = all)\n"
+    "  --mf                 also train implicit ALS factors (mf.safetensors, channel \"mf\")\n"
+    "  --mf-dim N           ALS factors per user and item (default 64)\n"
+    "  --mf-alpha X         ALS confidence of a positive, 1 + X (default 4)\n"
+    "  --mf-lambda X        ALS L2 strength (default 40)\n"
+    "  --mf-iters N         ALS sweeps (default 15)\n"
     "  --no-vectors         no item vectors / vector channel\n"
     "  --no-keyword         no keyword index / keyword channel\n"
     "  --no-ranker          no Wide & Deep model (the config ranks with the blend)\n"
@@ -136,6 +142,7 @@ int cmd_train(int argc, char **argv)
     printf("northstar train: %u users, %u items, %zu events -> %s (%.1f s)\n", (unsigned)ns_strmap_count(d.uids),
            (unsigned)ns_strmap_count(d.iids), d.nev, o.b.out_dir, bs.secs_total);
     printf("  i2i (%s): %u items, %.1f s\n", ns_i2i_method_name(o.b.i2i.method), bs.i2i_items, bs.secs_i2i);
+    if (bs.mf_users) printf("  mf (implicit ALS, k %d): %u users, %u items, %.1f s\n", o.b.mf.dim, bs.mf_users, bs.mf_items, bs.secs_mf);
     if (o.b.vectors) printf("  item vectors: %u items, %.1f s\n", bs.vec_items, bs.secs_vectors);
     if (o.b.keyword) printf("  keyword index: %u items, %.1f s\n", d.nitems, bs.secs_keyword);
     if (bs.ranker_mode)

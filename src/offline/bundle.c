@@ -53,6 +53,7 @@ ns_bundle_opts ns_bundle_defaults(void)
     o.diversity = 3;
     o.rank_select = 1;
     o.seed = 1;
+    o.mf = ns_als_defaults();
     return o;
 }
 
@@ -263,8 +264,29 @@ static int write_keyword(const ns_dataset *d, const ns_bundle_opts *o, const cha
 /* ---- recall models + config ------------------------------------------------------------------------------ */
 
 typedef struct {
-    int i2i, vectors, keyword;
+    int i2i, vectors, keyword, mf;
 } have_t;
+
+/* The "mf" channel's model: implicit ALS (als.h) on the same log. */
+static int write_mf(const ns_ilog *l, const ns_bundle_opts *o, const char *dir, have_t *have, ns_bundle_stats *st)
+{
+    ns_timer t;
+    ns_timer_start(&t);
+    ns_als *m = NULL;
+    char path[2048];
+    ns_als_opts mo = o->mf;
+    mo.seed = o->seed;
+    int rc = ns_als_train(&m, l, &mo);
+    if (rc >= 0 && m->nusers && m->nitems && (rc = path_in(path, sizeof path, dir, "mf.safetensors")) >= 0 &&
+        (rc = ns_als_save(m, path)) >= 0) {
+        have->mf = 1;
+        st->mf_users = m->nusers;
+        st->mf_items = m->nitems;
+    }
+    ns_als_free(m);
+    st->secs_mf += ns_timer_elapsed(&t);
+    return rc;
+}
 
 static int write_recall_models(const ns_dataset *d, const uint8_t *keep, const ns_bundle_opts *o, const char *dir,
                                have_t *have, ns_bundle_stats *st)
@@ -289,6 +311,7 @@ static int write_recall_models(const ns_dataset *d, const uint8_t *keep, const n
         st->secs_i2i += ns_timer_elapsed(&t);
         if (rc < 0) goto done;
     }
+    if (o->quota_mf > 0 && (rc = write_mf(&l, o, dir, have, st)) < 0) goto done;
     if (o->vectors && o->quota_vector > 0) {
         ns_timer_start(&t);
         uint32_t nvec = 0;
@@ -336,6 +359,10 @@ static json_t *bundle_config(const ns_dataset *d, const ns_bundle_opts *o, const
     if (h->i2i) {
         add_channel(rec, "i2i", "i2i", o->quota_i2i, json_pack("{s:s}", "model_file", "i2i.safetensors"));
         json_object_set_new(w, "i2i", json_real(2.0));
+    }
+    if (h->mf) {
+        add_channel(rec, "mf", "mf", o->quota_mf, json_pack("{s:s}", "model_file", "mf.safetensors"));
+        json_object_set_new(w, "mf", json_real(1.5));
     }
     if (h->vectors) {
         add_channel(rec, "vector", "vector", o->quota_vector,

@@ -23,8 +23,8 @@ enum { MAX_TYPES = 32 };
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static const ns_channel_type *ch_types[MAX_TYPES] = {
     &ns__channel_trending, &ns__channel_segment, &ns__channel_popular, &ns__channel_fresh, &ns__channel_cooc,
-    &ns__channel_i2i,      &ns__channel_profile, &ns__channel_keyword, &ns__channel_vector};
-static int nch_types = 9;
+    &ns__channel_i2i,      &ns__channel_profile, &ns__channel_keyword, &ns__channel_vector, &ns__channel_mf};
+static int nch_types = 10;
 static const ns_scorer_type *rk_types[MAX_TYPES] = {&ns__scorer_blend, &ns__scorer_wide_deep};
 static int nrk_types = 2;
 

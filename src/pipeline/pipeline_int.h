@@ -28,7 +28,8 @@ extern const ns_channel_type ns__channel_trending, ns__channel_segment, ns__chan
     ns__channel_cooc;
 extern const ns_scorer_type ns__scorer_blend;
 /* Model-backed types (channel_*.c, scorer_wd.c). */
-extern const ns_channel_type ns__channel_i2i, ns__channel_profile, ns__channel_keyword, ns__channel_vector;
+extern const ns_channel_type ns__channel_i2i, ns__channel_profile, ns__channel_keyword, ns__channel_vector,
+    ns__channel_mf;
 extern const ns_scorer_type ns__scorer_wide_deep;
 
 /* Config helpers: read an optional member of the right type, naming
