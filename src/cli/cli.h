@@ -162,6 +162,7 @@ int cli_parse_i2i_method(const char *cmd, const char *opt, const char *arg, void
     CLI_STR("ranker-drop", 0, T, b.rank_drop),                                           \
     CLI_SET("no-rank-select", 0, T, b.rank_select, 0),                                  \
     CLI_SET("mf", 0, T, b.quota_mf, 200),                                                \
+    CLI_SET("no-mf", 0, T, b.quota_mf, 0),                                               \
     CLI_INT("mf-dim", 0, T, b.mf.dim, 1, NS_ALS_MAX_DIM),                                \
     CLI_DOUBLE("mf-alpha", 0, T, b.mf.alpha, 0, 1e6),                                    \
     CLI_DOUBLE("mf-lambda", 0, T, b.mf.lambda, 1e-6, 1e9),                               \

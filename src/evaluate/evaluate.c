@@ -39,6 +39,7 @@ ns_evaluate_opts ns_evaluate_movielens_defaults(void)
     o.bundle.diversity = 0;
     o.bundle.i2i.lambda = 300;
     o.bundle.i2i.neighbours = 0; /* MovieLens is small: keep every EASE weight */
+    o.bundle.quota_mf = 200;     /* and an ALS channel (brute-force scoring over 1,682 items) */
     return o;
 }
 

@@ -7,7 +7,8 @@
  * port and asked GET /v1/recommend over HTTP for every user. The
  * popularity row, served the same way, must land on the protocol's figure
  * (~0.254), and the "served" row (the bundle's own config, what `serve
- * --models` serves) must reach nDCG@10 >= 0.45 with no already-rated item
+ * --models` serves) must reach nDCG@10 >= 0.49 (issue 13; BiVAE publishes
+ * 0.475 on this protocol) with no already-rated item
  * served and no failed request. About 30 s on 2 cores; skips when the data
  * set is absent.
  */
@@ -38,7 +39,7 @@ TEST(pipeline_meets_ndcg_target)
     ASSERT_EQ_INT(served->unknown, 0);
     ASSERT_EQ_INT(served->slots, 9430);
     ASSERT_MSG(fabs(pop->m.ndcg - 0.254) < 0.01, "popularity nDCG@10 %.4f, the protocol gives ~0.254", pop->m.ndcg);
-    ASSERT_MSG(served->m.ndcg >= 0.45, "served nDCG@10 %.4f below the 0.45 target", served->m.ndcg);
+    ASSERT_MSG(served->m.ndcg >= 0.49, "served nDCG@10 %.4f below the 0.49 target", served->m.ndcg);
     ASSERT(served->coverage > 0 && served->coverage <= 1);
     ASSERT(served->p99_ms > 0);
     free(r);
