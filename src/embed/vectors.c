@@ -277,17 +277,21 @@ static int read_binary(ns_vectors *v, int64_t n, const char *data, size_t len, s
 }
 
 /* Text or binary? In the text format the first record is a word and then
- * only number characters up to the newline; a binary record's floats are
- * raw bytes, which for dim >= 2 practically always include some outside
- * that set. */
-static int looks_text(const char *data, size_t len, size_t body)
+ * dim numbers (number characters and at least dim separators) up to the
+ * newline; a binary record's floats are raw bytes, which for dim >= 2
+ * practically always include some outside that set — and may hold a
+ * newline byte early, so a line with too few fields is not text. */
+static int looks_text(const char *data, size_t len, size_t body, int dim)
 {
     const char *s = data + body, *e = data + len;
     const char *p = s;
     while (p < e && *p != ' ' && *p != '\n') p++;
-    for (; p < e && *p != '\n'; p++)
+    int seps = 0;
+    for (; p < e && *p != '\n'; p++) {
         if (!strchr("0123456789+-.eEinfaINFA \t\r", *p)) return 0;
-    return 1;
+        seps += (*p == ' ' || *p == '\t') && p + 1 < e && !strchr(" \t\r\n", p[1]);
+    }
+    return seps >= dim;
 }
 
 int ns_vec_read_memory(ns_vectors **out, const char *data, size_t len, const char *name)
@@ -307,7 +311,7 @@ int ns_vec_read_memory(ns_vectors **out, const char *data, size_t len, const cha
                              "file can hold", (long long)n, dim, len);
     ns_vectors *v = vec_new(n, dim);
     if (!v) return NS_ENOMEM;
-    rc = looks_text(data, len, body) ? read_text(v, n, data, len, body, name)
+    rc = looks_text(data, len, body, dim) ? read_text(v, n, data, len, body, name)
                                           : read_binary(v, n, data, len, body, name);
     if (rc < 0) {
         ns_vec_free(v);
