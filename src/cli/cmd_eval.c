@@ -124,6 +124,10 @@ static void print_text(const eval_opts *o, const ns_evaluate_report *r)
            e->source == NS_EVALUATE_MOVIELENS || e->implicit_ratings ? " --implicit-ratings" : "",
            ns_i2i_method_name(e->bundle.i2i.method), e->bundle.i2i.lambda, e->bundle.i2i.neighbours,
            e->bundle.diversity, mf, e->bundle.ranker ? "" : " --no-ranker", r->bundle.secs_total, r->bundle.val_auc);
+    if (r->bundle.mf_users)
+        printf("mf: implicit ALS k %d, alpha %g, lambda %g, %d sweeps: %u users x %u items, %.2f s.\n", e->bundle.mf.dim,
+               e->bundle.mf.alpha, e->bundle.mf.lambda, e->bundle.mf.iters, r->bundle.mf_users, r->bundle.mf_items,
+               r->bundle.secs_mf);
     if (r->bundle.chosen[0])
         printf("served order (train's choice on validation users, pipeline.json \"selection\"): %s (nDCG@10 %.4f; "
                "the ranker %.4f)\n",
