@@ -326,6 +326,9 @@ int ns_file_write_atomic(const char *path, const void *data, size_t len);
 int ns_file_exists(const char *path);
 /* mkdir -p */
 int ns_mkdirs(const char *path);
+/* Remove a directory that holds only regular files (not recursive): its
+ * files, then itself. A missing directory is not an error. */
+int ns_dir_remove_files(const char *path);
 
 /* Directory of the shared data sets: $NORTHSTAR_DATA, else the given default.
  * Returns NULL when the directory does not exist. */

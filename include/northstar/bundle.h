@@ -28,7 +28,8 @@ extern "C" {
  *   keyword.bm25, keyword.terms   BM25 over title + text and each item's
  *                       most distinctive words (channel "keyword")
  *   ranker.safetensors  Wide & Deep on the pipeline's features (rank "wide_deep")
- *   examples.tsv        the ranker's training rows (kept for inspection)
+ *   examples.tsv        the ranker's training rows (kept for inspection; the
+ *                       stage-1 models they came from are removed)
  *
  * The ranker learns from what the recall would have proposed, with labels
  * from data the recall did not see:
@@ -43,6 +44,8 @@ extern "C" {
  *     features and recall evidence of that moment.
  * The served models are then retrained on all the data.
  */
+#define NS_BUNDLE_MIN_AUC 0.55 /* a ranker below it is weak (see strict) */
+
 typedef struct ns_bundle_opts {
     const char *out_dir;
     ns_i2i_opts i2i;
@@ -60,6 +63,9 @@ typedef struct ns_bundle_opts {
     int diversity;        /* max_per_category in the config (default 3; 0 = off) */
     const char *rank_drop;/* ranker columns left out, comma-separated ("raw:" = a
                              family; for ablations), NULL = none */
+    int strict;           /* fail (no pipeline.json written) when the ranker is weak:
+                             validation AUC < NS_BUNDLE_MIN_AUC or turned down by the
+                             selection; else a warning (default 0) */
     int rank_select;      /* ratings mode: keep 15% of the users out of the ranker's
                              rows and serve the ranker only if it beats every channel
                              alone on them (nDCG@10), else the best channel's order;

@@ -7,6 +7,7 @@
  */
 #include "northstar/base.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -226,6 +227,22 @@ int ns_mkdirs(const char *path)
     if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
         return ns_err_set_at(NS_EEXISTS, path, 0, NULL, NULL, "exists and is not a directory");
     return NS_OK;
+}
+
+int ns_dir_remove_files(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) return errno == ENOENT ? NS_OK : ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "%s", strerror(errno));
+    char buf[4096];
+    int rc = NS_OK;
+    for (struct dirent *e; rc == NS_OK && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (snprintf(buf, sizeof buf, "%s/%s", path, e->d_name) >= (int)sizeof buf || unlink(buf) < 0)
+            rc = ns_err_set_at(NS_EIO, buf, 0, NULL, NULL, "cannot remove: %s", strerror(errno));
+    }
+    closedir(d);
+    if (rc == NS_OK && rmdir(path) < 0) rc = ns_err_set_at(NS_EIO, path, 0, NULL, NULL, "rmdir: %s", strerror(errno));
+    return rc;
 }
 
 const char *ns_data_dir(const char *fallback)

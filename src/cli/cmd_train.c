@@ -54,6 +54,9 @@ static const char usage[] =
     "  --epochs N           ranker epochs at most (default 10, early stopping)\n"
     "  --max-examples N     ranker training rows at most (default 600000)\n"
     "  --diversity K        at most K items per category in a list (default 3; 0 = off)\n"
+    "  --strict             fail, writing no pipeline.json, when the ranker is weak\n"
+    "                       (validation AUC < 0.55, or it does not beat every channel\n"
+    "                       alone on validation users); else that is a warning\n"
     "  --ranker-drop COLS   ranker columns left out, comma-separated (\"raw:\" = every\n"
     "                       raw:<channel>; for ablations)\n"
     "  --no-rank-select     serve the ranker without comparing it, on 15% of the\n"
@@ -83,6 +86,7 @@ static const cli_opt opts[] = {
     CLI_INT("epochs", 0, train_opts, b.rank_epochs, 1, 1000),
     CLI_INT("max-examples", 0, train_opts, b.max_examples, 1000, 100000000),
     CLI_INT("diversity", 0, train_opts, b.diversity, 0, 1000),
+    CLI_FLAG("strict", 0, train_opts, b.strict),
     CLI_OPT_SEED(train_opts, b.seed),
 };
 

@@ -758,7 +758,7 @@ static int rank_stage(const ns_dataset *d, const uint8_t *keep, const ns_bundle_
     int impressions = nimp > 1000 && nclk > 100;
     st->ranker_mode = impressions ? 2 : 1;
     uint8_t *fit = ns_malloc(d->nev ? d->nev : 1), *label = ns_calloc(d->nev ? d->nev : 1, 1);
-    char stage[2048];
+    char stage[2048] = "";
     ns_state *s = NULL;
     ns_pipeline *p = NULL;
     ns_buf out;
@@ -839,7 +839,26 @@ static int rank_stage(const ns_dataset *d, const uint8_t *keep, const ns_bundle_
     ns_state_free(s);
     for (int j = 0; j < ncols; j++) free(names[j]);
     free(names);
+    /* the stage's models served only to make the examples */
+    if (rc >= 0 && stage[0] && (rc = ns_dir_remove_files(stage)) < 0) ns_err_wrap("train: removing %s", stage);
     return rc;
+}
+
+/* A weak ranker is never deployed silently: a warning, and with o->strict
+ * an error, when its validation AUC is under NS_BUNDLE_MIN_AUC or train's
+ * selection turned it down for a channel. */
+static int check_ranker(const ns_bundle_opts *o, const ns_bundle_stats *st)
+{
+    char why[256] = "";
+    if (st->val_auc < NS_BUNDLE_MIN_AUC)
+        snprintf(why, sizeof why, "validation AUC %.4f is under %.2f", st->val_auc, NS_BUNDLE_MIN_AUC);
+    else if (st->chosen[0] && strcmp(st->chosen, "ranker"))
+        snprintf(why, sizeof why, "it does not beat channel %s alone on validation users (nDCG@10 %.4f vs %.4f)",
+                 st->chosen, st->val_ndcg_ranker, st->val_ndcg_chosen);
+    if (!why[0]) return 0;
+    if (o->strict) return ns_err_set(NS_EINVAL, "train --strict: the ranker is weak: %s", why);
+    ns_log_warn("the ranker is weak: %s%s", why, st->chosen[0] && strcmp(st->chosen, "ranker") ? " (not served)" : "");
+    return 0;
 }
 
 int ns_bundle_train(const ns_dataset *d, const uint8_t *keep, const ns_bundle_opts *o, ns_bundle_stats *st)
@@ -874,7 +893,9 @@ int ns_bundle_train(const ns_dataset *d, const uint8_t *keep, const ns_bundle_op
     }
     json_decref(sel_rank);
     json_decref(sel_report);
-    rc = cfg ? write_config(cfg, o->out_dir) : NS_ENOMEM;
+    rc = cfg ? 0 : NS_ENOMEM;
+    if (rc >= 0 && ranker) rc = check_ranker(o, st);
+    if (rc >= 0) rc = write_config(cfg, o->out_dir);
     json_decref(cfg);
     st->secs_total = ns_timer_elapsed(&t);
     return rc;

@@ -96,6 +96,19 @@ TEST(ranker_is_served_only_when_it_beats_every_channel)
         ASSERT_NEAR(json_number_value(json_object_get(pr, "ctr_weight")), 0, 0);
     }
     json_decref(c);
+    /* the stage-1 models are gone; a turned-down ranker fails --strict, writing no config */
+    char p1[1200];
+    snprintf(p1, sizeof p1, "%s/b/stage1", dir);
+    ASSERT(!ns_file_exists(p1));
+    /* a ranker without the channels' evidence cannot beat them */
+    ASSERT_EQ_INT(cli_run(&out, "train --quiet --db %s/s.db --out %s/st --epochs 2 -j 2 --no-keyword --strict "
+                                "--ranker-drop raw:,ch:,channels,nchannels",
+                          dir, dir),
+                  1);
+    ASSERT_HAS(out, "the ranker is weak");
+    free(out);
+    snprintf(p1, sizeof p1, "%s/st/pipeline.json", dir);
+    ASSERT(!ns_file_exists(p1));
     /* the bundle serves, and says what ranks */
     char db[1200], extra[1300];
     snprintf(db, sizeof db, "%s/s.db", dir);
