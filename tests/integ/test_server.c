@@ -322,13 +322,20 @@ TEST(graceful_shutdown_drains_request_in_flight)
     usleep(200000);
     kill(s.pid, SIGTERM);
     usleep(300000);
-    /* Draining: no new connections are accepted. */
+    /* Draining: a new connection is closed unanswered (or refused). */
     int fd2 = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)s.port);
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    ASSERT_MSG(connect(fd2, (struct sockaddr *)&sa, sizeof sa) < 0, "a new connection was accepted while draining");
+    if (connect(fd2, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        const char *get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+        (void)!send(fd2, get, strlen(get), MSG_NOSIGNAL);
+        struct timeval tv2 = {5, 0};
+        setsockopt(fd2, SOL_SOCKET, SO_RCVTIMEO, &tv2, sizeof tv2);
+        char b2[256];
+        ASSERT_MSG(recv(fd2, b2, sizeof b2, 0) <= 0, "a new connection was answered while draining");
+    }
     close(fd2);
     ASSERT(send(fd, body + 10, strlen(body) - 10, MSG_NOSIGNAL) > 0);
     char buf[1024] = {0};
