@@ -10,16 +10,48 @@
 #include <stdlib.h>
 
 static const char usage[] =
-    "usage: northstar word2vec similar [-k N] VECTORS WORD...\n"
+    "usage: northstar word2vec similar [-k N] [--json] VECTORS WORD...\n"
     "\n"
-    "The k nearest words of each WORD by cosine (-k, default 10).\n";
+    "The k nearest words of each WORD by cosine (-k, default 10). --json: one\n"
+    "object a line, {\"word\": W, \"neighbours\": [{\"word\": X, \"cosine\": C}, ...]}.\n";
+
+typedef struct {
+    int k, json;
+} similar_opts;
+
+static const cli_opt opts[] = {
+    CLI_OPT_K(similar_opts, k),
+    CLI_OPT_JSON(similar_opts, json),
+};
+
+static void print_json(const ns_vectors *v, int64_t w, const int64_t *idx, const float *sim, int got)
+{
+    ns_buf b;
+    ns_buf_init(&b);
+    size_t len;
+    const char *word = ns_strmap_key(v->words, w, &len);
+    ns_buf_puts(&b, "{\"word\":");
+    ns_buf_json_str(&b, word, len);
+    ns_buf_puts(&b, ",\"neighbours\":[");
+    for (int i = 0; i < got; i++) {
+        const char *x = ns_strmap_key(v->words, idx[i], &len);
+        ns_buf_puts(&b, i ? ",{\"word\":" : "{\"word\":");
+        ns_buf_json_str(&b, x, len);
+        ns_buf_puts(&b, ",\"cosine\":");
+        ns_buf_json_num(&b, sim[i], 6);
+        ns_buf_puts(&b, "}");
+    }
+    ns_buf_puts(&b, "]}\n");
+    if (b.data) fputs(b.data, stdout);
+    ns_buf_release(&b);
+}
 
 #define CMD "word2vec"
 
 int cmd_word2vec_similar(int argc, char **argv)
 {
-    cli_k_opts o = {10};
-    int r = CLI_PARSE(argc, argv, CMD, usage, cli_k_only, &o);
+    similar_opts o = {10, 0};
+    int r = CLI_PARSE(argc, argv, CMD, usage, opts, &o);
     CLI_PARSE_RETURN(r);
     if (argc - r < 2) return cli_usage_error(CMD, "similar needs VECTORS and at least one WORD");
     ns_vectors *v;
@@ -36,6 +68,10 @@ int cmd_word2vec_similar(int argc, char **argv)
             continue;
         }
         int got = ns_vec_nearest(v, v->v + (size_t)w * (size_t)v->dim, 0, &w, 1, o.k, idx, sim);
+        if (o.json) {
+            print_json(v, w, idx, sim, got);
+            continue;
+        }
         printf("%s:\n", ns_strmap_key(v->words, w, NULL));
         for (int i = 0; i < got; i++) printf("  %-24s %.4f\n", ns_strmap_key(v->words, idx[i], NULL), sim[i]);
     }

@@ -3,6 +3,8 @@
  * bad graph lines, an unknown query word, a truncated vectors file)
  * answered with a message naming file, line and problem. */
 #include "integ_harness.h"
+
+#include <jansson.h>
 #include "northstar/vec.h"
 
 static void write_file(const char *path, const char *data, size_t len)
@@ -55,6 +57,24 @@ TEST(train_similar_analogy_eval)
     const char *A[] = {"pear", "plum", "fig", "grape", "melon", "peach", "lime"};
     for (int i = 0; i < 7; i++) fruit += strstr(p, A[i]) != NULL;
     ASSERT_EQ_INT(fruit, 3);
+    free(out);
+    /* --json: the same neighbours, one object a line */
+    ASSERT_EQ_INT(run(&out, "word2vec similar -k 3 --json %s Apple 2>/dev/null", txt), 0);
+    json_error_t je;
+    json_t *j = json_loads(out, JSON_DISABLE_EOF_CHECK, &je);
+    ASSERT_MSG(j, "not JSON: %s", out);
+    ASSERT_STREQ(json_string_value(json_object_get(j, "word")), "apple");
+    json_t *nb = json_object_get(j, "neighbours");
+    ASSERT_EQ_INT(json_array_size(nb), 3);
+    fruit = 0;
+    for (size_t i = 0; i < 3; i++) {
+        const char *w = json_string_value(json_object_get(json_array_get(nb, i), "word"));
+        double c = json_number_value(json_object_get(json_array_get(nb, i), "cosine"));
+        ASSERT(w && c > -1.0001 && c < 1.0001);
+        for (int k = 0; k < 7; k++) fruit += !strcmp(w, A[k]);
+    }
+    ASSERT_EQ_INT(fruit, 3);
+    json_decref(j);
     free(out);
     ASSERT_EQ_INT(run(&out, "word2vec analogy %s engine wheel pear", txt), 0);
     free(out);
