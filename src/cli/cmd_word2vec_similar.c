@@ -3,6 +3,7 @@
  * of each given word in a vectors file, by cosine.
  */
 #include "cli.h"
+#include "embed_common.h"
 #include "northstar/base.h"
 #include "northstar/vec.h"
 
@@ -32,16 +33,9 @@ static void print_json(const ns_vectors *v, int64_t w, const int64_t *idx, const
     const char *word = ns_strmap_key(v->words, w, &len);
     ns_buf_puts(&b, "{\"word\":");
     ns_buf_json_str(&b, word, len);
-    ns_buf_puts(&b, ",\"neighbours\":[");
-    for (int i = 0; i < got; i++) {
-        const char *x = ns_strmap_key(v->words, idx[i], &len);
-        ns_buf_puts(&b, i ? ",{\"word\":" : "{\"word\":");
-        ns_buf_json_str(&b, x, len);
-        ns_buf_puts(&b, ",\"cosine\":");
-        ns_buf_json_num(&b, sim[i], 6);
-        ns_buf_puts(&b, "}");
-    }
-    ns_buf_puts(&b, "]}\n");
+    ns_buf_puts(&b, ",\"neighbours\":");
+    cli_w2v_hits_json(&b, v, idx, sim, got);
+    ns_buf_puts(&b, "}\n");
     if (b.data) fputs(b.data, stdout);
     ns_buf_release(&b);
 }

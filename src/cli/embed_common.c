@@ -17,3 +17,18 @@ int cli_w2v_write(const char *cmd, const ns_vectors *v, const cli_w2v_args *a)
     if (ns_vec_write(v, a->output, binary) < 0) return cli_fail(cmd);
     return CLI_OK;
 }
+
+void cli_w2v_hits_json(ns_buf *b, const ns_vectors *v, const int64_t *idx, const float *sim, int n)
+{
+    ns_buf_puts(b, "[");
+    for (int i = 0; i < n; i++) {
+        size_t len;
+        const char *x = ns_strmap_key(v->words, idx[i], &len);
+        ns_buf_puts(b, i ? ",{\"word\":" : "{\"word\":");
+        ns_buf_json_str(b, x, len);
+        ns_buf_puts(b, ",\"cosine\":");
+        ns_buf_json_num(b, sim[i], 6);
+        ns_buf_puts(b, "}");
+    }
+    ns_buf_puts(b, "]");
+}

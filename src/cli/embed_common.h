@@ -47,4 +47,7 @@ extern const cli_choice cli_w2v_vectors_choices[]; /* in, sum */
  * CLI_OK, or CLI_FAIL after printing the error. */
 int cli_w2v_write(const char *cmd, const ns_vectors *v, const cli_w2v_args *a);
 
+/* [{"word": W, "cosine": C}, ...] of the n hits (idx, sim) appended to b. */
+void cli_w2v_hits_json(ns_buf *b, const ns_vectors *v, const int64_t *idx, const float *sim, int n);
+
 #endif

@@ -78,6 +78,13 @@ TEST(train_similar_analogy_eval)
     free(out);
     ASSERT_EQ_INT(run(&out, "word2vec analogy %s engine wheel pear", txt), 0);
     free(out);
+    ASSERT_EQ_INT(run(&out, "word2vec analogy -k 2 --json %s engine wheel pear 2>/dev/null", txt), 0);
+    j = json_loads(out, JSON_DISABLE_EOF_CHECK, &je);
+    ASSERT_MSG(j, "not JSON: %s", out);
+    ASSERT_STREQ(json_string_value(json_object_get(j, "c")), "pear");
+    ASSERT_EQ_INT(json_array_size(json_object_get(j, "answers")), 2);
+    json_decref(j);
+    free(out);
     const char *ws = ns_test_tmpfile("pairs.csv");
     const char pairs[] = "Word 1,Word 2,Human (mean)\r\napple,pear,9\r\napple,engine,1\r\ngear,piston,8\r\n"
                          "plum,valve,0.5\r\nfig,zebra,5\r\n";
