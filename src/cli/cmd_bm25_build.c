@@ -165,6 +165,13 @@ static int add_docs(ns_bm25 *ix, const ns_bm25_params *p, const char *path, char
     return rc;
 }
 
+static int no_text(const ns_bm25 *ix)
+{
+    ns_bm25_stats st;
+    ns_bm25_get_stats(ix, &st);
+    return st.postings == 0;
+}
+
 int cmd_bm25_build(int argc, char **argv)
 {
     build_opts o;
@@ -186,6 +193,16 @@ int cmd_bm25_build(int argc, char **argv)
         return cli_fail("bm25");
     }
     int rc = add_docs(ix, &p, o.in, buf, len, &ndocs) < 0 ? cli_fail("bm25") : CLI_OK;
+    if (rc == CLI_OK && ndocs > 0 && no_text(ix)) { /* nothing would be found: say why, write nothing */
+        char names[NS_BM25_MAX_FIELDS * 34] = "";
+        for (int f = 0; f < p.nfields; f++) {
+            if (f) strcat(names, ", ");
+            strcat(names, p.field_names[f]);
+        }
+        fprintf(stderr, "northstar bm25: %s: no document has text in the indexed fields (%s); name the fields "
+                        "the documents hold with --field NAME=W\n", o.in, names);
+        rc = CLI_FAIL;
+    }
     double t1 = ns_now();
     if (rc == CLI_OK && ns_bm25_save(ix, o.out) < 0) rc = cli_fail("bm25");
     double t2 = ns_now();

@@ -171,6 +171,15 @@ TEST(bm25_errors)
     free(out);
     ASSERT_EQ_INT(run(&out, "bm25 build -i x -o y --field title"), 2);
     free(out);
+    /* text only in a field the index does not read: an error naming the fields, no index */
+    write_text(docs, "{\"id\": 1, \"content\": \"hello world\"}\n");
+    ASSERT_EQ_INT(run(&out, "bm25 build -i '%s' -o '%s'", docs, idx), 1);
+    ASSERT_HAS(out, "no document has text in the indexed fields (title, body)");
+    ASSERT(!ns_file_exists(idx));
+    free(out);
+    ASSERT_EQ_INT(run(&out, "bm25 build -i '%s' -o '%s' --field content=1", docs, idx), 0);
+    free(out);
+    remove(idx);
     write_text(docs, "{\"id\": 1, \"title\": \"ok\"}\n{\"id\": -4, \"title\": \"bad\"}\n");
     ASSERT_EQ_INT(run(&out, "bm25 build -i '%s' -o '%s'", docs, idx), 1);
     ASSERT(strstr(out, ":2:") && strstr(out, "id"));
