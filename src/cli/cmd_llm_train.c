@@ -221,6 +221,9 @@ static ns_llm_train_cfg trainer_cfg(const train_opts *o)
     tc.lr = (float)o->lr;
     tc.min_lr = o->min_lr >= 0 ? (float)o->min_lr : (float)o->lr / 10;
     tc.warmup = o->warmup;
+    if (o->warmup >= o->steps && o->steps > 0)
+        ns_log_warn("--warmup %ld >= --steps %ld: the learning rate never reaches --lr %g (it stops at %g)", o->warmup,
+                    o->steps, o->lr, o->lr * (double)o->steps / (double)(o->warmup + 1));
     tc.decay_steps = o->decay_steps > 0 ? o->decay_steps : o->steps;
     tc.beta2 = (float)o->beta2;
     tc.weight_decay = (float)o->wd;

@@ -69,6 +69,14 @@ TEST(train_generate_eval_export)
     ASSERT_EQ_INT(run(a, &out), 0);
     ASSERT(strstr(out, "final: step 30"));
     free(out);
+    /* the default warmup outlasting a short run is said (not under -q) */
+    snprintf(a, sizeof a,
+             "llm train --data %s --char --steps 3 --out %s.w --arch llama --layers 1 --heads 2 --kv-heads 1 --dim 16 "
+             "--context 16 --batch 2 --seq 8 --eval-every 0 --eval-iters 1 -j1 2>&1",
+             c, m);
+    ASSERT_EQ_INT(run(a, &out), 0);
+    ASSERT_HAS(out, "--warmup 100 >= --steps 3: the learning rate never reaches");
+    free(out);
     snprintf(a, sizeof a, "llm generate -m %s --prompt 'the quick' --max-tokens 8 --temperature 0 -q", m);
     ASSERT_EQ_INT(run(a, &out), 0);
     ASSERT(!strncmp(out, "the quick", 9));
