@@ -99,6 +99,17 @@ static void print_notes(const ns_import_stats *s)
     if (s->passed) printf("  %lld rows passed over (--skip-lines)\n", (long long)s->passed);
 }
 
+/* The store file a failed import created, and SQLite's side files. */
+static void remove_store(const char *db)
+{
+    char p[4096];
+    remove(db);
+    snprintf(p, sizeof p, "%s-wal", db);
+    remove(p);
+    snprintf(p, sizeof p, "%s-shm", db);
+    remove(p);
+}
+
 int cmd_import(int argc, char **argv)
 {
     import_opts o = {NULL, NULL, ns_store_defaults().sync, 0, 0, 0, 0};
@@ -116,6 +127,7 @@ int cmd_import(int argc, char **argv)
     ns_store_opts so = ns_store_defaults();
     so.sync = o.sync;
     ns_store *st;
+    int fresh = !ns_file_exists(o.db); /* a failed import into a new store leaves no file */
     if (ns_store_open(&st, o.db, &so) < 0) return cli_fail("import");
     ns_import_stats s = {0};
     ns_import_opts io = {o.lenient, o.partial, o.skip};
@@ -128,6 +140,7 @@ int cmd_import(int argc, char **argv)
     ns_store_close(st);
     if (rc < 0) {
         cli_fail("import");
+        if (fresh && !s.committed) remove_store(o.db);
         if (o.partial && s.committed)
             fprintf(stderr, "northstar import: to resume, run the same command with --skip-lines %ld\n", s.last_line);
         return CLI_FAIL;

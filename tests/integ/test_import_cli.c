@@ -61,6 +61,11 @@ TEST(failed_import_writes_nothing_and_partial_resumes)
     free(out);
     ASSERT_EQ_INT(count(db, "events"), 0); /* two batches of 5,000 were rolled back */
     ASSERT_EQ_INT(count(db, "users"), 0);
+    /* into a store that did not exist: no file is left behind (the existing one above stays) */
+    const char *fresh = ns_test_tmpfile("fresh.db");
+    free(cli_expect(1, "import csv --db '%s' --kind events --sync normal '%s'", fresh, bad));
+    ASSERT(!ns_file_exists(fresh));
+    ASSERT(ns_file_exists(db));
     /* --partial: the batches before the bad row stay, and so do the rows between. */
     out = cli_expect(1, "import csv --db '%s' --kind events --sync normal --partial '%s'", db, bad);
     ASSERT_HAS(out, "10998 rows were committed, through line 10999");
