@@ -245,6 +245,9 @@ double ns_rng_normal(ns_rng *r);              /* standard normal */
 void ns_rng_fill_normal(ns_rng *r, float *x, size_t n, float mean, float std);
 void ns_rng_fill_uniform(ns_rng *r, float *x, size_t n, float lo, float hi); /* [lo, hi) */
 void ns_rng_shuffle_u32(ns_rng *r, uint32_t *a, size_t n);
+
+/* qsort/bsearch order of uint32_t values, ascending. */
+int ns_cmp_u32(const void *a, const void *b);
 uint64_t ns_hash64(uint64_t x); /* splitmix64 finaliser */
 
 /* Uniform in [0, n) from 32 random bits (multiply-shift; bias < n / 2^32). */

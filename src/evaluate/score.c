@@ -13,12 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int by_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int by_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -36,7 +30,7 @@ static double quantile(double *v, size_t n, double q)
 
 static int has(const uint32_t *v, int64_t n, uint32_t x)
 {
-    return n > 0 && bsearch(&x, v, (size_t)n, sizeof x, by_u32) != NULL;
+    return n > 0 && bsearch(&x, v, (size_t)n, sizeof x, ns_cmp_u32) != NULL;
 }
 
 static void count_user(const ns__ev_data *x, const uint32_t *pred, int n, uint32_t u, uint8_t *served,

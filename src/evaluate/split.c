@@ -34,12 +34,6 @@ static uint32_t key_of(const ns_strmap *m, uint32_t idx, int numeric)
     return numeric ? (uint32_t)strtoull(ns_strmap_key(m, idx, NULL), NULL, 10) : idx;
 }
 
-static int by_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Per user, the items of the events sel(k) says, sorted and distinct. */
 static int lists(const ns__ev_data *x, int (*sel)(const ns__ev_data *, size_t), int64_t **off_out, uint32_t **items_out)
 {
@@ -59,7 +53,7 @@ static int lists(const ns__ev_data *x, int (*sel)(const ns__ev_data *, size_t), 
     int64_t w = 0; /* compact: sorted, distinct */
     for (uint32_t u = 0; u < nu; u++) {
         uint32_t *v = items + off[u];
-        qsort(v, (size_t)fill[u], sizeof *v, by_u32);
+        qsort(v, (size_t)fill[u], sizeof *v, ns_cmp_u32);
         int64_t start = w;
         for (int64_t j = 0; j < fill[u]; j++)
             if (w == start || items[w - 1] != v[j]) items[w++] = v[j];

@@ -236,12 +236,6 @@ static int on_add_token(const char *tok, size_t len, size_t off, void *vctx)
     return 0;
 }
 
-static int u32cmp(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 void ns__bm25_delete_docno(ns_bm25 *ix, uint32_t d)
 {
     ix->del[d] = 1;
@@ -291,7 +285,7 @@ int ns_bm25_add(ns_bm25 *ix, uint32_t id, const char *const *fields, const size_
     /* replace: the old version goes first, so df and avgdl stay exact */
     uint64_t old;
     if (ns_u64map_get(&ix->map, id, &old) && old != NS__BM25_GONE) ns__bm25_delete_docno(ix, (uint32_t)old);
-    if (ix->ntouched > 1) qsort(ix->touched, ix->ntouched, sizeof(uint32_t), u32cmp); /* none: a document without text */
+    if (ix->ntouched > 1) qsort(ix->touched, ix->ntouched, sizeof(uint32_t), ns_cmp_u32); /* none: a document without text */
     if (d == 0) ix->fwd_off[0] = 0;
     for (size_t i = 0; i < ix->ntouched; i++) {
         uint32_t t = ix->touched[i];
@@ -534,7 +528,7 @@ static int search_locked(const ns_bm25 *ix, ns__bm25_scratch *s, const char *q, 
                 s->acc[d] += w * l->tf[j] / (l->tf[j] + norm_k(ix, ix->dl[d], avgdl));
             }
         }
-        if (nt > 1) qsort(touched, nt, sizeof *touched, u32cmp);
+        if (nt > 1) qsort(touched, nt, sizeof *touched, ns_cmp_u32);
         for (size_t t = 0; t < nt; t++) {
             uint32_t d = touched[t];
             float sc = s->acc[d];

@@ -613,22 +613,23 @@ static int force_back_link(ns_hnsw *h, uint32_t n, uint32_t s, int lvl)
     node_lock(h, n);
     _Atomic uint32_t *ln = ns__links(h, n, lvl);
     uint32_t cnt = atomic_load_explicit(&ln[0], memory_order_relaxed);
-    const float *nv = ns__vec(h, n);
-    int far = cnt < maxc ? (int)cnt : -1;
-    float fd = -1;
-    for (uint32_t j = 0; j < cnt; j++) {
-        ids[j] = atomic_load_explicit(&ln[1 + j], memory_order_relaxed);
-        if (ids[j] == s) far = -2;
-        if (far < -1 || cnt < maxc || (lvl == 0 && indeg_of(h, ids[j]) <= 1)) continue;
-        float d = dist_to(h, nv, ids[j]);
-        if (d > fd) fd = d, far = (int)j;
+    int at = cnt < maxc ? (int)cnt : -1, present = 0;
+    for (uint32_t j = 0; j < cnt; j++) present |= (ids[j] = atomic_load_explicit(&ln[1 + j], memory_order_relaxed)) == s;
+    if (!present && at < 0) { /* full: the farthest link that can be spared */
+        const float *nv = ns__vec(h, n);
+        float fd = -1;
+        for (uint32_t j = 0; j < cnt; j++) {
+            if (lvl == 0 && indeg_of(h, ids[j]) <= 1) continue;
+            float d = dist_to(h, nv, ids[j]);
+            if (d > fd) fd = d, at = (int)j;
+        }
     }
-    if (far >= 0) {
-        ids[far] = s;
-        set_links(h, ln, lvl, ids, far == (int)cnt ? cnt + 1 : cnt);
+    if (!present && at >= 0) {
+        ids[at] = s;
+        set_links(h, ln, lvl, ids, at == (int)cnt ? cnt + 1 : cnt);
     }
     node_unlock(h, n);
-    return far != -1;
+    return present || at >= 0;
 }
 
 /* Link slot s (vector already written, level L) into the graph. */

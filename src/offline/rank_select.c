@@ -18,12 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int by_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 void ns__heldout_release(ns__heldout *h)
 {
     free(h->off);
@@ -55,7 +49,7 @@ int ns__heldout_build(ns__heldout *h, const ns_dataset *d, const uint8_t *keep, 
     ns_rng r;
     ns_rng_seed(&r, seed, 55);
     for (uint32_t u = 0; u < nu; u++) {
-        qsort(h->items + h->off[u], h->n[u], sizeof *h->items, by_u32);
+        qsort(h->items + h->off[u], h->n[u], sizeof *h->items, ns_cmp_u32);
         if (h->n[u] && ns_rng_uniform(&r) < val_share) h->val[u] = 1, h->nval++;
     }
     return 0;

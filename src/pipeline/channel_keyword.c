@@ -133,14 +133,14 @@ static int drop_common_words(kw_ch *c, double max_share)
             if (e == p) break;
             int64_t id = ns_strmap_intern(words, p, (size_t)(e - p));
             if (id >= 0 && (size_t)id >= cap) {
-                uint32_t *g = ns_realloc(cnt, sizeof *cnt * (2 * (size_t)id + 64));
-                if (g) cnt = g, cap = 2 * (size_t)id + 64;
+                size_t nc = 2 * (size_t)id + 64;
+                uint32_t *g = ns_realloc(cnt, sizeof *cnt * nc);
+                if (g) memset(g + cap, 0, sizeof *g * (nc - cap)), cnt = g, cap = nc;
             }
             if (id < 0 || (size_t)id >= cap) {
                 rc = NS_ENOMEM;
                 break;
             }
-            if ((size_t)id >= ns_strmap_count(words) - 1) cnt[id] = 0;
             cnt[id]++;
             p = e;
         }

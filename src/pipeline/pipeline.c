@@ -455,17 +455,11 @@ typedef struct {
     int cap;      /* room in cand */
 } gathered;
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* The request's own filters: exclude= and category= (NULL: none). */
 static int request_drops(const ns_rec_filters *q, const ns_item_view *iv, uint32_t item)
 {
     if (!q) return 0;
-    if (q->nexclude && bsearch(&item, q->exclude, (size_t)q->nexclude, sizeof item, cmp_u32)) return 1;
+    if (q->nexclude && bsearch(&item, q->exclude, (size_t)q->nexclude, sizeof item, ns_cmp_u32)) return 1;
     if (q->ncats <= 0) return 0;
     for (int k = 0; k < iv->ncats; k++)
         for (int j = 0; j < q->ncats; j++)

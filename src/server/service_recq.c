@@ -16,12 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Entries of a comma list (empty ones not counted). */
 static int list_count(const char *q)
 {
@@ -73,7 +67,7 @@ static int parse_exclude(ns_state *st, const char *q, ns_arena *a, ns_rec_filter
         if (*id && ns_state_find_item(st, id, &i)) ids[k++] = i;
         else (*unknown)++; /* "" : longer than any id the store takes */
     }
-    qsort(ids, (size_t)k, sizeof *ids, cmp_u32);
+    qsort(ids, (size_t)k, sizeof *ids, ns_cmp_u32);
     f->exclude = ids;
     f->nexclude = k;
     return 0;
