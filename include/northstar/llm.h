@@ -152,7 +152,10 @@ float *ns_llm_params_flat(ns_llm *m); /* all parameters, one array */
 int ns_llm_save(const ns_llm *m, const ns_bpe *tok, const char *path);
 /* Load a model. Recognises our safetensors files (shapes are checked
  * against the config, unknown tensors are errors) and llama2.c checkpoints
- * (".bin": 7-int header, fp32 weights, shared or separate classifier);
+ * (".bin": 7-int header, fp32 weights, shared or separate classifier)
+ * and GGUF v3 files (magic "GGUF": Llama and GPT-2 architectures, tensors
+ * F32, F16, Q8_0 and Q4_0 kept in their type, the tokenizer of
+ * tokenizer.ggml.*, see ns_llm_chat_template);
  * every parameter must be finite (a NaN or infinity is an error naming the
  * tensor and its first bad element). The file is read, never mapped: the
  * loaded model no longer depends on it. *tok (may be NULL) receives the
@@ -298,6 +301,65 @@ int ns_llm_generate(const ns_llm *m, const ns_bpe *tok, const char *prompt,
 int ns_llm_generate_ctx(ns_llm_ctx *c, const ns_bpe *tok, const char *prompt,
                         const ns_llm_gen_cfg *g, ns_llm_piece_fn fn, void *fn_ctx, ns_buf *out,
                         ns_llm_gen_stats *stats);
+
+/* ---- streaming text ------------------------------------------------------ */
+
+/* Turns the pieces of sampled tokens into text for a caller: holds back an
+ * incomplete UTF-8 character and any suffix that may still grow into a stop
+ * sequence, and never emits a stop sequence. fn (may be NULL) gets each
+ * piece as it completes, out (may be NULL) the whole text. */
+typedef struct ns_llm_stream {
+    ns_buf pending;
+    const char *const *stop;
+    int n_stop;
+    ns_llm_piece_fn fn;
+    void *fn_ctx;
+    ns_buf *out;
+    int stopped; /* fn returned nonzero */
+} ns_llm_stream;
+void ns_llm_stream_init(ns_llm_stream *s, const char *const *stop, int n_stop, ns_llm_piece_fn fn, void *fn_ctx,
+                        ns_buf *out);
+/* The bytes of one token; 1 when a stop sequence completed (the text before
+ * it has been emitted, nothing after it will be). */
+int ns_llm_stream_push(ns_llm_stream *s, const char *p, size_t n);
+/* End of generation: emit what was held back. */
+void ns_llm_stream_finish(ns_llm_stream *s);
+void ns_llm_stream_release(ns_llm_stream *s);
+
+/* ---- serving primitives ---------------------------------------------------- */
+
+/* Move a context back to position pos <= its position: the KV cache of
+ * positions < pos is kept (a prompt prefix shared with the next request is
+ * not computed again). */
+int ns_llm_ctx_rewind(ns_llm_ctx *c, int pos);
+/* One decode step of n sequences at once (continuous batching): ids[i] is
+ * fed to ctxs[i] at its own position, every weight matrix is read once for
+ * all n, and logits[i] receives ctxs[i]'s logits [V] (valid until that
+ * context's next call). The contexts are distinct, of the same model, with
+ * the same int8 setting. Same checks as ns_llm_ctx_feed. */
+int ns_llm_step_batch(ns_llm_ctx *const *ctxs, const int32_t *ids, int n, const float **logits);
+/* Mean of the final normalised hidden states of ids[0..n) fed from
+ * position 0 (the context is reset first): out[C]. */
+int ns_llm_ctx_embed(ns_llm_ctx *c, const int32_t *ids, int n, float *out);
+
+/* ---- GGUF ------------------------------------------------------------------ */
+
+/* Weight types of inference matrices; the values are GGUF's (ggml) type ids. */
+typedef enum { NS_LLM_F32 = 0, NS_LLM_F16 = 1, NS_LLM_Q4_0 = 2, NS_LLM_Q8_0 = 8 } ns_llm_wtype;
+const char *ns_llm_wtype_name(int t); /* "f32", "f16", "q4_0", "q8_0", NULL if unknown */
+/* Write the model as GGUF v3 (architecture "llama" or "gpt2", the
+ * tokenizer as tokenizer.ggml.*, a chat template when given), its matrices
+ * in type t (norms and biases stay F32), atomically. */
+int ns_llm_save_gguf(const ns_llm *m, const ns_bpe *tok, const char *chat_template, ns_llm_wtype t,
+                     const char *path);
+/* Metadata of a loaded GGUF model (NULL when absent or not GGUF):
+ * tokenizer.chat_template, general.name. */
+const char *ns_llm_chat_template(const ns_llm *m);
+const char *ns_llm_name(const ns_llm *m);
+/* The type of the model's big matrices (NS_LLM_F32 for our own files). A
+ * model loaded from a quantised GGUF is for inference only: training and
+ * saving calls refuse it with NS_EUNSUPPORTED. */
+ns_llm_wtype ns_llm_weight_type(const ns_llm *m);
 
 /* ---- fine-tuning -------------------------------------------------------- */
 

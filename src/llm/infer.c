@@ -125,6 +125,7 @@ void ns_llm_ctx_free(ns_llm_ctx *c)
 
 void ns_llm_ctx_reset(ns_llm_ctx *c) { c->pos = 0; }
 int ns_llm_ctx_pos(const ns_llm_ctx *c) { return c->pos; }
+const ns_llm *ns__llm_ctx_model(const ns_llm_ctx *c) { return c->m; }
 
 /* ======================================================================= */
 /* kernels                                                                   */
@@ -427,347 +428,28 @@ int ns_llm_ctx_feed(ns_llm_ctx *c, const int32_t *ids, int n, const float **logi
 }
 
 /* ======================================================================= */
-/* sampling                                                                  */
+/* serving primitives                                                        */
 /* ======================================================================= */
 
-ns_llm_gen_cfg ns_llm_gen_defaults(void)
+int ns_llm_ctx_rewind(ns_llm_ctx *c, int pos)
 {
-    ns_llm_gen_cfg g;
-    memset(&g, 0, sizeof g);
-    g.max_tokens = 256;
-    g.temperature = 0.8f;
-    g.top_k = 40;
-    g.top_p = 0.95f;
-    g.repeat_penalty = 1.0f;
-    g.repeat_last_n = 64;
-    g.seed = 42;
-    g.stop_at_eos = 1;
-    return g;
+    if (pos < 0 || pos > c->pos)
+        return ns_err_set(NS_ERANGE, "cannot rewind a context at position %d to %d", c->pos, pos);
+    c->pos = pos;
+    return NS_OK;
 }
 
-typedef struct { float p; int id; } cand;
-
-static int cand_desc(const void *a, const void *b)
+int ns_llm_step_batch(ns_llm_ctx *const *ctxs, const int32_t *ids, int n, const float **logits)
 {
-    const cand *x = a, *y = b;
-    if (x->p != y->p) return x->p < y->p ? 1 : -1;
-    return x->id - y->id;
-}
-
-int ns_llm_sample(float *logits, int V, const ns_llm_gen_cfg *g, const int32_t *recent, int n_recent, ns_rng *rng)
-{
-    if (g->repeat_penalty != 1.0f && g->repeat_penalty > 0) {
-        for (int i = 0; i < n_recent; i++) {
-            int t = recent[i];
-            if (t < 0 || t >= V) continue;
-            int seen = 0;
-            for (int j = 0; j < i; j++) seen |= recent[j] == t;
-            if (seen) continue;
-            logits[t] = logits[t] > 0 ? logits[t] / g->repeat_penalty : logits[t] * g->repeat_penalty;
-        }
-    }
-    if (!(g->temperature > 0)) {
-        int best = 0;
-        for (int i = 1; i < V; i++)
-            if (logits[i] > logits[best]) best = i;
-        return best;
-    }
-    float mx = -INFINITY;
-    for (int i = 0; i < V; i++) mx = logits[i] > mx ? logits[i] : mx;
-    float inv_t = 1.0f / g->temperature;
-    /* top-k threshold by partial selection on a copy */
-    float kth = -INFINITY;
-    if (g->top_k > 0 && g->top_k < V) {
-        /* counting the k-th largest: repeated max over a small k is fine for
-         * k <= 64; otherwise sort a copy. */
-        float *cp = ns_malloc(sizeof(float) * (size_t)V);
-        if (!cp) return NS_ENOMEM;
-        memcpy(cp, logits, sizeof(float) * (size_t)V);
-        /* quickselect for the (top_k)-th largest */
-        int lo = 0, hi = V - 1, k = g->top_k - 1;
-        while (lo < hi) {
-            float piv = cp[(lo + hi) / 2];
-            int i = lo, j = hi;
-            while (i <= j) {
-                while (cp[i] > piv) i++;
-                while (cp[j] < piv) j--;
-                if (i <= j) {
-                    float t = cp[i];
-                    cp[i] = cp[j];
-                    cp[j] = t;
-                    i++;
-                    j--;
-                }
-            }
-            if (k <= j) hi = j;
-            else if (k >= i) lo = i;
-            else break;
-        }
-        kth = cp[k];
-        free(cp);
-    }
-    double sum = 0;
-    for (int i = 0; i < V; i++) {
-        float p = logits[i] >= kth ? expf((logits[i] - mx) * inv_t) : 0.0f;
-        logits[i] = p;
-        sum += p;
-    }
-    float isum = (float)(1.0 / sum);
-    for (int i = 0; i < V; i++) logits[i] *= isum;
-    float r = ns_rng_uniformf(rng);
-    if (g->top_p > 0 && g->top_p < 1) {
-        /* nucleus: candidates above a cutoff that cannot matter, sorted */
-        float cutoff = (1.0f - g->top_p) / (float)(V > 1 ? V - 1 : 1);
-        cand *cs = ns_malloc(sizeof(cand) * (size_t)V);
-        if (!cs) return NS_ENOMEM;
-        int n = 0;
-        for (int i = 0; i < V; i++)
-            if (logits[i] >= cutoff && logits[i] > 0) cs[n++] = (cand){logits[i], i};
-        qsort(cs, (size_t)n, sizeof(cand), cand_desc);
-        float cum = 0;
-        int last = n - 1;
-        for (int i = 0; i < n; i++) {
-            cum += cs[i].p;
-            if (cum > g->top_p) {
-                last = i;
-                break;
-            }
-        }
-        float acc = 0, target = r * cum;
-        int pick = cs[last].id;
-        for (int i = 0; i <= last; i++) {
-            acc += cs[i].p;
-            if (target < acc) {
-                pick = cs[i].id;
-                break;
-            }
-        }
-        free(cs);
-        return pick;
-    }
-    float acc = 0;
-    for (int i = 0; i < V; i++) {
-        acc += logits[i];
-        if (r < acc) return i;
-    }
-    for (int i = V - 1; i >= 0; i--)
-        if (logits[i] > 0) return i;
-    return 0;
-}
-
-/* ======================================================================= */
-/* generation                                                                */
-/* ======================================================================= */
-
-/* Length of the longest prefix of s[0..n) that ends on a complete UTF-8
- * character (an incomplete trailing sequence is held back). */
-static size_t utf8_complete(const char *s, size_t n)
-{
-    size_t i = n, back = 0;
-    while (i > 0 && back < 4) {
-        unsigned char ch = (unsigned char)s[i - 1];
-        if ((ch & 0xC0) != 0x80) {
-            size_t need = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 1;
-            return back + 1 >= need ? n : i - 1;
-        }
-        i--;
-        back++;
-    }
-    return n;
-}
-
-typedef struct {
-    ns_buf pending;
-    const ns_llm_gen_cfg *g;
-    ns_llm_piece_fn fn;
-    void *fn_ctx;
-    ns_buf *out;
-    int stopped;    /* callback asked to stop */
-} streamer;
-
-static void emit(streamer *s, const char *p, size_t n)
-{
-    if (!n) return;
-    if (s->out) ns_buf_append(s->out, p, n);
-    if (s->fn && !s->stopped && s->fn(p, n, s->fn_ctx)) s->stopped = 1;
-}
-
-/* Push new bytes; returns 1 when a stop sequence completed. */
-static int stream_push(streamer *s, const char *p, size_t n, int final)
-{
-    ns_buf *b = &s->pending;
-    if (n) ns_buf_append(b, p, n);
-    for (int k = 0; k < s->g->n_stop; k++) {
-        const char *st = s->g->stop[k];
-        if (!st || !*st) continue;
-        const char *hit = memmem(b->data, b->len, st, strlen(st));
-        if (hit) {
-            emit(s, b->data, (size_t)(hit - b->data));
-            b->len = 0;
-            return 1;
-        }
-    }
-    size_t keep = 0;
-    if (!final) {
-        /* hold back a suffix that may still grow into a stop sequence */
-        for (int k = 0; k < s->g->n_stop; k++) {
-            const char *st = s->g->stop[k];
-            if (!st || !*st) continue;
-            size_t L = strlen(st);
-            for (size_t j = L - 1 < b->len ? L - 1 : b->len; j > keep; j--)
-                if (!memcmp(b->data + b->len - j, st, j)) {
-                    keep = j;
-                    break;
-                }
-        }
-    }
-    size_t cut = b->len - keep;
-    if (!final) cut = utf8_complete(b->data, cut);
-    emit(s, b->data, cut);
-    memmove(b->data, b->data + cut, b->len - cut);
-    b->len -= cut;
-    b->data[b->len] = 0;
-    return 0;
-}
-
-int ns_llm_generate_ctx(ns_llm_ctx *c, const ns_bpe *tok, const char *prompt, const ns_llm_gen_cfg *g,
-                        ns_llm_piece_fn fn, void *fn_ctx, ns_buf *out, ns_llm_gen_stats *stats)
-{
-    const ns_llm *m = c->m;
-    int V = m->cfg.vocab_size, Tm = m->cfg.max_seq;
-    ns_llm_gen_stats st;
-    memset(&st, 0, sizeof st);
-    size_t plen = strlen(prompt);
-    if (!ns_utf8_valid(prompt, plen)) return ns_err_set_at(NS_EFORMAT, "", 0, "prompt", NULL, "prompt is not valid UTF-8");
-    if (ns_bpe_vocab_size(tok) > V)
-        return ns_err_set(NS_EMISMATCH, "tokenizer has %d ids but the model only %d", ns_bpe_vocab_size(tok), V);
-    if (g->int8) {
-        int rc = ns_llm_ctx_quantize_int8(c);
+    for (int i = 0; i < n; i++) {
+        int rc = ns_llm_ctx_feed(ctxs[i], ids + i, 1, logits + i);
         if (rc < 0) return rc;
     }
-    int32_t *ids = NULL;
-    size_t n = 0;
-    int rc = ns_bpe_encode(tok, prompt, plen, 1, &ids, &n);
-    if (rc < 0) return rc;
-    /* BOS starts an empty prompt, and every prompt of a llama2.c
-     * (sentencepiece) tokenizer, as its models were trained that way. */
-    int bos = ns_bpe_bos(tok);
-    if (bos >= 0 && (n == 0 || (ns_bpe_type(tok) == NS_BPE_SCORES && ids[0] != bos))) {
-        int32_t *t2 = ns_realloc(ids, sizeof(int32_t) * (n + 1));
-        if (!t2) {
-            free(ids);
-            return NS_ENOMEM;
-        }
-        ids = t2;
-        memmove(ids + 1, ids, sizeof(int32_t) * n);
-        ids[0] = bos;
-        n++;
-    }
-    if (n == 0) {
-        free(ids);
-        return ns_err_set(NS_EINVAL, "empty prompt and the tokenizer has no BOS token to start from");
-    }
-    if (n > (size_t)Tm - 1) {
-        st.truncated = (int)(n - (size_t)(Tm - 1));
-        ns_log_warn("prompt has %zu tokens, the context holds %d: dropping the first %d", n, Tm, st.truncated);
-        memmove(ids, ids + st.truncated, sizeof(int32_t) * (size_t)(Tm - 1));
-        n = (size_t)Tm - 1;
-    }
-    st.prompt_tokens = (int)n;
-    int win = g->repeat_last_n > 0 ? g->repeat_last_n : 0;
-    int32_t *hist = NULL; /* the tokens in the window, for sliding */
-    int hist_n = 0;
-    int32_t *recent = ns_malloc(sizeof(int32_t) * (size_t)(win + 1));
-    float *lg = ns_malloc(sizeof(float) * (size_t)V);
-    streamer s = {{0}, g, fn, fn_ctx, out, 0};
-    ns_buf_init(&s.pending);
-    if (!recent || !lg) {
-        rc = NS_ENOMEM;
-        goto done;
-    }
-    int nrec = 0;
-    for (size_t i = n > (size_t)win ? n - (size_t)win : 0; i < n; i++) recent[nrec++] = ids[i];
-    ns_rng rng;
-    ns_rng_seed(&rng, g->seed, 7);
-    ns_llm_ctx_reset(c);
-    double t0 = ns_now();
-    const float *logits;
-    rc = ns_llm_ctx_feed(c, ids, (int)n, &logits);
-    if (rc < 0) goto done;
-    double t1 = ns_now();
-    hist = ns_malloc(sizeof(int32_t) * (size_t)(Tm + 1));
-    if (!hist) {
-        rc = NS_ENOMEM;
-        goto done;
-    }
-    memcpy(hist, ids, sizeof(int32_t) * n);
-    hist_n = (int)n;
-    st.prefill_s = t1 - t0;
-    int eos = ns_bpe_eos(tok);
-    st.finish = "length";
-    for (int k = 0; k < g->max_tokens; k++) {
-        memcpy(lg, logits, sizeof(float) * (size_t)V);
-        int next = ns_llm_sample(lg, V, g, recent, nrec, &rng);
-        if (next < 0) {
-            rc = next;
-            goto done;
-        }
-        st.gen_tokens++;
-        if (g->stop_at_eos && next == eos) {
-            st.finish = "eos";
-            break;
-        }
-        if (win > 0) {
-            if (nrec == win) memmove(recent, recent + 1, sizeof(int32_t) * (size_t)(win - 1)), nrec--;
-            recent[nrec++] = next;
-        }
-        size_t pl = 0;
-        const char *piece = next < ns_bpe_vocab_size(tok) ? ns_bpe_piece(tok, next, &pl) : "";
-        if (stream_push(&s, piece, pl, 0)) {
-            st.finish = "stop";
-            break;
-        }
-        if (s.stopped) {
-            st.finish = "callback";
-            break;
-        }
-        if (k + 1 == g->max_tokens) break;
-        if (c->pos >= Tm) {
-            if (!g->slide) {
-                st.finish = "context";
-                break;
-            }
-            /* keep the last half of the window (the token just sampled is
-             * its last) and re-prefill it at positions 0.. */
-            int keep = Tm / 2 > 1 ? Tm / 2 : 1;
-            if (hist_n >= keep) memmove(hist, hist + hist_n - keep + 1, sizeof(int32_t) * (size_t)(keep - 1));
-            hist_n = keep - 1;
-            ns_llm_ctx_reset(c);
-            if (hist_n > 0 && (rc = ns_llm_ctx_feed(c, hist, hist_n, &logits)) < 0) goto done;
-        }
-        if (hist_n < Tm) hist[hist_n++] = next;
-        rc = ns_llm_ctx_feed(c, (int32_t[]){next}, 1, &logits);
-        if (rc < 0) goto done;
-    }
-    if (strcmp(st.finish, "stop")) stream_push(&s, NULL, 0, 1);
-    st.gen_s = ns_now() - t1;
-done:
-    ns_buf_release(&s.pending);
-    free(hist);
-    free(recent);
-    free(lg);
-    free(ids);
-    if (stats) *stats = st;
-    return rc;
+    return NS_OK;
 }
 
-int ns_llm_generate(const ns_llm *m, const ns_bpe *tok, const char *prompt, const ns_llm_gen_cfg *g,
-                    ns_llm_piece_fn fn, void *fn_ctx, ns_buf *out, ns_llm_gen_stats *stats)
+int ns_llm_ctx_embed(ns_llm_ctx *c, const int32_t *ids, int n, float *out)
 {
-    ns_llm_ctx *c;
-    int rc = ns_llm_ctx_new(&c, m);
-    if (rc < 0) return rc;
-    rc = ns_llm_generate_ctx(c, tok, prompt, g, fn, fn_ctx, out, stats);
-    ns_llm_ctx_free(c);
-    return rc;
+    (void)c, (void)ids, (void)n, (void)out;
+    return ns_err_set(NS_EUNSUPPORTED, "embeddings are not computed yet");
 }

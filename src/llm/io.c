@@ -8,6 +8,7 @@
 
 #include "northstar/safetensors.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,9 @@ int ns__llm_add_tensors(const ns_llm *m, ns_st_writer *w, const ns_bpe *tok)
 
 int ns_llm_save(const ns_llm *m, const ns_bpe *tok, const char *path)
 {
+    if (m->infer_only)
+        return ns_err_set(NS_EUNSUPPORTED, "this model's matrices are %s (a quantised GGUF file): it cannot be saved as "
+                          "safetensors", ns_llm_wtype_name(m->iw.wtype));
     ns_st_writer *w = ns_st_writer_new();
     if (!w) return NS_ENOMEM;
     int rc = ns__llm_add_tensors(m, w, tok);
@@ -241,6 +245,13 @@ int ns_llm_load(ns_llm **out, ns_bpe **tok, const char *path)
     *out = NULL;
     if (tok) *tok = NULL;
     if (ends_with(path, ".bin")) return load_llama2c(out, path);
+    char magic[4] = {0};
+    FILE *fp = fopen(path, "rb");
+    if (fp) {
+        size_t got = fread(magic, 1, 4, fp);
+        fclose(fp);
+        if (got == 4 && !memcmp(magic, "GGUF", 4)) return ns__llm_load_gguf(out, tok, path);
+    }
     ns_st_file *f;
     int rc = ns_st_open(&f, path);
     if (rc < 0) return rc;
@@ -252,6 +263,9 @@ int ns_llm_load(ns_llm **out, ns_bpe **tok, const char *path)
 int ns_llm_export_llama2c(const ns_llm *m, const char *path)
 {
     const ns_llm_config *c = &m->cfg;
+    if (m->infer_only)
+        return ns_err_set(NS_EUNSUPPORTED, "this model's matrices are %s (a quantised GGUF file): llama2.c files are fp32",
+                          ns_llm_wtype_name(m->iw.wtype));
     if (c->arch != NS_LLM_LLAMA)
         return ns_err_set(NS_EUNSUPPORTED, "llama2.c export needs a Llama-family model (this one is %s)",
                           ns_llm_arch_name(c->arch));

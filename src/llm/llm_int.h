@@ -69,6 +69,63 @@ typedef struct ns__llm_acts {
     float *dlogits; /* [B,T,V] */
 } ns__llm_acts;
 
+/* ---- inference weights ---------------------------------------------------
+ * Inference reads the model only through this table, so a matrix may be in
+ * any ns_llm_wtype: rows are contiguous, each row ns__wt_row_bytes(type,
+ * cols) bytes in ggml's block layout (F16: IEEE half; Q8_0: blocks of 32 as
+ * {half d; int8 q[32]} = 34 bytes, x = d q; Q4_0: {half d; uint8 q[16]} =
+ * 18 bytes, element j < 16 the low nibble of q[j] minus 8, j >= 16 the high
+ * nibble of q[j - 16] minus 8, times d). For our own models every matrix
+ * points into params (F32); a GGUF model points into its blob. */
+typedef struct ns__wmat {
+    int type;          /* ns_llm_wtype */
+    const void *data;  /* rows x row_bytes */
+    int rows, cols;
+    size_t row_bytes;
+} ns__wmat;
+/* A matrix that is several matrices stacked by rows (q|k|v, gate|up), each
+ * part in its own type: row r of the whole is row r - start of its part. */
+typedef struct ns__wcat {
+    int n;
+    ns__wmat p[3];
+    int rows;
+} ns__wcat;
+typedef struct ns__llm_lw {
+    const float *ln1w, *ln1b, *ln2w, *ln2b; /* [C]; biases NULL when absent */
+    ns__wcat qkv;                           /* [QKV, C]: q rows, k rows, v rows */
+    const float *qkvb;                      /* [QKV] */
+    ns__wmat proj;                          /* [C, C] */
+    const float *projb;
+    ns__wcat fc;                            /* [F1, C]: GPT-2 F rows; Llama gate F rows then up F rows */
+    const float *fcb;                       /* [F] (GPT-2) */
+    ns__wmat fcp;                           /* [C, F] */
+    const float *fcpb;
+} ns__llm_lw;
+typedef struct ns__llm_iw {
+    ns__wmat emb;            /* [V, C] token embeddings */
+    const float *wpe;        /* [Tmax, C] GPT-2 positions */
+    ns__llm_lw *layer;       /* [L] */
+    const float *lnfw, *lnfb;
+    ns__wmat head;           /* [V, C] output projection */
+    int wtype;               /* type of the big matrices (ns_llm_weight_type) */
+    void *own;               /* memory this table owns (ns_free_aligned), or NULL */
+} ns__llm_iw;
+
+/* Bytes of a row of cols values in type t; 0 when t is unknown or cols is
+ * not a whole number of its blocks (32 for Q8_0 and Q4_0). */
+size_t ns__wt_row_bytes(int t, int cols);
+/* A matrix descriptor; fails (NS_EUNSUPPORTED / NS_EFORMAT) naming `what`
+ * when the type is unknown or the row does not fit its blocks. */
+int ns__wmat_set(ns__wmat *w, int type, const void *data, int rows, int cols, const char *what);
+/* Row r dequantised to float: out[cols]. */
+void ns__wmat_row(const ns__wmat *w, int r, float *out);
+/* The table of a model whose matrices are its F32 params. */
+int ns__llm_iw_from_params(ns__llm_iw *iw, const ns_llm *m);
+/* The same matrices quantised into type t (the table owns them); norms,
+ * biases, positions and the embedding rows stay where they were. */
+int ns__llm_iw_quantize(ns__llm_iw *dst, const ns__llm_iw *src, const ns_llm *m, int t);
+void ns__llm_iw_release(ns__llm_iw *iw);
+
 struct ns_llm {
     ns_llm_config cfg;
     int hd, qkv_dim, f1;           /* head dim, fused qkv width, fc output width */
@@ -87,6 +144,11 @@ struct ns_llm {
     int32_t *idx, *targets;        /* copies of the last batch [B*T] */
     size_t idx_cap;
     int have_targets, hidden_only;
+    /* inference */
+    ns__llm_iw iw;                 /* what contexts compute with */
+    int infer_only;                /* params hold no matrices (quantised GGUF): no training, no save */
+    void *blob;                    /* a GGUF file's tensor data (ns_free_aligned), or NULL */
+    char *chat_template, *name;    /* GGUF metadata, or NULL */
 };
 
 /* Pointer to parameter (or gradient when g = 1) tensor k, NULL if absent. */
@@ -110,5 +172,14 @@ int ns__llm_alloc_grads(ns_llm *m);
 /* Safetensors helpers shared by model files and checkpoints. */
 int ns__llm_add_tensors(const ns_llm *m, ns_st_writer *w, const ns_bpe *tok);
 int ns__llm_from_st(ns_llm **out, ns_bpe **tok, ns_st_file *f, const char *path);
+
+/* A model of config c whose parameters are only the float vectors (norms,
+ * biases, positions) — for GGUF files with quantised matrices: the caller
+ * fills m->iw (pointing into m->blob / params) and sets infer_only. */
+int ns__llm_new_infer(ns_llm **out, const ns_llm_config *c);
+/* GGUF (gguf.c): load a file already known to start with "GGUF". */
+int ns__llm_load_gguf(ns_llm **out, ns_bpe **tok, const char *path);
+/* The model a context computes with. */
+const ns_llm *ns__llm_ctx_model(const ns_llm_ctx *c);
 
 #endif

@@ -103,9 +103,60 @@ int ns_llm_new(ns_llm **out, const ns_llm_config *c)
         }
         ns_rope_tables(m->rope_cos, m->rope_sin, c->max_seq, m->hd, c->rope_theta);
     }
+    if (ns__llm_iw_from_params(&m->iw, m) < 0) {
+        ns_llm_free(m);
+        return NS_ENOMEM;
+    }
     *out = m;
     return NS_OK;
 }
+
+/* The float vectors of an inference-only model, packed at the start of
+ * params; the matrices (numel kept for their shapes) have no storage. */
+static int is_vector(int k)
+{
+    return k == P_WPE || k == P_LN1W || k == P_LN1B || k == P_QKVB || k == P_PROJB || k == P_LN2W ||
+           k == P_LN2B || k == P_FCB || k == P_FCPB || k == P_LNFW || k == P_LNFB;
+}
+
+int ns__llm_new_infer(ns_llm **out, const ns_llm_config *c)
+{
+    *out = NULL;
+    if (ns_llm_config_validate(c) < 0) return ns_err_last()->code;
+    ns_llm *m = ns_calloc(1, sizeof *m);
+    if (!m) return NS_ENOMEM;
+    m->cfg = *c;
+    fill_table(m);
+    size_t off = 0;
+    for (int k = 0; k < P__COUNT; k++) {
+        m->t[k].offset = is_vector(k) ? off : 0;
+        if (is_vector(k)) off += m->t[k].numel;
+    }
+    m->infer_only = 1;
+    m->params = ns_malloc_aligned(sizeof(float) * (off ? off : 1));
+    m->iw.layer = ns_calloc((size_t)c->n_layer, sizeof *m->iw.layer);
+    if (!m->params || !m->iw.layer) {
+        ns_llm_free(m);
+        return NS_ENOMEM;
+    }
+    memset(m->params, 0, sizeof(float) * off);
+    if (c->arch == NS_LLM_LLAMA) {
+        size_t n = (size_t)c->max_seq * (m->hd / 2);
+        m->rope_cos = ns_malloc(sizeof(float) * n);
+        m->rope_sin = ns_malloc(sizeof(float) * n);
+        if (!m->rope_cos || !m->rope_sin) {
+            ns_llm_free(m);
+            return NS_ENOMEM;
+        }
+        ns_rope_tables(m->rope_cos, m->rope_sin, c->max_seq, m->hd, c->rope_theta);
+    }
+    *out = m;
+    return NS_OK;
+}
+
+const char *ns_llm_chat_template(const ns_llm *m) { return m->chat_template; }
+const char *ns_llm_name(const ns_llm *m) { return m->name; }
+ns_llm_wtype ns_llm_weight_type(const ns_llm *m) { return (ns_llm_wtype)m->iw.wtype; }
 
 void ns_llm_free(ns_llm *m)
 {
@@ -118,6 +169,10 @@ void ns_llm_free(ns_llm *m)
     free(m->rope_sin);
     free(m->idx);
     free(m->targets);
+    ns__llm_iw_release(&m->iw);
+    ns_free_aligned(m->blob);
+    free(m->chat_template);
+    free(m->name);
     free(m);
 }
 
@@ -401,6 +456,9 @@ static int counted(const int32_t *t, size_t n)
 
 static int forward_all(ns_llm *m, const int32_t *idx, const int32_t *targets, int B, int T, int logits, float *loss)
 {
+    if (m->infer_only)
+        return ns_err_set(NS_EUNSUPPORTED, "this model's matrices are %s (a quantised GGUF file): it runs inference only",
+                          ns_llm_wtype_name(m->iw.wtype));
     int rc = carve_acts(m, B, T);
     if (rc < 0) return rc;
     size_t N = (size_t)B * T;
