@@ -352,6 +352,11 @@ const char *ns_llm_wtype_name(int t); /* "f32", "f16", "q4_0", "q8_0", NULL if u
  * in type t (norms and biases stay F32), atomically. */
 int ns_llm_save_gguf(const ns_llm *m, const ns_bpe *tok, const char *chat_template, ns_llm_wtype t,
                      const char *path);
+/* Replace the model's inference matrices by copies in type t (Q8_0, Q4_0,
+ * F16; widths divisible by 32 for the Q types), shared by every context
+ * made afterwards. For inference: training still runs on the fp32 params,
+ * which the copies no longer follow. */
+int ns_llm_quantize(ns_llm *m, ns_llm_wtype t);
 /* Metadata of a loaded GGUF model (NULL when absent or not GGUF):
  * tokenizer.chat_template, general.name. */
 const char *ns_llm_chat_template(const ns_llm *m);

@@ -1,60 +1,64 @@
 /*
- * infer.c — inference: a per-sequence context with a KV cache, one-token
- * forward (matrix-vector products threaded over output rows), optional int8
- * weights (groups of 32 with a float scale, as llama2.c's runq), sampling
- * (greedy, temperature, top-k, top-p, repetition penalty) and generation
- * with stop sequences and UTF-8-safe streaming.
+ * infer.c — inference: a per-sequence context with a KV cache, and the
+ * forward of a set of token rows through the inference weight table
+ * (llm_int.h): one row is single-sequence decode, several rows of one
+ * context are a prefill chunk (matrix-matrix, causal within the chunk),
+ * one row from each of several contexts is a continuous-batching step. The
+ * matrices may be F32, F16, Q8_0 or Q4_0 (wmat_mm.c); each weight row is
+ * read once for all rows of the call.
  *
- * Workload: single-sequence decoding of models of 1M-100M parameters, where
- * each token streams every weight once: the matvecs are memory bound, so
- * the int8 path moves 4x fewer bytes; everything else is kept out of the way
- * (no allocation per token, one pass per operation).
+ * Workload: decoding models of 0.2M-100M+ parameters, where each step
+ * streams every weight once (memory bound when large, overhead bound when
+ * tiny): one parallel region per call, threads own contiguous output rows
+ * of each matrix and meet at a spinning barrier only where the next step
+ * needs whole vectors (5 per layer); the norms of the inputs are recomputed
+ * by each thread instead of costing a barrier; nothing is allocated per
+ * token.
  */
 #include "llm_int.h"
 #include "northstar/fastmath.h"
 
 #include "northstar/tensor.h"
-#include "northstar/tokenizer.h"
 
 #include <math.h>
 #include <omp.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define QG 32 /* int8 group size */
-
-#define BARRIER_SLOTS 64 /* threads whose spin budget is kept between tokens */
-
-typedef struct {
-    int8_t *q;      /* [rows, cols] */
-    float *s;       /* [rows, cols / QG] */
-    int rows, cols;
-} qmat;
+#define ROWS_MAX 64      /* rows of one forward call: longer prefills are cut in chunks */
+#define BARRIER_SLOTS 64 /* threads whose spin budget is kept between calls */
 
 struct ns_llm_ctx {
     const ns_llm *m;
+    const ns__llm_iw *w;          /* the model's table, or qw */
+    ns__llm_iw qw;                /* this context's int8 copy (ns_llm_ctx_quantize_int8) */
     int pos;
     float *kc, *vc;               /* [L, Tmax, KVD] */
-    float *x, *xb, *atty, *qkv;   /* [C], [C], [C], [QKV] */
-    float *hb, *hb2;              /* [F1], [F] */
-    float *att;                   /* [H, Tmax] */
     float *logits;                /* [V] */
-    int nt;                       /* threads per token */
-    float *xbt;                   /* [nt, max(C, F)] private normalised inputs */
-    int8_t *xq;                   /* [nt, max(C, F) + 64] private quantised inputs */
-    float *xs;                    /* [nt, max(C, F) / 32 + 2] their scales */
-    int quant;
-    qmat *qqkv, *qproj, *qfc, *qfcp, qhead; /* per layer */
-    ns_barrier bar;               /* the token's threads meet here (5 times a layer) */
-    int spin[BARRIER_SLOTS];      /* each thread's spin budget, kept between tokens */
+    int needq;                    /* some matrix is quantised: inputs get Q8 copies */
+    /* workspace of a call (a batch uses its first context's) */
+    int nt_max;                   /* threads the private buffers are sized for */
+    float *x, *qkv, *atty;        /* [ROWS, C], [ROWS, QKV], [ROWS, C] */
+    float *hb, *hb2;              /* [ROWS, F1], [ROWS, F] */
+    float *lg;                    /* [ROWS, V] logits of a batch */
+    float *xbt;                   /* [nt, ROWS, MX] private normalised inputs, MX = max(C, F) */
+    int8_t *xq;                   /* [nt, ROWS, MX] their Q8 */
+    float *xd;                    /* [nt, ROWS, MX / 32] */
+    int32_t *xs;                  /* [nt, ROWS, MX / 32] */
+    float *att;                   /* [nt, Tmax] attention scores */
+    ns_barrier bar;
+    int spin[BARRIER_SLOTS];
 };
 
-static void qmat_release(qmat *q)
+static int table_needq(const ns__llm_iw *w, int L)
 {
-    if (!q) return;
-    free(q->q);
-    free(q->s);
+    int q = w->head.type == NS_LLM_Q8_0 || w->head.type == NS_LLM_Q4_0;
+    for (int l = 0; l < L && !q; l++) {
+        const ns__llm_lw *y = &w->layer[l];
+        const ns__wmat *ms[] = {&y->qkv.p[0], &y->qkv.p[1], &y->qkv.p[2], &y->proj, &y->fc.p[0], &y->fc.p[1], &y->fcp};
+        for (int k = 0; k < 7; k++) q |= ms[k]->data && (ms[k]->type == NS_LLM_Q8_0 || ms[k]->type == NS_LLM_Q4_0);
+    }
+    return q;
 }
 
 int ns_llm_ctx_new(ns_llm_ctx **out, const ns_llm *m)
@@ -64,26 +68,27 @@ int ns_llm_ctx_new(ns_llm_ctx **out, const ns_llm *m)
     ns_llm_ctx *x = ns_calloc(1, sizeof *x);
     if (!x) return NS_ENOMEM;
     x->m = m;
+    x->w = &m->iw;
+    x->needq = table_needq(&m->iw, c->n_layer);
     size_t kvd = (size_t)c->n_kv_head * m->hd, L = (size_t)c->n_layer, T = (size_t)c->max_seq;
-    size_t C = (size_t)c->d_model, mx = C > (size_t)c->d_ff ? C : (size_t)c->d_ff;
+    size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, mx = C > F ? C : F, R = ROWS_MAX;
+    x->nt_max = ns_threads();
+    size_t nt = (size_t)x->nt_max;
     x->kc = ns_malloc_aligned(sizeof(float) * L * T * kvd);
     x->vc = ns_malloc_aligned(sizeof(float) * L * T * kvd);
-    x->x = ns_malloc_aligned(sizeof(float) * C);
-    x->xb = ns_malloc_aligned(sizeof(float) * C);
-    x->atty = ns_malloc_aligned(sizeof(float) * C);
-    x->qkv = ns_malloc_aligned(sizeof(float) * (size_t)m->qkv_dim);
-    x->hb = ns_malloc_aligned(sizeof(float) * (size_t)m->f1);
-    x->hb2 = ns_malloc_aligned(sizeof(float) * (size_t)c->d_ff);
-    x->att = ns_malloc_aligned(sizeof(float) * (size_t)c->n_head * T);
     x->logits = ns_malloc_aligned(sizeof(float) * (size_t)c->vocab_size);
-    /* small models decode faster on one thread than with a barrier per op */
-    x->nt = ns_threads();
-    if ((size_t)c->d_model * c->d_ff * 3 < 200000) x->nt = 1;
-    x->xbt = ns_malloc_aligned(sizeof(float) * mx * (size_t)x->nt);
-    x->xq = ns_malloc_aligned((mx + 64) * (size_t)x->nt);
-    x->xs = ns_malloc_aligned(sizeof(float) * (mx / QG + 2) * (size_t)x->nt);
-    if (!x->kc || !x->vc || !x->x || !x->xb || !x->atty || !x->qkv || !x->hb || !x->hb2 || !x->att ||
-        !x->logits || !x->xq || !x->xs || !x->xbt) {
+    x->x = ns_malloc_aligned(sizeof(float) * R * C);
+    x->qkv = ns_malloc_aligned(sizeof(float) * R * (size_t)m->qkv_dim);
+    x->atty = ns_malloc_aligned(sizeof(float) * R * C);
+    x->hb = ns_malloc_aligned(sizeof(float) * R * (size_t)m->f1);
+    x->hb2 = ns_malloc_aligned(sizeof(float) * R * F);
+    x->xbt = ns_malloc_aligned(sizeof(float) * nt * R * mx);
+    x->xq = ns_malloc_aligned(nt * R * mx + 64);
+    x->xd = ns_malloc_aligned(sizeof(float) * nt * R * (mx / 32 + 1));
+    x->xs = ns_malloc_aligned(sizeof(int32_t) * nt * R * (mx / 32 + 1));
+    x->att = ns_malloc_aligned(sizeof(float) * nt * T);
+    if (!x->kc || !x->vc || !x->logits || !x->x || !x->qkv || !x->atty || !x->hb || !x->hb2 || !x->xbt || !x->xq ||
+        !x->xd || !x->xs || !x->att) {
         ns_llm_ctx_free(x);
         return NS_ENOMEM;
     }
@@ -94,32 +99,11 @@ int ns_llm_ctx_new(ns_llm_ctx **out, const ns_llm *m)
 void ns_llm_ctx_free(ns_llm_ctx *c)
 {
     if (!c) return;
-    ns_free_aligned(c->kc);
-    ns_free_aligned(c->vc);
-    ns_free_aligned(c->x);
-    ns_free_aligned(c->xb);
-    ns_free_aligned(c->atty);
-    ns_free_aligned(c->qkv);
-    ns_free_aligned(c->hb);
-    ns_free_aligned(c->hb2);
-    ns_free_aligned(c->att);
-    ns_free_aligned(c->logits);
+    float *f[] = {c->kc, c->vc, c->logits, c->x, c->qkv, c->atty, c->hb, c->hb2, c->lg, c->xbt, c->xd, c->att};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) ns_free_aligned(f[i]);
     ns_free_aligned(c->xq);
     ns_free_aligned(c->xs);
-    ns_free_aligned(c->xbt);
-    if (c->qqkv) {
-        for (int l = 0; l < c->m->cfg.n_layer; l++) {
-            qmat_release(&c->qqkv[l]);
-            qmat_release(&c->qproj[l]);
-            qmat_release(&c->qfc[l]);
-            qmat_release(&c->qfcp[l]);
-        }
-    }
-    free(c->qqkv);
-    free(c->qproj);
-    free(c->qfc);
-    free(c->qfcp);
-    qmat_release(&c->qhead);
+    ns__llm_iw_release(&c->qw);
     free(c);
 }
 
@@ -127,154 +111,43 @@ void ns_llm_ctx_reset(ns_llm_ctx *c) { c->pos = 0; }
 int ns_llm_ctx_pos(const ns_llm_ctx *c) { return c->pos; }
 const ns_llm *ns__llm_ctx_model(const ns_llm_ctx *c) { return c->m; }
 
-/* ======================================================================= */
-/* kernels                                                                   */
-/* ======================================================================= */
-
-static int qmat_make(qmat *q, const float *W, int rows, int cols)
-{
-    q->rows = rows;
-    q->cols = cols;
-    q->q = ns_malloc((size_t)rows * cols);
-    q->s = ns_malloc(sizeof(float) * (size_t)rows * (cols / QG));
-    if (!q->q || !q->s) return NS_ENOMEM;
-    size_t ng = (size_t)rows * (cols / QG);
-#pragma omp parallel for if (ng > 4096)
-    for (size_t g = 0; g < ng; g++) {
-        const float *w = W + g * QG;
-        float mx = 0;
-        for (int i = 0; i < QG; i++) mx = fmaxf(mx, fabsf(w[i]));
-        float s = mx / 127.0f, inv = s > 0 ? 1.0f / s : 0;
-        q->s[g] = s;
-        for (int i = 0; i < QG; i++) q->q[g * QG + i] = (int8_t)lrintf(w[i] * inv);
-    }
-    return NS_OK;
-}
-
-static void quantize_x(int8_t *xq, float *xs, const float *x, int n)
-{
-    for (int g = 0; g < n / QG; g++) {
-        const float *v = x + g * QG;
-        float mx = 0;
-        for (int i = 0; i < QG; i++) mx = fmaxf(mx, fabsf(v[i]));
-        float s = mx / 127.0f, inv = s > 0 ? 1.0f / s : 0;
-        xs[g] = s;
-        for (int i = 0; i < QG; i++) xq[g * QG + i] = (int8_t)lrintf(v[i] * inv);
-    }
-}
-
 int ns_llm_ctx_quantize_int8(ns_llm_ctx *c)
 {
-    if (c->quant) return NS_OK;
-    const ns_llm *m = c->m;
-    const ns_llm_config *cf = &m->cfg;
-    int L = cf->n_layer, C = cf->d_model, F = cf->d_ff, Q = m->qkv_dim, F1 = m->f1;
-    if (C % QG || F % QG)
-        return ns_err_set(NS_EUNSUPPORTED, "int8 needs d_model (%d) and d_ff (%d) divisible by %d", C, F, QG);
-    c->qqkv = ns_calloc((size_t)L, sizeof(qmat));
-    c->qproj = ns_calloc((size_t)L, sizeof(qmat));
-    c->qfc = ns_calloc((size_t)L, sizeof(qmat));
-    c->qfcp = ns_calloc((size_t)L, sizeof(qmat));
-    if (!c->qqkv || !c->qproj || !c->qfc || !c->qfcp) return NS_ENOMEM;
-    int rc = NS_OK;
-    for (int l = 0; l < L && rc >= 0; l++) {
-        rc = qmat_make(&c->qqkv[l], ns__llm_p(m, P_QKVW) + (size_t)l * Q * C, Q, C);
-        if (rc >= 0) rc = qmat_make(&c->qproj[l], ns__llm_p(m, P_PROJW) + (size_t)l * C * C, C, C);
-        if (rc >= 0) rc = qmat_make(&c->qfc[l], ns__llm_p(m, P_FCW) + (size_t)l * F1 * C, F1, C);
-        if (rc >= 0) rc = qmat_make(&c->qfcp[l], ns__llm_p(m, P_FCPW) + (size_t)l * C * F, C, F);
-    }
-    if (rc >= 0) rc = qmat_make(&c->qhead, ns__llm_head(m), cf->vocab_size, C);
+    if (c->w != &c->m->iw || c->m->iw.wtype != NS_LLM_F32) return NS_OK; /* already quantised */
+    int rc = ns__llm_iw_quantize(&c->qw, &c->m->iw, c->m, NS_LLM_Q8_0);
     if (rc < 0) return rc;
-    c->quant = 1;
+    c->w = &c->qw;
+    c->needq = 1;
     return NS_OK;
 }
 
-/* ---- one token -------------------------------------------------------- */
-/*
- * One parallel region per token. Every thread keeps private copies of the
- * normalised input (and its int8 quantisation), computes a contiguous range
- * of output rows of each matrix, and meets the others at a barrier only
- * where the next step needs a whole vector: after QKV (RoPE and the cache
- * store are done on the thread's own rows), after attention (heads split),
- * after the output projection, after the gate/up rows (SwiGLU fused), after
- * the down projection. The norms are recomputed by each thread (C floats)
- * instead of costing a barrier.
- */
-
-static inline float dot_f(const float *w, const float *x, int n)
+int ns_llm_quantize(ns_llm *m, ns_llm_wtype t)
 {
-    float s = 0;
-#pragma omp simd reduction(+ : s)
-    for (int i = 0; i < n; i++) s += w[i] * x[i];
-    return s;
+    if (t == NS_LLM_F32) return ns_err_set(NS_EINVAL, "quantise: f32 is the type of the params already");
+    if (!ns_llm_wtype_name(t)) return ns_err_set(NS_EUNSUPPORTED, "quantise: unknown type %d", (int)t);
+    ns__llm_iw q;
+    int rc = ns__llm_iw_quantize(&q, &m->iw, m, t);
+    if (rc < 0) return rc;
+    ns__llm_iw_release(&m->iw);
+    m->iw = q;
+    return NS_OK;
 }
 
-static inline float dot_q(const qmat *W, int r, const int8_t *xq, const float *xs)
-{
-    int cols = W->cols, ng = cols / QG;
-    const int8_t *w = W->q + (size_t)r * cols;
-    const float *ws = W->s + (size_t)r * ng;
-    float s = 0;
-    for (int g = 0; g < ng; g++) {
-        int32_t iv = 0;
-#pragma omp simd reduction(+ : iv)
-        for (int i = 0; i < QG; i++) iv += (int32_t)w[g * QG + i] * (int32_t)xq[g * QG + i];
-        s += (float)iv * ws[g] * xs[g];
-    }
-    return s;
-}
+/* ======================================================================= */
+/* the forward of a set of rows                                             */
+/* ======================================================================= */
 
-/* Row r of W (float or int8) times the current input vector. */
+/* What a call computes after the last layer. */
+enum { HEAD_NONE = 0, HEAD_LAST = 1, HEAD_ALL = 2 };
+
 typedef struct {
-    const float *x;
-    const int8_t *xq;
-    const float *xs;
-} vin;
-
-static inline float rowdot(const float *W, const qmat *qw, int r, int cols, const vin *v)
-{
-    return qw ? dot_q(qw, r, v->xq, v->xs) : dot_f(W + (size_t)r * cols, v->x, cols);
-}
-
-/* out[r] = W[r] . x (+ add[r]) for r in [lo, hi): float rows four at a time
- * (four independent FMA chains sharing each load of x), int8 rows one by one. */
-static void rows(float *out, const float *W, const qmat *qw, int lo, int hi, int cols, const vin *v,
-                 const float *bias, int acc)
-{
-    int r = lo;
-    if (!qw) {
-        const float *x = v->x;
-        for (; r + 4 <= hi; r += 4) {
-            const float *w0 = W + (size_t)r * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;
-            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-            for (int i = 0; i < cols; i++) {
-                s0 += w0[i] * x[i];
-                s1 += w1[i] * x[i];
-                s2 += w2[i] * x[i];
-                s3 += w3[i] * x[i];
-            }
-            float s[4] = {s0, s1, s2, s3};
-            for (int k = 0; k < 4; k++) {
-                float y = s[k] + (bias ? bias[r + k] : 0);
-                out[r + k] = acc ? out[r + k] + y : y;
-            }
-        }
-    }
-    for (; r < hi; r++) {
-        float y = rowdot(W, qw, r, cols, v) + (bias ? bias[r] : 0);
-        out[r] = acc ? out[r] + y : y;
-    }
-}
-
-static void norm_private(const ns_llm *m, float *out, const float *x, const float *w, const float *b)
-{
-    float mean, rstd;
-    if (m->cfg.arch == NS_LLM_GPT2)
-        ns_layernorm_forward(out, &mean, &rstd, x, w, b, 1, m->cfg.d_model, m->cfg.norm_eps);
-    else
-        ns_rmsnorm_forward(out, &rstd, x, w, 1, m->cfg.d_model, m->cfg.norm_eps);
-}
+    ns_llm_ctx *ws;               /* workspace */
+    ns_llm_ctx *const *cx;        /* [n] the context of each row */
+    const int32_t *tok;           /* [n] */
+    const int *pos;               /* [n] */
+    int n, head;
+    float *hsum;                  /* [C] or NULL: sum of the final normalised rows */
+} fwd_job;
 
 static void range_of(int n, int tid, int nth, int align, int *lo, int *hi)
 {
@@ -283,148 +156,241 @@ static void range_of(int n, int tid, int nth, int align, int *lo, int *hi)
     *hi = tid + 1 == nth ? n : units * (tid + 1) / nth * align;
 }
 
-static void step_token(ns_llm_ctx *c, int32_t tok, int want_logits)
+/* Rows [lo, hi) of a stacked matrix: each part's share, in its own type. */
+static void cat_mm(const ns__wcat *c, int lo, int hi, const ns__xin *in, float *out, int ldo, const float *bias)
 {
-    const ns_llm *m = c->m;
+    int s = 0;
+    for (int p = 0; p < c->n; s += c->p[p].rows, p++) {
+        int a = lo > s ? lo : s, b = hi < s + c->p[p].rows ? hi : s + c->p[p].rows;
+        if (a < b) ns__wmat_mm(&c->p[p], a - s, b - s, in, out + s, ldo, bias ? bias + s : NULL, 0);
+    }
+}
+
+/* Normalise rows [0, n) of x into xb (private), and their Q8 copies. */
+static void norm_rows(const ns_llm *m, float *xb, const float *x, int n, const float *w, const float *b)
+{
+    int C = m->cfg.d_model;
+    for (int i = 0; i < n; i++) {
+        float mean, rstd;
+        if (m->cfg.arch == NS_LLM_GPT2)
+            ns_layernorm_forward(xb + (size_t)i * C, &mean, &rstd, x + (size_t)i * C, w, b, 1, C, m->cfg.norm_eps);
+        else
+            ns_rmsnorm_forward(xb + (size_t)i * C, &rstd, x + (size_t)i * C, w, 1, C, m->cfg.norm_eps);
+    }
+}
+
+typedef struct {
+    float *xb;
+    int8_t *q;
+    float *d;
+    int32_t *s;
+} priv;
+
+static ns__xin xin_of(const ns_llm_ctx *ws, priv *p, const float *x, int n, int cols)
+{
+    if (ws->needq) ns__xin_quantize(p->q, p->d, p->s, x, n, cols);
+    return (ns__xin){n, cols, x, p->q, p->d, p->s};
+}
+
+/* One head's attention for row i over positions 0..pos of its context. */
+static void attend(const ns_llm *m, const float *q, const float *kc, const float *vc, int pos, float *a, float *o,
+                   size_t ko)
+{
+    int hd = m->hd, kvd = m->cfg.n_kv_head * hd;
+    float scale = 1.0f / sqrtf((float)hd), amax = -INFINITY;
+    for (int t = 0; t <= pos; t++) {
+        const float *k = kc + (size_t)t * kvd + ko;
+        float sc = 0;
+#pragma omp simd reduction(+ : sc)
+        for (int d = 0; d < hd; d++) sc += k[d] * q[d];
+        a[t] = sc * scale;
+        amax = a[t] > amax ? a[t] : amax;
+    }
+    float sum = 0;
+    for (int t = 0; t <= pos; t++) {
+        a[t] = expf(a[t] - amax);
+        sum += a[t];
+    }
+    float inv = 1.0f / sum;
+    memset(o, 0, sizeof(float) * (size_t)hd);
+    for (int t = 0; t <= pos; t++) {
+        const float *v = vc + (size_t)t * kvd + ko;
+        float wt = a[t] * inv;
+#pragma omp simd
+        for (int d = 0; d < hd; d++) o[d] += wt * v[d];
+    }
+}
+
+/* RoPE on rows [lo, hi) of each row's q|k, then k and v into its cache. */
+static void rope_store(const fwd_job *j, int l, int lo, int hi)
+{
+    const ns_llm *m = j->ws->m;
+    int C = m->cfg.d_model, hd = m->hd, kvd = m->cfg.n_kv_head * hd, Q = m->qkv_dim, Tm = m->cfg.max_seq;
+    int half = hd / 2, llama = m->cfg.arch == NS_LLM_LLAMA;
+    for (int i = 0; i < j->n; i++) {
+        float *qkv = j->ws->qkv + (size_t)i * Q;
+        int pos = j->pos[i];
+        float *kc = j->cx[i]->kc + ((size_t)l * Tm + pos) * kvd, *vc = j->cx[i]->vc + ((size_t)l * Tm + pos) * kvd;
+        if (llama) {
+            const float *cs = m->rope_cos + (size_t)pos * half, *sn = m->rope_sin + (size_t)pos * half;
+            for (int r = lo & ~1; r < hi && r < C + kvd; r += 2) {
+                int k = (r < C ? r : r - C) % hd / 2;
+                float x0 = qkv[r], x1 = qkv[r + 1];
+                qkv[r] = x0 * cs[k] - x1 * sn[k];
+                qkv[r + 1] = x0 * sn[k] + x1 * cs[k];
+            }
+        }
+        for (int r = lo; r < hi; r++) {
+            if (r >= C && r < C + kvd) kc[r - C] = qkv[r];
+            else if (r >= C + kvd) vc[r - C - kvd] = qkv[r];
+        }
+    }
+}
+
+static void forward_team(const fwd_job *j, int tid, int nth, ns_barrier_seat *seat)
+{
+    ns_llm_ctx *ws = j->ws;
+    const ns_llm *m = ws->m;
+    const ns__llm_iw *w = ws->w;
     const ns_llm_config *cf = &m->cfg;
     int L = cf->n_layer, C = cf->d_model, F = cf->d_ff, F1 = m->f1, Q = m->qkv_dim, H = cf->n_head;
-    int KVH = cf->n_kv_head, hd = m->hd, Tm = cf->max_seq, G = H / KVH, pos = c->pos, V = cf->vocab_size;
-    int gpt = cf->arch == NS_LLM_GPT2, kvd = KVH * hd, half = hd / 2;
-    float *x = c->x;
-    memcpy(x, ns__llm_p(m, P_WTE) + (size_t)tok * C, sizeof(float) * (size_t)C);
-    if (gpt) {
-        const float *p = ns__llm_p(m, P_WPE) + (size_t)pos * C;
-        for (int i = 0; i < C; i++) x[i] += p[i];
+    int G = H / cf->n_kv_head, hd = m->hd, Tm = cf->max_seq, n = j->n, V = cf->vocab_size;
+    int gpt = cf->arch == NS_LLM_GPT2, mx = C > F ? C : F, nb = mx / 32 + 1;
+    size_t R = ROWS_MAX;
+    priv p = {ws->xbt + (size_t)tid * R * mx, ws->xq + (size_t)tid * R * mx, ws->xd + (size_t)tid * R * nb,
+              ws->xs + (size_t)tid * R * nb};
+    float *att = ws->att + (size_t)tid * Tm;
+    int lo, hi;
+#define BARRIER() ns_barrier_wait(&ws->bar, nth, seat)
+    for (int l = 0; l < L; l++) {
+        const ns__llm_lw *y = &w->layer[l];
+        /* q|k|v rows, RoPE, cache store */
+        norm_rows(m, p.xb, ws->x, n, y->ln1w, y->ln1b);
+        ns__xin in = xin_of(ws, &p, p.xb, n, C);
+        range_of(Q, tid, nth, 4, &lo, &hi);
+        cat_mm(&y->qkv, lo, hi, &in, ws->qkv, Q, y->qkvb);
+        rope_store(j, l, lo, hi);
+        BARRIER();
+        /* attention: (row, head) items split across threads */
+        range_of(n * H, tid, nth, 1, &lo, &hi);
+        for (int it = lo; it < hi; it++) {
+            int i = it / H, h = it % H;
+            const ns_llm_ctx *c = j->cx[i];
+            size_t lay = (size_t)l * Tm * (size_t)(cf->n_kv_head * hd);
+            attend(m, ws->qkv + (size_t)i * Q + (size_t)h * hd, c->kc + lay, c->vc + lay, j->pos[i], att,
+                   ws->atty + (size_t)i * C + (size_t)h * hd, (size_t)(h / G) * hd);
+        }
+        BARRIER();
+        /* output projection into the residual */
+        in = xin_of(ws, &p, ws->atty, n, C);
+        range_of(C, tid, nth, 4, &lo, &hi);
+        ns__wmat_mm(&y->proj, lo, hi, &in, ws->x, C, y->projb, 1);
+        BARRIER();
+        /* MLP: gate/up (or fc) rows with the activation fused, then down */
+        norm_rows(m, p.xb, ws->x, n, y->ln2w, y->ln2b);
+        in = xin_of(ws, &p, p.xb, n, C);
+        range_of(F, tid, nth, 4, &lo, &hi);
+        cat_mm(&y->fc, lo, hi, &in, ws->hb, F1, y->fcb);
+        if (!gpt) cat_mm(&y->fc, F + lo, F + hi, &in, ws->hb, F1, NULL);
+        for (int i = 0; i < n; i++) {
+            float *h1 = ws->hb + (size_t)i * F1, *h2 = ws->hb2 + (size_t)i * F;
+            if (gpt) ns_gelu_fast_forward(h2 + lo, h1 + lo, (size_t)(hi - lo));
+            else ns_swiglu_fast_forward(h2 + lo, h1 + lo, h1 + F + lo, (size_t)(hi - lo));
+        }
+        BARRIER();
+        in = xin_of(ws, &p, ws->hb2, n, F);
+        range_of(C, tid, nth, 4, &lo, &hi);
+        ns__wmat_mm(&y->fcp, lo, hi, &in, ws->x, C, y->fcpb, 1);
+        BARRIER();
     }
-    float scale = 1.0f / sqrtf((float)hd);
-    const float *cs = m->rope_cos ? m->rope_cos + (size_t)pos * half : NULL;
-    const float *sn = m->rope_sin ? m->rope_sin + (size_t)pos * half : NULL;
-    int nt = c->nt;
-    int mx = C > F ? C : F;
+    if (j->head == HEAD_NONE && !j->hsum) return;
+    int first = j->head == HEAD_LAST ? n - 1 : 0, nr = n - first;
+    norm_rows(m, p.xb, ws->x + (size_t)first * C, nr, w->lnfw, w->lnfb);
+    if (j->hsum && tid == 0)
+        for (int i = 0; i < nr; i++)
+            for (int k = 0; k < C; k++) j->hsum[k] += p.xb[(size_t)i * C + k];
+    if (j->head == HEAD_NONE) return;
+    ns__xin in = xin_of(ws, &p, p.xb, nr, C);
+    range_of(V, tid, nth, 4, &lo, &hi);
+    float *out = j->head == HEAD_LAST ? j->cx[n - 1]->logits : ws->lg;
+    ns__wmat_mm(&w->head, lo, hi, &in, out, V, NULL, 0);
+#undef BARRIER
+}
+
+/* Threads for a call: tiny work is faster on one thread than with 5
+ * barriers a layer. */
+static int threads_for(const ns_llm_ctx *ws, int n)
+{
+    const ns_llm_config *c = &ws->m->cfg;
+    double work = (double)n * c->d_model * (double)c->d_ff * 3;
+    return work < 200000 ? 1 : ws->nt_max;
+}
+
+static void forward_rows(const fwd_job *j)
+{
+    ns_llm_ctx *ws = j->ws;
+    const ns_llm *m = ws->m;
+    int C = m->cfg.d_model;
+    for (int i = 0; i < j->n; i++) {
+        float *x = ws->x + (size_t)i * C;
+        ns__wmat_row(&ws->w->emb, j->tok[i], x);
+        if (ws->w->wpe) {
+            const float *pe = ws->w->wpe + (size_t)j->pos[i] * C;
+            for (int k = 0; k < C; k++) x[k] += pe[k];
+        }
+    }
+    int nt = threads_for(ws, j->n);
+    if (nt == 1) {
+        ns_barrier_seat seat = {0, 0};
+        forward_team(j, 0, 1, &seat);
+        return;
+    }
 #pragma omp parallel num_threads(nt)
     {
         int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        ns_barrier_seat seat = ns_barrier_join(&c->bar, c->spin[tid < BARRIER_SLOTS ? tid : 0]);
-#define BARRIER() ns_barrier_wait(&c->bar, nth, &seat)
-        float *xb = c->xbt + (size_t)tid * mx;
-        int8_t *xq = c->xq + (size_t)tid * (mx + 64);
-        float *xs = c->xs + (size_t)tid * (mx / QG + 2);
-        vin v = {xb, xq, xs};
-        int lo, hi;
-        for (int l = 0; l < L; l++) {
-#define LP(k, stride) (m->t[k].numel ? ns__llm_p(m, k) + (size_t)l * (stride) : NULL)
-            /* QKV rows (pairs kept together for RoPE), cache store */
-            norm_private(m, xb, x, LP(P_LN1W, C), LP(P_LN1B, C));
-            if (c->quant) quantize_x(xq, xs, xb, C);
-            const float *W = LP(P_QKVW, (size_t)Q * C), *bq = LP(P_QKVB, Q);
-            const qmat *qw = c->quant ? &c->qqkv[l] : NULL;
-            float *kc = c->kc + (size_t)l * Tm * kvd, *vc = c->vc + (size_t)l * Tm * kvd;
-            range_of(Q, tid, nth, 2, &lo, &hi);
-            rows(c->qkv, W, qw, lo, hi, C, &v, bq, 0);
-            for (int r = lo; r < hi; r += 2) {
-                if (!gpt && r < C + kvd) {
-                    int i = (r < C ? r : r - C) % hd / 2;
-                    float x0 = c->qkv[r], x1 = c->qkv[r + 1];
-                    c->qkv[r] = x0 * cs[i] - x1 * sn[i];
-                    c->qkv[r + 1] = x0 * sn[i] + x1 * cs[i];
-                }
-                for (int k = 0; k < 2 && r + k < hi; k++) {
-                    int rr = r + k;
-                    if (rr >= C && rr < C + kvd) kc[(size_t)pos * kvd + (rr - C)] = c->qkv[rr];
-                    else if (rr >= C + kvd) vc[(size_t)pos * kvd + (rr - C - kvd)] = c->qkv[rr];
-                }
-            }
-            BARRIER();
-            /* attention, heads split across threads */
-            int n = pos + 1;
-            range_of(H, tid, nth, 1, &lo, &hi);
-            for (int h = lo; h < hi; h++) {
-                const float *q = c->qkv + (size_t)h * hd;
-                float *a = c->att + (size_t)h * Tm;
-                size_t ko = (size_t)(h / G) * hd;
-                float amax = -INFINITY;
-                for (int t = 0; t < n; t++) {
-                    float sc = dot_f(kc + (size_t)t * kvd + ko, q, hd) * scale;
-                    a[t] = sc;
-                    amax = sc > amax ? sc : amax;
-                }
-                float sum = 0;
-                for (int t = 0; t < n; t++) {
-                    a[t] = expf(a[t] - amax);
-                    sum += a[t];
-                }
-                float inv = 1.0f / sum, *o = c->atty + (size_t)h * hd;
-                memset(o, 0, sizeof(float) * (size_t)hd);
-                for (int t = 0; t < n; t++) {
-                    const float *vv = vc + (size_t)t * kvd + ko;
-                    float w = a[t] * inv;
-#pragma omp simd
-                    for (int i = 0; i < hd; i++) o[i] += w * vv[i];
-                }
-            }
-            BARRIER();
-            /* output projection into the residual, own rows */
-            vin va = {c->atty, xq, xs};
-            if (c->quant) quantize_x(xq, xs, c->atty, C);
-            W = LP(P_PROJW, (size_t)C * C);
-            const float *bo = LP(P_PROJB, C);
-            qw = c->quant ? &c->qproj[l] : NULL;
-            range_of(C, tid, nth, 1, &lo, &hi);
-            rows(x, W, qw, lo, hi, C, &va, bo, 1);
-            BARRIER();
-            /* MLP: gate/up rows with the activation fused, then down rows */
-            norm_private(m, xb, x, LP(P_LN2W, C), LP(P_LN2B, C));
-            if (c->quant) quantize_x(xq, xs, xb, C);
-            W = LP(P_FCW, (size_t)F1 * C);
-            const float *bf = LP(P_FCB, F);
-            qw = c->quant ? &c->qfc[l] : NULL;
-            range_of(F, tid, nth, 1, &lo, &hi);
-            if (gpt) {
-                rows(c->hb, W, qw, lo, hi, C, &v, bf, 0);
-                ns_gelu_fast_forward(c->hb2 + lo, c->hb + lo, (size_t)(hi - lo));
-            } else {
-                rows(c->hb, W, qw, lo, hi, C, &v, NULL, 0);
-                rows(c->hb, W, qw, F + lo, F + hi, C, &v, NULL, 0);
-                ns_swiglu_fast_forward(c->hb2 + lo, c->hb + lo, c->hb + F + lo, (size_t)(hi - lo));
-            }
-            BARRIER();
-            vin vh = {c->hb2, xq, xs};
-            if (c->quant) quantize_x(xq, xs, c->hb2, F);
-            W = LP(P_FCPW, (size_t)C * F);
-            const float *bp = LP(P_FCPB, C);
-            qw = c->quant ? &c->qfcp[l] : NULL;
-            range_of(C, tid, nth, 1, &lo, &hi);
-            rows(x, W, qw, lo, hi, F, &vh, bp, 1);
-            BARRIER();
-#undef LP
-        }
-        if (want_logits) {
-            norm_private(m, xb, x, ns__llm_p(m, P_LNFW), ns__llm_p(m, P_LNFB));
-            if (c->quant) quantize_x(xq, xs, xb, C);
-            const float *W = ns__llm_head(m);
-            const qmat *qw = c->quant ? &c->qhead : NULL;
-            range_of(V, tid, nth, 1, &lo, &hi);
-            rows(c->logits, W, qw, lo, hi, C, &v, NULL, 0);
-        }
-        if (tid < BARRIER_SLOTS) c->spin[tid] = seat.spin;
-#undef BARRIER
+        ns_barrier_seat seat = ns_barrier_join(&ws->bar, ws->spin[tid < BARRIER_SLOTS ? tid : 0]);
+        forward_team(j, tid, nth, &seat);
+        if (tid < BARRIER_SLOTS) ws->spin[tid] = seat.spin;
     }
-    c->pos++;
 }
 
-int ns_llm_ctx_feed(ns_llm_ctx *c, const int32_t *ids, int n, const float **logits)
+static int check_ids(const ns_llm *m, const int32_t *ids, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->cfg.vocab_size)
+            return ns_err_set(NS_ERANGE, "token id %d outside the vocabulary [0, %d)", ids[i], m->cfg.vocab_size);
+    return NS_OK;
+}
+
+/* Feed ids[0..n) to one context in chunks of ROWS_MAX rows. */
+static int feed(ns_llm_ctx *c, const int32_t *ids, int n, int head, float *hsum)
 {
     const ns_llm_config *cf = &c->m->cfg;
     if (n < 1) return ns_err_set(NS_EINVAL, "nothing to feed");
     if (c->pos + n > cf->max_seq)
         return ns_err_set(NS_ERANGE, "context full: position %d + %d tokens exceeds the model's context %d", c->pos, n,
                           cf->max_seq);
-    for (int i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= cf->vocab_size)
-            return ns_err_set(NS_ERANGE, "token id %d outside the vocabulary [0, %d)", ids[i], cf->vocab_size);
-    for (int i = 0; i < n; i++) step_token(c, ids[i], i == n - 1);
-    if (logits) *logits = c->logits;
+    int rc = check_ids(c->m, ids, n);
+    if (rc < 0) return rc;
+    int pos[ROWS_MAX];
+    ns_llm_ctx *cx[ROWS_MAX];
+    for (int i = 0; i < ROWS_MAX; i++) cx[i] = c;
+    for (int done = 0; done < n;) {
+        int k = n - done < ROWS_MAX ? n - done : ROWS_MAX;
+        for (int i = 0; i < k; i++) pos[i] = c->pos + i;
+        fwd_job j = {c, cx, ids + done, pos, k, done + k == n ? head : HEAD_NONE, hsum};
+        forward_rows(&j);
+        c->pos += k;
+        done += k;
+    }
     return NS_OK;
+}
+
+int ns_llm_ctx_feed(ns_llm_ctx *c, const int32_t *ids, int n, const float **logits)
+{
+    int rc = feed(c, ids, n, HEAD_LAST, NULL);
+    if (rc >= 0 && logits) *logits = c->logits;
+    return rc;
 }
 
 /* ======================================================================= */
@@ -441,15 +407,45 @@ int ns_llm_ctx_rewind(ns_llm_ctx *c, int pos)
 
 int ns_llm_step_batch(ns_llm_ctx *const *ctxs, const int32_t *ids, int n, const float **logits)
 {
+    if (n < 1) return ns_err_set(NS_EINVAL, "an empty batch");
+    ns_llm_ctx *ws = ctxs[0];
+    const ns_llm *m = ws->m;
+    int V = m->cfg.vocab_size;
     for (int i = 0; i < n; i++) {
-        int rc = ns_llm_ctx_feed(ctxs[i], ids + i, 1, logits + i);
-        if (rc < 0) return rc;
+        if (ctxs[i]->m != m || ctxs[i]->w->wtype != ws->w->wtype)
+            return ns_err_set(NS_EINVAL, "batch: context %d is of another model or weight type", i);
+        if (ctxs[i]->pos + 1 > m->cfg.max_seq)
+            return ns_err_set(NS_ERANGE, "batch: context %d is full (%d positions)", i, m->cfg.max_seq);
+        for (int k = 0; k < i; k++)
+            if (ctxs[k] == ctxs[i]) return ns_err_set(NS_EINVAL, "batch: context %d appears twice", i);
+    }
+    int rc = check_ids(m, ids, n);
+    if (rc < 0) return rc;
+    if (n == 1) return ns_llm_ctx_feed(ctxs[0], ids, 1, logits);
+    if (!ws->lg && !(ws->lg = ns_malloc_aligned(sizeof(float) * ROWS_MAX * (size_t)V))) return NS_ENOMEM;
+    for (int done = 0; done < n;) {
+        int k = n - done < ROWS_MAX ? n - done : ROWS_MAX, pos[ROWS_MAX];
+        for (int i = 0; i < k; i++) pos[i] = ctxs[done + i]->pos;
+        fwd_job j = {ws, ctxs + done, ids + done, pos, k, HEAD_ALL, NULL};
+        forward_rows(&j);
+        for (int i = 0; i < k; i++) {
+            ns_llm_ctx *c = ctxs[done + i];
+            memcpy(c->logits, ws->lg + (size_t)i * V, sizeof(float) * (size_t)V);
+            c->pos++;
+            logits[done + i] = c->logits;
+        }
+        done += k;
     }
     return NS_OK;
 }
 
 int ns_llm_ctx_embed(ns_llm_ctx *c, const int32_t *ids, int n, float *out)
 {
-    (void)c, (void)ids, (void)n, (void)out;
-    return ns_err_set(NS_EUNSUPPORTED, "embeddings are not computed yet");
+    int C = c->m->cfg.d_model;
+    ns_llm_ctx_reset(c);
+    memset(out, 0, sizeof(float) * (size_t)C);
+    int rc = feed(c, ids, n, HEAD_NONE, out);
+    if (rc < 0) return rc;
+    for (int k = 0; k < C; k++) out[k] /= (float)n;
+    return NS_OK;
 }

@@ -126,6 +126,21 @@ int ns__llm_iw_from_params(ns__llm_iw *iw, const ns_llm *m);
 int ns__llm_iw_quantize(ns__llm_iw *dst, const ns__llm_iw *src, const ns_llm *m, int t);
 void ns__llm_iw_release(ns__llm_iw *iw);
 
+/* n input rows of `cols` floats for ns__wmat_mm, with their Q8 quantisation
+ * (blocks of 32: int8 q, float scale d, int32 sum s) when a quantised
+ * matrix reads them; row i at x + i cols, q + i cols, d/s + i cols/32. */
+typedef struct ns__xin {
+    int n, cols;
+    const float *x;
+    const int8_t *q;
+    const float *d;
+    const int32_t *s;
+} ns__xin;
+void ns__xin_quantize(int8_t *q, float *d, int32_t *s, const float *x, int n, int cols);
+/* out[i ldo + r] (+)= W[r] . x_i (+ bias[r]) for r in [r0, r1), i < n. */
+void ns__wmat_mm(const ns__wmat *w, int r0, int r1, const ns__xin *in, float *out, int ldo, const float *bias,
+                 int acc);
+
 struct ns_llm {
     ns_llm_config cfg;
     int hd, qkv_dim, f1;           /* head dim, fused qkv width, fc output width */
