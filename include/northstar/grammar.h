@@ -28,8 +28,10 @@
  *     fraction digits and 2 exponent digits (so jansson and doubles hold
  *     them); "integer" has neither fraction nor exponent.
  *   - enum / const: exactly the compact JSON text of one of the values.
- *   - Any JSON value (schema {} or true, json_object's members) nests at
- *     most 16 containers deep.
+ *   - Any JSON value (schema {} or true, json_object's members) opens no
+ *     container once 16 values are open around it, so nesting is bounded;
+ *     lengths are not (beyond maxItems / maxLength): that is max_tokens'
+ *     job.
  * Schema subset: type (a name or a list of names) object (properties,
  * required, additionalProperties), array (items as one schema, minItems,
  * maxItems), string (minLength, maxLength), number, integer, boolean,

@@ -290,6 +290,13 @@ static void walk(mctx *M, int ni, int d)
     for (int k = 0; k < N->nchild; k++) {
         int ci = N->first + k;
         const tnode *C = &M->T->nodes[ci];
+        if (q >= 0) { /* inside a string with room for all below: a safe child needs no parser step */
+            int q2 = utf8_next(q, C->byte);
+            if (q2 >= 0 && (C->safe >> q2 & 1)) {
+                mark(M, C->lo, C->hi);
+                continue;
+            }
+        }
         ns__gram_copy(&M->st[d + 1], &M->st[d]);
         if (!ns__gram_step(&M->st[d + 1], C->byte)) continue;
         mark(M, C->lo, C->own);
