@@ -158,6 +158,15 @@ TEST(real_templates)
           "<s><start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n"
           "<start_of_turn>user\nHow?<end_of_turn>\n<start_of_turn>model\n");
     check_render_err(gemma, sys_user, 2, NS_EINVAL, "System role not supported");
+    /* meta-llama/Meta-Llama-3-8B-Instruct: set in a loop, bos on the first turn */
+    const char *llama3 =
+        "{% set loop_messages = messages %}{% for message in loop_messages %}"
+        "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}"
+        "{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
+    check(llama3, sys_user, 2, 1,
+          "<s><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"
+          "Hi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
     /* a ChatML variant with a default system prompt, 'is defined', loop.first */
     const char *chatml_default =
         "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}"
@@ -464,6 +473,11 @@ TEST(jinja2_reference)
         "{%- for message in messages -%}\n{{- bos_token if loop.first -}}\n{%- if message.role == 'system' -%}\n"
         "<<{{ message.content }}>>\n{% else %}\n{{ message.role }}:\n   {{ message.content }}\n{% endif %}\n"
         "{%- endfor %}\n{% if add_generation_prompt %}\n    go\n{% endif %}\n\n",
+        /* Meta-Llama-3-8B-Instruct */
+        "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + "
+        "message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}"
+        "{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}"
+        "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}",
     };
     static const ns_chat_msg convs[][5] = {
         {{"user", "Hi"}},
@@ -473,15 +487,16 @@ TEST(jinja2_reference)
         {{"user", "<<SYS>> x"}, {"assistant", "y \xc3\xa9"}},
     };
     static const int nconv[] = {1, 2, 3, 5, 2};
-    const char *srcs[6];
+    const char *srcs[7];
     for (int k = 0; k < 4; k++) srcs[k] = ns_chat_tmpl_builtin_source((const char *[]){"llama2", "chatml", "zephyr", "northstar"}[k]);
     srcs[4] = extra[0];
     srcs[5] = extra[1];
+    srcs[6] = extra[2];
     /* one JSON request: templates x conversations x add_generation_prompt */
     ns_buf j;
     ns_buf_init(&j);
     ns_buf_puts(&j, "{\"templates\": [");
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < 7; k++) {
         if (k) ns_buf_puts(&j, ",");
         ns_buf_json_str(&j, srcs[k], strlen(srcs[k]));
     }
@@ -528,7 +543,7 @@ TEST(jinja2_reference)
     json_t *arr = json_loads(res, 0, &jerr);
     ASSERT_MSG(json_is_array(arr), "python output is not a JSON list: %s", res);
     int idx = 0, compared = 0;
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < 7; k++) {
         ns_chat_tmpl *t;
         ASSERT_OK(ns_chat_tmpl_compile(&t, srcs[k]));
         for (int c = 0; c < NM(nconv); c++)
